@@ -1,0 +1,41 @@
+"""The padded batch the neural models consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """B sequences right-padded to the longest one, T = max(lengths).
+
+    tokens   (B, T)    int64, vocabulary ids; 0 = padding, 1 = unknown
+    numeric  (B, T, F) float32, per-event inputs (log gap to the previous event, scaled numeric fields); 0 at padding
+    lengths  (B,)      int64, true lengths, 1 <= lengths <= T
+    labels   (B,)      int64 class index
+    static   (B, D)    float32, per-sequence inputs for the head (D may be 0)
+    index    (B,)      int64, row of each sequence within its split part (to write predictions back)
+
+    Example: lengths [3, 1] gives tokens [[5, 9, 2], [7, 0, 0]].
+    """
+
+    tokens: torch.Tensor
+    numeric: torch.Tensor
+    lengths: torch.Tensor
+    labels: torch.Tensor
+    static: torch.Tensor
+    index: torch.Tensor
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """(B, T) bool, True on real events."""
+        positions = torch.arange(self.tokens.shape[1], device=self.tokens.device)
+        return positions[None, :] < self.lengths[:, None]
+
+    def to(self, device: torch.device | str) -> EventBatch:
+        return EventBatch(**{name: getattr(self, name).to(device) for name in self.__dataclass_fields__})
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]

@@ -1,0 +1,67 @@
+"""Bins for numeric fields that take part in tokens ("scrolled 800-1600 px"), edges fitted on train only.
+
+Values below the first or above the last training edge fall into the end bins, so new data never
+creates a bin. Missing values get code 0; bin b gets code b + 2 (code 1 is reserved for "unseen", which
+numeric fields never produce), matching the categorical codes used to build composite tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from behave.data.errors import DataError
+from behave.data.spec import BucketSpec
+
+
+def _format_number(value: float) -> str:
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.3g}"
+
+
+@dataclass
+class NumericBucketer:
+    spec: BucketSpec
+    field: str
+    edges_: list[float] = field(default_factory=list)
+
+    def fit(self, values: np.ndarray) -> NumericBucketer:
+        present = values[~np.isnan(values)]
+        if len(present) == 0:
+            raise DataError(f"numeric token field '{self.field}' has no values in the training split to bin.")
+        n_bins = max(1, self.spec.n_bins)
+        if self.spec.method == "quantile":
+            edges = np.quantile(present, np.linspace(0.0, 1.0, n_bins + 1))
+        elif self.spec.method == "log":
+            edges = self._log_edges(present, n_bins)
+        else:
+            raise DataError(f"bucket method for '{self.field}' must be 'quantile' or 'log', got '{self.spec.method}'.")
+        edges = np.unique(np.round(edges, 6))
+        self.edges_ = (edges if len(edges) > 1 else np.repeat(edges, 2)).tolist()
+        return self
+
+    @staticmethod
+    def _log_edges(present: np.ndarray, n_bins: int) -> np.ndarray:
+        low, high = present.min(), present.max()
+        if low < 0:
+            raise DataError("log bins need non-negative values; use method 'quantile'.")
+        smallest_positive = present[present > 0].min() if (present > 0).any() else 1.0
+        inner = np.geomspace(smallest_positive, max(high, smallest_positive), n_bins)
+        return np.concatenate([[low], inner]) if low < smallest_positive else np.concatenate([[low], inner[1:]])
+
+    @property
+    def n_bins(self) -> int:
+        return len(self.edges_) - 1
+
+    def codes(self, values: np.ndarray) -> np.ndarray:
+        """(N,) int64 codes: 0 = missing, b + 2 = bin b."""
+        edges = np.asarray(self.edges_)
+        bins = np.clip(np.searchsorted(edges[1:-1], values, side="right"), 0, self.n_bins - 1)
+        return np.where(np.isnan(values), 0, bins + 2).astype(np.int64)
+
+    def labels(self) -> list[str]:
+        """Bin labels such as '800-1600', index = bin."""
+        edges = self.edges_
+        return [f"{_format_number(lo)}-{_format_number(hi)}" for lo, hi in zip(edges[:-1], edges[1:])]

@@ -1,0 +1,105 @@
+"""The two data contracts between sources, validation and the rest of the pipeline.
+
+`RawTables` is what a source returns (raw pandas tables plus names for error messages).
+`EventLog` is what validation returns: every event in ONE sort order (sequence, then time), held as
+columns over all N events, with sequence s owning events `offsets[s]:offsets[s + 1]`. Sequences,
+tabular features and splits all index into this one order, so nothing is ever re-sorted or re-grouped.
+
+    sequence_ids  (S,)    raw sequence ids, sorted
+    offsets       (S+1,)  int64, offsets[0] == 0, offsets[-1] == N
+    time          (N,)    float64 unix seconds
+    categorical   field -> pd.Categorical (N,), code -1 = missing
+    numeric       field -> float64 (N,), NaN = missing
+    labels        (S,)    int64 class index (binary: 1 = positive)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class RawTables:
+    """Raw tables as a source read them. `*_name` is the file path (or a description) for error messages."""
+
+    events: pd.DataFrame
+    events_name: str
+    labels: pd.DataFrame | None = None
+    labels_name: str | None = None
+    # Per-sequence extras the source knows but models must not see (the simulator's true probability),
+    # indexed by raw sequence id.
+    extras: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class EventLog:
+    """Validated events and labels in one shared sort order. See the module docstring for shapes."""
+
+    sequence_ids: np.ndarray
+    offsets: np.ndarray
+    time: np.ndarray
+    categorical: dict[str, pd.Categorical]
+    numeric: dict[str, np.ndarray]
+    labels: np.ndarray
+    class_names: list[str]
+    groups: np.ndarray | None = None
+    # Per-sequence static attributes (S rows, positional index), and source extras aligned the same way.
+    static: pd.DataFrame = field(default_factory=pd.DataFrame)
+    extras: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def n_sequences(self) -> int:
+        return len(self.sequence_ids)
+
+    @property
+    def n_events(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def start_time(self) -> np.ndarray:
+        """(S,) time of each sequence's first event."""
+        return self.time[self.offsets[:-1]]
+
+    @property
+    def end_time(self) -> np.ndarray:
+        """(S,) time of each sequence's last event."""
+        return self.time[self.offsets[1:] - 1]
+
+    def sequence_of_event(self) -> np.ndarray:
+        """(N,) int64 position of each event's sequence."""
+        return np.repeat(np.arange(self.n_sequences, dtype=np.int64), self.lengths)
+
+    def event_positions(self, sequences: np.ndarray) -> np.ndarray:
+        """Event indices of the given sequence positions, in their order, without a Python loop."""
+        sequences = np.asarray(sequences, dtype=np.int64)
+        starts = self.offsets[sequences]
+        lengths = self.offsets[sequences + 1] - starts
+        # For each output event: its sequence's start plus its rank within the sequence.
+        new_offsets = np.concatenate([[0], np.cumsum(lengths)])
+        rank = np.arange(new_offsets[-1], dtype=np.int64) - np.repeat(new_offsets[:-1], lengths)
+        return np.repeat(starts, lengths) + rank
+
+    def select(self, sequences: np.ndarray) -> EventLog:
+        """A log holding only the given sequence positions (kept in the given order)."""
+        sequences = np.asarray(sequences, dtype=np.int64)
+        events = self.event_positions(sequences)
+        lengths = self.lengths[sequences]
+        return replace(
+            self,
+            sequence_ids=self.sequence_ids[sequences],
+            offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            time=self.time[events],
+            categorical={k: v[events] for k, v in self.categorical.items()},
+            numeric={k: v[events] for k, v in self.numeric.items()},
+            labels=self.labels[sequences],
+            groups=None if self.groups is None else self.groups[sequences],
+            static=self.static.iloc[sequences].reset_index(drop=True),
+            extras=self.extras.iloc[sequences].reset_index(drop=True),
+        )

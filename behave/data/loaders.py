@@ -1,0 +1,96 @@
+"""Batches for the neural models: a length-bucketing sampler and a dataset that builds `EventBatch`es.
+
+Why bucketing: on skewed lengths (median ~30, tail to 512) random batches were ~89% padding here and
+length-bucketed batches trained 7-9x faster. Batches are built in the main process (no workers): worker
+processes made 2-core training slower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from behave.data.batch import EventBatch
+from behave.data.sequences import SequenceStore
+
+
+class LengthBucketBatchSampler(Sampler[list[int]]):
+    """Shuffle, cut into chunks of `batch_size * chunk_batches`, sort each chunk by length, cut into
+    batches, shuffle the batches. With `shuffle=False` (evaluation) batches are simply sorted by length.
+    Each pass draws a new order from (seed, pass number), so training is reproducible for a seed.
+    """
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, shuffle: bool = True, seed: int = 0,
+                 chunk_batches: int = 50) -> None:
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.chunk_batches = chunk_batches
+        self.passes = 0
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        if not self.shuffle:
+            order = np.argsort(self.lengths, kind="stable")
+            yield from (order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size))
+            return
+        rng = np.random.default_rng([self.seed, self.passes])
+        self.passes += 1
+        order = rng.permutation(len(self.lengths))
+        chunk = self.batch_size * self.chunk_batches
+        batches = []
+        for start in range(0, len(order), chunk):
+            members = order[start : start + chunk]
+            members = members[np.argsort(self.lengths[members], kind="stable")]
+            batches += [members[i : i + self.batch_size] for i in range(0, len(members), self.batch_size)]
+        for i in rng.permutation(len(batches)):
+            yield batches[i].tolist()
+
+
+class SequenceDataset(Dataset):
+    """The sequences of one split part. `__getitems__` turns a list of rows into one `EventBatch`."""
+
+    def __init__(self, store: SequenceStore, rows: np.ndarray, max_len: int, keep: str = "last") -> None:
+        self.store = store
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.max_len = max_len
+        self.keep = keep
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """(n,) lengths after truncation, for the bucketing sampler."""
+        return np.minimum(self.store.lengths[self.rows], self.max_len)
+
+    def __getitem__(self, index: int) -> EventBatch:
+        return self.__getitems__([index])
+
+    def __getitems__(self, indices: list[int]) -> EventBatch:
+        index = np.asarray(indices, dtype=np.int64)
+        sequences = self.rows[index]
+        positions, lengths = self.store.window(sequences, self.max_len, self.keep)
+        real = positions >= 0
+        safe = np.where(real, positions, 0)
+        tokens = np.where(real, self.store.tokens[safe], 0)
+        numeric = self.store.numeric[safe] * real[..., None]
+        return EventBatch(
+            tokens=torch.from_numpy(tokens.astype(np.int64)),
+            numeric=torch.from_numpy(numeric.astype(np.float32, copy=False)),
+            lengths=torch.from_numpy(lengths.astype(np.int64)),
+            labels=torch.from_numpy(self.store.labels[sequences]),
+            static=torch.from_numpy(self.store.static[sequences]),
+            index=torch.from_numpy(index),
+        )
+
+
+def keep_batch(batch: EventBatch) -> EventBatch:
+    """Collate for a dataset whose `__getitems__` already returns the whole batch."""
+    return batch

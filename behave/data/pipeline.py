@@ -1,0 +1,78 @@
+"""The one pipeline: what is learned from the training split, and how it turns any log into both views.
+
+`FittedPipeline` holds the vocabulary, numeric scaler and feature builder, all fitted on train only, and
+transforms any `EventLog` (val, test, or a new file at predict time) into (a) index sequences for the
+neural models and (b) the tabular feature matrix for the tree models, without refitting anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from behave.data.event_log import EventLog
+from behave.data.features import FeatureBuilder
+from behave.data.sequences import NumericScaler, SequenceStore
+from behave.data.spec import DatasetSpec, FeatureSpec, SequenceSpec
+from behave.data.vocabulary import UNK, Vocabulary
+
+
+@dataclass(frozen=True)
+class Views:
+    """Both model families' inputs for the same sequences, in the same row order."""
+
+    sequences: SequenceStore
+    features: pd.DataFrame
+    unknown_rate: float  # share of events whose token is <unk>
+
+
+@dataclass
+class FittedPipeline:
+    vocabulary: Vocabulary
+    scaler: NumericScaler
+    features: FeatureBuilder
+    class_names: list[str]
+
+    @classmethod
+    def fit(cls, train: EventLog, spec: DatasetSpec) -> FittedPipeline:
+        vocabulary = Vocabulary(spec.tokens).fit(train)
+        scaler = NumericScaler(spec.sequences, list(spec.schema.numeric)).fit(train)
+        builder = FeatureBuilder(spec.features).fit(train, vocabulary.transform(train), vocabulary.tokens_)
+        return cls(vocabulary, scaler, builder, list(train.class_names))
+
+    def transform(self, log_: EventLog) -> Views:
+        token_ids = self.vocabulary.transform(log_)
+        features = self.features.transform(log_, token_ids)
+        store = SequenceStore(
+            offsets=log_.offsets,
+            tokens=token_ids.astype(np.int32),
+            numeric=self.scaler.transform(log_),
+            labels=log_.labels,
+            static=self.static_inputs(features),
+        )
+        unknown = float(np.mean(token_ids == UNK)) if len(token_ids) else 0.0
+        return Views(store, features, unknown)
+
+    def static_inputs(self, features: pd.DataFrame) -> np.ndarray:
+        """(S, D) static attributes for the RNN head: the feature builder's static columns."""
+        columns = [c for c in features.columns if c.startswith("static.")]
+        return features[columns].to_numpy(dtype=np.float32) if columns else np.zeros((len(features), 0), np.float32)
+
+    def state_dict(self) -> dict:
+        return {
+            "vocabulary": self.vocabulary.to_json(),
+            "scaler": self.scaler.state_dict(),
+            "features": self.features.state_dict(),
+            "class_names": self.class_names,
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict, spec: DatasetSpec) -> FittedPipeline:
+        return cls(
+            Vocabulary.from_json(state["vocabulary"]),
+            NumericScaler.from_state_dict(state["scaler"], spec.sequences or SequenceSpec()),
+            FeatureBuilder.from_state_dict(state["features"]) if state["features"] else FeatureBuilder(FeatureSpec()),
+            state["class_names"],
+        )

@@ -1,0 +1,120 @@
+"""Index sequences for the neural models, stored flat: offsets + (N,) token ids + (N, F) numeric inputs.
+
+Per-event numeric inputs are: log1p(seconds since the previous event of the same sequence, 0 for the
+first), then each numeric field (optionally log1p-transformed), each standardised with TRAINING mean and
+std, plus a 0/1 "missing" column for fields that had missing values in training. Missing values become 0
+after scaling (the training mean), so the model sees "average, and missing" rather than a magic number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from behave.data.errors import DataError
+from behave.data.event_log import EventLog
+from behave.data.spec import SequenceSpec
+
+GAP_COLUMN = "log1p_gap_s"
+
+
+def gaps_seconds(log_: EventLog) -> np.ndarray:
+    """(N,) seconds since the previous event of the same sequence; 0 for each sequence's first event."""
+    gaps = np.diff(log_.time, prepend=log_.time[:1] if log_.n_events else log_.time)
+    gaps[log_.offsets[:-1]] = 0.0
+    return np.maximum(gaps, 0.0)
+
+
+def _signed_log1p(values: np.ndarray) -> np.ndarray:
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+@dataclass
+class NumericScaler:
+    """Per-event numeric inputs with training statistics. `columns_` names the F input columns."""
+
+    spec: SequenceSpec
+    fields: list[str]
+    columns_: list[str] = field(default_factory=list)
+    mean_: dict[str, float] = field(default_factory=dict)
+    std_: dict[str, float] = field(default_factory=dict)
+
+    def _raw_columns(self, log_: EventLog) -> dict[str, np.ndarray]:
+        columns = {GAP_COLUMN: np.log1p(gaps_seconds(log_))}
+        for name in self.fields:
+            transform = self.spec.numeric_transform.get(name, "none")
+            if transform not in ("none", "log1p"):
+                raise DataError(f"sequences.numeric_transform.{name} must be 'none' or 'log1p', got '{transform}'.")
+            values = log_.numeric[name]
+            columns[name] = _signed_log1p(values) if transform == "log1p" else values
+        return columns
+
+    def fit(self, train: EventLog) -> NumericScaler:
+        raw = self._raw_columns(train)
+        self.columns_ = []
+        for name, values in raw.items():
+            present = values[~np.isnan(values)]
+            self.mean_[name] = float(present.mean()) if len(present) else 0.0
+            std = float(present.std()) if len(present) else 1.0
+            self.std_[name] = std if std > 1e-12 else 1.0
+            self.columns_.append(name)
+            if len(present) < len(values):
+                self.columns_.append(f"{name}_missing")
+        return self
+
+    def transform(self, log_: EventLog) -> np.ndarray:
+        """(N, F) float32 inputs in `columns_` order."""
+        raw = self._raw_columns(log_)
+        out = np.zeros((log_.n_events, len(self.columns_)), dtype=np.float32)
+        for j, column in enumerate(self.columns_):
+            if column.endswith("_missing") and column not in raw:
+                out[:, j] = np.isnan(raw[column.removesuffix("_missing")])
+                continue
+            scaled = (raw[column] - self.mean_[column]) / self.std_[column]
+            out[:, j] = np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)
+        return out
+
+    def state_dict(self) -> dict:
+        return {"fields": self.fields, "columns": self.columns_, "mean": self.mean_, "std": self.std_}
+
+    @classmethod
+    def from_state_dict(cls, state: dict, spec: SequenceSpec) -> NumericScaler:
+        return cls(spec, state["fields"], state["columns"], state["mean"], state["std"])
+
+
+@dataclass(frozen=True)
+class SequenceStore:
+    """All sequences of one dataset, flat. Sequence s owns rows offsets[s]:offsets[s + 1].
+
+    offsets (S+1,) int64; tokens (N,) int32; numeric (N, F) float32; labels (S,) int64; static (S, D) float32.
+    """
+
+    offsets: np.ndarray
+    tokens: np.ndarray
+    numeric: np.ndarray
+    labels: np.ndarray
+    static: np.ndarray
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def n_sequences(self) -> int:
+        return len(self.offsets) - 1
+
+    def window(self, sequences: np.ndarray, max_len: int, keep: str = "last") -> tuple[np.ndarray, np.ndarray]:
+        """Flat positions (B, T) and lengths (B,) of the kept events, right-padded with -1.
+
+        `keep='last'` keeps each sequence's most recent `max_len` events, `'first'` its earliest.
+        """
+        starts, ends = self.offsets[sequences], self.offsets[sequences + 1]
+        lengths = np.minimum(ends - starts, max_len)
+        if keep == "last":
+            starts = ends - lengths
+        elif keep != "first":
+            raise DataError(f"sequences.keep must be 'last' or 'first', got '{keep}'.")
+        steps = np.arange(lengths.max() if len(lengths) else 0)
+        positions = starts[:, None] + steps[None, :]
+        return np.where(steps[None, :] < lengths[:, None], positions, -1), lengths

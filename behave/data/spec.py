@@ -1,0 +1,117 @@
+"""Typed description of a dataset and of the pipeline that prepares it (the `conf/data/*.yaml` schema).
+
+A `DatasetSpec` says where events and labels come from (`source`, built by Hydra `_target_`), which columns
+mean what (`EventSchema`, `LabelSpec`), how to split, how to form tokens, sequences and tabular features.
+Everything except `source` is plain data, so it is hashed into the cache fingerprint as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+
+@dataclass
+class EventSchema:
+    """Which raw columns mean what. Columns not named here are ignored."""
+
+    sequence_id: str = MISSING
+    timestamp: str = MISSING
+    # "auto": datetime strings or numbers (numbers are unix seconds); "unix_s", "unix_ms", or a strftime format.
+    timestamp_format: str = "auto"
+    categorical: list[str] = field(default_factory=list)
+    numeric: list[str] = field(default_factory=list)
+    # Sequences that share a group value (e.g. sessions of one user) always land in the same split part.
+    group: str | None = None
+    # Per-sequence attributes (constant within a sequence): tabular features and inputs to the RNN head.
+    static_categorical: list[str] = field(default_factory=list)
+    static_numeric: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LabelSpec:
+    """Where the label lives and how to read it.
+
+    `table: labels` reads it from the source's label table (keyed by the sequence id column);
+    `table: events` reads it from the events table, where it must be constant within a sequence.
+    """
+
+    column: str = MISSING
+    table: str = "labels"  # labels | events
+    task: str = "binary"  # binary | multiclass
+    # Binary: the raw value that counts as positive (compared as a string, so 1, "1", "yes" all work).
+    positive: Any = None
+    # Optional closed set of allowed raw values; anything else is an error. Multiclass order follows it.
+    classes: list[Any] | None = None
+
+
+@dataclass
+class SplitSpec:
+    """Split once, by sequence: `stratified` (by label, grouped by `schema.group` when set) or `time`."""
+
+    method: str = "stratified"  # stratified | time
+    train: float = 0.7
+    val: float = 0.15
+    test: float = 0.15
+    seed: int = 0
+
+
+@dataclass
+class BucketSpec:
+    """Bins for a numeric field used in tokens; edges are fitted on the training split."""
+
+    method: str = "quantile"  # quantile | log
+    n_bins: int = 5
+
+
+@dataclass
+class TokenSpec:
+    """Composite event tokens such as `page_view|page=product|portal=app` or `scroll|px=800-1600`.
+
+    The first field's value is written bare, the others as `alias=value`; a field that is missing on an
+    event is left out of its token. Numeric fields listed in `fields` are bucketed with `buckets[field]`.
+    """
+
+    fields: list[str] = MISSING
+    aliases: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, BucketSpec] = field(default_factory=dict)
+    min_freq: int = 1
+    max_size: int | None = None
+
+
+@dataclass
+class SequenceSpec:
+    """Index sequences for the neural models."""
+
+    max_len: int = 256
+    keep: str = "last"  # last (most recent events) | first
+    # Per-field transform applied before standard scaling: none | log1p (for skewed counts and durations).
+    numeric_transform: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FeatureSpec:
+    """Hand-engineered tabular features for the tree models."""
+
+    max_token_features: int = 100  # most frequent training tokens that get count/share columns
+    max_values_per_field: int = 20  # most frequent values per categorical field
+    last_k: int = 5  # counts within the last k events
+    last_window_s: float = 86400.0  # counts within this many seconds before the sequence's last event
+    top_bigrams: int = 30  # most frequent consecutive token pairs in training sequences
+
+
+@dataclass
+class DatasetSpec:
+    """One dataset and its preparation. `source` is a Hydra `_target_` node, the rest is plain data."""
+
+    name: str = MISSING
+    source: Any = MISSING
+    schema: EventSchema = field(default_factory=EventSchema)
+    label: LabelSpec = field(default_factory=LabelSpec)
+    split: SplitSpec = field(default_factory=SplitSpec)
+    tokens: TokenSpec = field(default_factory=TokenSpec)
+    sequences: SequenceSpec = field(default_factory=SequenceSpec)
+    features: FeatureSpec = field(default_factory=FeatureSpec)
+    cache_dir: str = "data/cache"

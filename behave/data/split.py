@@ -1,0 +1,111 @@
+"""Split sequences ONCE into train/val/test; every model family uses this split.
+
+`stratified`: seeded, stratified by label, and grouped by `schema.group` when set (a group never lands
+in two parts; groups are stratified by their first sequence's label). `time`: sequences (or groups)
+ordered by start time, the earliest go to train, the latest to test.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from behave.data.errors import DataError
+from behave.data.event_log import EventLog
+from behave.data.spec import SplitSpec
+
+log = logging.getLogger(__name__)
+PARTS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Sequence positions (into the EventLog order) per part, each sorted ascending."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+    def part(self, name: str) -> np.ndarray:
+        return getattr(self, name)
+
+    def sizes(self) -> dict[str, int]:
+        return {name: len(self.part(name)) for name in PARTS}
+
+    def to_frame(self, sequence_ids: np.ndarray) -> pd.DataFrame:
+        """One row per sequence: (sequence_id, part), the form saved next to the cache."""
+        frames = [pd.DataFrame({"sequence_id": sequence_ids[self.part(p)], "part": p}) for p in PARTS]
+        return pd.concat(frames, ignore_index=True)
+
+
+def split_sequences(log_: EventLog, spec: SplitSpec) -> Split:
+    """Assign each sequence of `log_` to train, val or test."""
+    fractions = np.array([spec.train, spec.val, spec.test], dtype=float)
+    if (fractions <= 0).any() or not np.isclose(fractions.sum(), 1.0):
+        raise DataError(f"split fractions must be positive and sum to 1, got train/val/test = {fractions.tolist()}")
+    units, unit_of_sequence = _units(log_)
+    if spec.method == "stratified":
+        parts = _stratified(units, log_.labels, unit_of_sequence, fractions, spec.seed)
+    elif spec.method == "time":
+        parts = _by_time(units, log_.start_time, unit_of_sequence, fractions)
+    else:
+        raise DataError(f"split.method must be 'stratified' or 'time', got '{spec.method}'.")
+    positions = [np.sort(np.flatnonzero(np.isin(unit_of_sequence, p))) for p in parts]
+    split = Split(*positions)
+    empty = [name for name, size in split.sizes().items() if size == 0]
+    if empty:
+        raise DataError(f"split part(s) {empty} are empty with {log_.n_sequences} sequences; use more data.")
+    return split
+
+
+def _units(log_: EventLog) -> tuple[np.ndarray, np.ndarray]:
+    """What gets assigned: groups when configured, else single sequences. (unit ids, unit of each sequence)."""
+    if log_.groups is None:
+        ids = np.arange(log_.n_sequences)
+        return ids, ids
+    codes, _ = pd.factorize(log_.groups)
+    return np.arange(codes.max() + 1), codes
+
+
+def _first_label(labels: np.ndarray, unit_of_sequence: np.ndarray, n_units: int) -> np.ndarray:
+    """Label of each unit's first sequence (assignment in reverse order leaves the first one standing)."""
+    out = np.zeros(n_units, dtype=labels.dtype)
+    out[unit_of_sequence[::-1]] = labels[::-1]
+    return out
+
+
+def _earliest_start(start_time: np.ndarray, unit_of_sequence: np.ndarray, n_units: int) -> np.ndarray:
+    out = np.full(n_units, np.inf)
+    np.minimum.at(out, unit_of_sequence, start_time)
+    return out
+
+
+def _stratified(units, labels, unit_of_sequence, fractions, seed) -> list[np.ndarray]:
+    unit_labels = _first_label(labels, unit_of_sequence, len(units))
+    rest, test = _draw(units, unit_labels, fractions[2], seed)
+    train, val = _draw(rest, unit_labels[rest], fractions[1] / (fractions[0] + fractions[1]), seed + 1)
+    return [train, val, test]
+
+
+def _draw(units, unit_labels, fraction, seed):
+    """Stratified when every class has at least 2 units, else a plain seeded shuffle (with a warning)."""
+    counts = np.bincount(unit_labels)
+    stratify = unit_labels if counts[counts > 0].min() >= 2 else None
+    if stratify is None:
+        log.warning("a class has fewer than 2 sequences/groups: splitting without stratification")
+    try:
+        keep, draw = train_test_split(units, test_size=fraction, random_state=seed, stratify=stratify)
+    except ValueError as error:
+        raise DataError(f"cannot split {len(units)} sequences/groups with fraction {fraction:.3f}: {error}") from None
+    return keep, draw
+
+
+def _by_time(units, start_time, unit_of_sequence, fractions) -> list[np.ndarray]:
+    unit_start = _earliest_start(start_time, unit_of_sequence, len(units))
+    ordered = units[np.argsort(unit_start, kind="stable")]
+    cuts = np.round(np.cumsum(fractions)[:2] * len(ordered)).astype(int)
+    return np.split(ordered, cuts)

@@ -1,0 +1,167 @@
+"""Composite event tokens and their vocabulary, fitted on the training split only.
+
+| index | token      | meaning                                              |
+|-------|------------|------------------------------------------------------|
+| 0     | `<pad>`    | padding in batches; never produced by `transform`    |
+| 1     | `<unk>`    | unseen field value, token below `min_freq`/`max_size` |
+| 2..   | e.g. `page_view\\|page=product\\|portal=app` | by training frequency, most frequent first |
+
+Tokens are built from integer codes, never from per-event strings: each token field gets a code
+(0 = missing, 1 = unseen value, 2.. = training values or numeric bins), the codes combine into one int64
+key per event, and only the distinct training keys are ever turned into strings. `transform` maps keys to
+ids with a sorted lookup and never changes the fitted state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from behave.data.buckets import NumericBucketer
+from behave.data.errors import DataError
+from behave.data.event_log import EventLog
+from behave.data.spec import BucketSpec, TokenSpec
+
+PAD, UNK = 0, 1
+SPECIALS = ["<pad>", "<unk>"]
+
+
+@dataclass
+class Vocabulary:
+    spec: TokenSpec
+    categories_: dict[str, list[str]] = field(default_factory=dict)  # categorical token field -> train values
+    bucketers_: dict[str, NumericBucketer] = field(default_factory=dict)  # numeric token field -> bins
+    keys_: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # sorted known keys
+    key_ids_: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # token id of each key
+    tokens_: list[str] = field(default_factory=list)
+    frequencies_: list[int] = field(default_factory=list)
+    parts_: list[dict[str, str]] = field(default_factory=list)  # token id -> {field: value}
+
+    def __len__(self) -> int:
+        return len(self.tokens_)
+
+    @property
+    def size(self) -> int:
+        """Number of ids including padding and unknown: the embedding table's row count."""
+        return len(self.tokens_)
+
+    def fit(self, train: EventLog) -> Vocabulary:
+        self._fit_fields(train)
+        keys = self._keys(train)
+        unique, counts = np.unique(keys, return_counts=True)
+        parts = [self._decode(key) for key in unique]
+        strings = [self._token_string(p) for p in parts]
+        order = sorted(range(len(unique)), key=lambda i: (-counts[i], strings[i]))
+        order = [i for i in order if counts[i] >= self.spec.min_freq]
+        if self.spec.max_size is not None:
+            order = order[: max(0, self.spec.max_size - len(SPECIALS))]
+        unknown = int(len(keys) - counts[order].sum()) if order else len(keys)
+        self.tokens_ = SPECIALS + [strings[i] for i in order]
+        self.frequencies_ = [0, unknown] + [int(counts[i]) for i in order]
+        self.parts_ = [{}, {}] + [parts[i] for i in order]
+        ids = np.arange(len(SPECIALS), len(SPECIALS) + len(order), dtype=np.int64)
+        known = unique[order] if order else np.zeros(0, np.int64)
+        sort = np.argsort(known)
+        self.keys_, self.key_ids_ = known[sort], ids[sort]
+        return self
+
+    def transform(self, log_: EventLog) -> np.ndarray:
+        """(N,) int64 token ids for every event of `log_`; never refits."""
+        if not self.tokens_:
+            raise RuntimeError("Vocabulary.transform called before fit")
+        keys = self._keys(log_)
+        position = np.clip(np.searchsorted(self.keys_, keys), 0, max(len(self.keys_) - 1, 0))
+        found = (self.keys_[position] == keys) if len(self.keys_) else np.zeros(len(keys), bool)
+        return np.where(found, self.key_ids_[position] if len(self.keys_) else UNK, UNK).astype(np.int64)
+
+    # --- codes and keys -------------------------------------------------------------------------
+    def _fit_fields(self, train: EventLog) -> None:
+        for name in self.spec.fields:
+            if name in train.categorical:
+                cat = train.categorical[name]
+                used = np.bincount(cat.codes[cat.codes >= 0], minlength=len(cat.categories)) > 0
+                self.categories_[name] = [str(v) for v in cat.categories[used]]
+            elif name in train.numeric:
+                bucket_spec = self.spec.buckets.get(name, BucketSpec())
+                self.bucketers_[name] = NumericBucketer(bucket_spec, name).fit(train.numeric[name])
+            else:
+                raise DataError(
+                    f"tokens.fields names '{name}', which is neither a categorical nor a numeric field of the "
+                    f"schema (categorical: {list(train.categorical)}, numeric: {list(train.numeric)})."
+                )
+
+    def _radix(self, name: str) -> int:
+        if name in self.bucketers_:
+            return self.bucketers_[name].n_bins + 2
+        return len(self.categories_[name]) + 2
+
+    def _field_codes(self, log_: EventLog, name: str) -> np.ndarray:
+        if name in self.bucketers_:
+            return self.bucketers_[name].codes(log_.numeric[name])
+        original = log_.categorical[name]
+        recoded = pd.Categorical(original).set_categories(self.categories_[name]).codes.astype(np.int64)
+        codes = recoded + 2
+        codes[original.codes < 0] = 0
+        codes[(recoded < 0) & (original.codes >= 0)] = 1
+        return codes
+
+    def _keys(self, log_: EventLog) -> np.ndarray:
+        keys = np.zeros(log_.n_events, dtype=np.int64)
+        multiplier = 1
+        for name in self.spec.fields:
+            keys += self._field_codes(log_, name) * multiplier
+            multiplier *= self._radix(name)
+            if multiplier > 2**62:
+                raise DataError(f"tokens.fields {self.spec.fields}: too many combinations; bucket or drop a field.")
+        # Keys holding an unseen value (code 1) in any field are never known tokens.
+        return keys
+
+    def _decode(self, key: int) -> dict[str, str]:
+        parts = {}
+        for name in self.spec.fields:
+            radix = self._radix(name)
+            code, key = int(key % radix), key // radix
+            if code >= 2:
+                labels = self.bucketers_[name].labels() if name in self.bucketers_ else self.categories_[name]
+                parts[name] = labels[code - 2]
+        return parts
+
+    def _token_string(self, parts: dict[str, str]) -> str:
+        pieces = []
+        for position, name in enumerate(self.spec.fields):
+            if name in parts:
+                alias = self.spec.aliases.get(name, name)
+                pieces.append(parts[name] if position == 0 else f"{alias}={parts[name]}")
+        return "|".join(pieces) if pieces else "<empty>"
+
+    # --- persistence ----------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        """Readable state: token strings with training frequencies and field parts, plus fitted fields."""
+        return {
+            "fields": list(self.spec.fields),
+            "aliases": dict(self.spec.aliases),
+            "min_freq": self.spec.min_freq,
+            "max_size": self.spec.max_size,
+            "categories": self.categories_,
+            "buckets": {k: {"method": b.spec.method, "n_bins": b.spec.n_bins, "edges": b.edges_}
+                        for k, b in self.bucketers_.items()},
+            "tokens": [{"id": i, "token": t, "train_freq": f, "parts": p}
+                       for i, (t, f, p) in enumerate(zip(self.tokens_, self.frequencies_, self.parts_))],
+            "keys": {"keys": self.keys_.tolist(), "ids": self.key_ids_.tolist()},
+        }
+
+    @classmethod
+    def from_json(cls, state: dict) -> Vocabulary:
+        spec = TokenSpec(fields=state["fields"], aliases=state["aliases"], min_freq=state["min_freq"],
+                         max_size=state["max_size"])
+        vocab = cls(spec, categories_=state["categories"])
+        for name, b in state["buckets"].items():
+            vocab.bucketers_[name] = NumericBucketer(BucketSpec(b["method"], b["n_bins"]), name, b["edges"])
+        vocab.tokens_ = [t["token"] for t in state["tokens"]]
+        vocab.frequencies_ = [t["train_freq"] for t in state["tokens"]]
+        vocab.parts_ = [t["parts"] for t in state["tokens"]]
+        vocab.keys_ = np.asarray(state["keys"]["keys"], dtype=np.int64)
+        vocab.key_ids_ = np.asarray(state["keys"]["ids"], dtype=np.int64)
+        return vocab

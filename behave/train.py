@@ -1,0 +1,151 @@
+"""`behave-train`: one Hydra app for every model family.
+
+    behave-train                                  # GRU on the embedded simulator
+    behave-train model=xgboost seed=3             # the baseline, same split, same metrics
+    behave-train -m experiment=compare            # models x seeds, then: behave-report outputs/multiruns/...
+
+`train(cfg)` prepares (or loads) the dataset, builds the model family's recipe from `cfg.model`, fits,
+scores the test part with the ONE metric function, and writes result.json + test_predictions.parquet.
+A failing run still writes its record (status "failed") and does not take a multirun down.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import hydra
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from behave.data.config import prepare_from_config
+from behave.paths import CONFIG_DIR
+from behave.training.metrics import score
+from behave.training.recipe import RunContext
+from behave.training.result import RunResult, git_commit, write_predictions
+
+log = logging.getLogger("behave.train")
+
+# binary tasks select on AUROC, multiclass on macro one-vs-rest AUROC: both families log these names.
+OmegaConf.register_new_resolver(
+    "behave_monitor", lambda task: "val/auroc" if task == "binary" else "val/macro_auroc", replace=True
+)
+
+
+def _overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def _is_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _new_result(cfg: DictConfig, run_dir: Path) -> RunResult:
+    overrides = _overrides()
+    return RunResult(
+        status="failed",
+        model={"name": str(cfg.model.get("name", "?")), "family": str(cfg.model.get("family", "?"))},
+        seed=int(cfg.seed),
+        config=OmegaConf.to_container(cfg, resolve=False),
+        overrides=overrides,
+        command=" ".join(["behave-train", *overrides]),
+        run_dir=str(run_dir.resolve()),
+        git_commit=git_commit(),
+        hparams_search=_search_budget(cfg),
+    )
+
+
+def _search_budget(cfg: DictConfig) -> dict | None:
+    if not HydraConfig.initialized() or "optuna" not in str(HydraConfig.get().sweeper.get("_target_", "")):
+        return None
+    sweeper = HydraConfig.get().sweeper
+    return {"sweeper": "optuna", "n_trials": int(sweeper.n_trials), "direction": str(sweeper.direction)}
+
+
+def train(cfg: DictConfig) -> float:
+    """Run one job; return the best validation score (NaN when the run failed, so sweepers skip it)."""
+    result = run(cfg)
+    if result.status != "ok" or result.best_val is None or result.best_val["value"] is None:
+        return math.nan
+    return float(result.best_val["value"])
+
+
+def run(cfg: DictConfig) -> RunResult:
+    """Run one job and return its record (already written to the run folder)."""
+    run_dir = Path(cfg.paths.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    result = _new_result(cfg, run_dir)
+    try:
+        _fit_and_score(cfg, run_dir, result)
+        result.status = "ok"
+    except Exception as error:  # the record must be written whatever went wrong
+        result.error = f"{type(error).__name__}: {error}"
+        (run_dir / "error.log").write_text(traceback.format_exc())
+        log.error("run failed: %s (traceback in %s)", result.error, run_dir / "error.log")
+    result.write(run_dir)
+    log.info("%s: %s, result in %s", result.model["name"], result.status, run_dir / "result.json")
+    return result
+
+
+def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
+    data = prepare_from_config(cfg.data)
+    result.dataset = {
+        "name": data.spec.name, "fingerprint": data.fingerprint, "task": data.task,
+        "class_names": data.class_names, "split_sizes": data.split.sizes(), "vocab_size": data.vocab_size,
+        "n_features": len(data.feature_names), "oracle_test_auroc": data.card.get("oracle_test_auroc"),
+        "card": data.card,
+    }
+    recipe = instantiate(cfg.model)
+    logger = instantiate(cfg.logger) if cfg.get("logger") else None
+    context = RunContext(run_dir=run_dir, seed=int(cfg.seed), cfg=cfg, monitor=str(cfg.monitor), logger=logger)
+    outcome = recipe.fit(data, context)
+    test_rows = data.rows("test")
+    labels = data.labels[test_rows]
+    metrics = score(labels, outcome.test_probs)
+    write_predictions(run_dir, data.sequence_ids[test_rows], labels, outcome.test_probs)
+    result.test_metrics = metrics
+    result.best_val = {"metric": context.monitor, "value": outcome.best_val}
+    result.n_parameters = outcome.n_parameters
+    result.embedding_dim = outcome.embedding_dim
+    result.fit_seconds = round(outcome.fit_seconds, 3)
+    result.predict_seconds = round(outcome.predict_seconds, 3)
+    result.extra = outcome.extra
+    if logger is not None:
+        _log_final(logger, cfg, result, labels, outcome.test_probs)
+
+
+def _log_final(logger, cfg: DictConfig, result: RunResult, labels: np.ndarray, probs: np.ndarray) -> None:
+    """HPARAMS tab row (hyperparameters + final metrics) and the test PR curve, same for both families."""
+    final = {f"test/{name}": value for name, value in result.test_metrics.items() if np.isfinite(value)}
+    if result.best_val["value"] is not None:
+        final[f"best_{result.best_val['metric']}"] = result.best_val["value"]
+    params = {"model": result.model["name"], "seed": result.seed, "data": result.dataset["name"],
+              **OmegaConf.to_container(cfg.model, resolve=True)}
+    if result.embedding_dim is not None:
+        params["embedding_dim_resolved"] = result.embedding_dim
+    logger.log_hyperparams(params, metrics=final)
+    if probs.shape[1] == 2:
+        logger.experiment.add_pr_curve("test/pr_curve", labels, probs[:, 1], global_step=0)
+    logger.experiment.flush()
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+def main(cfg: DictConfig) -> float:
+    started = time.perf_counter()
+    result = run(cfg)
+    log.info("done in %.1f s", time.perf_counter() - started)
+    if result.status != "ok" and not _is_multirun():
+        sys.exit(1)
+    value = (result.best_val or {}).get("value")
+    return math.nan if result.status != "ok" or value is None else float(value)
+
+
+if __name__ == "__main__":
+    main()

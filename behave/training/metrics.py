@@ -1,0 +1,66 @@
+"""The ONE metric function that scores every model family on the same test rows (scikit-learn based).
+
+Binary: auroc, auprc, accuracy, f1, log_loss, brier, ece. Multiclass: accuracy, macro_f1, log_loss,
+macro_auroc (one-vs-rest). `probs` is (n, C) with rows summing to 1; binary uses column 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics as skm
+
+BINARY_METRICS = ("auroc", "auprc", "accuracy", "f1", "log_loss", "brier", "ece")
+MULTICLASS_METRICS = ("accuracy", "macro_f1", "log_loss", "macro_auroc")
+LOWER_IS_BETTER = {"log_loss", "brier", "ece"}
+
+
+def expected_calibration_error(labels: np.ndarray, positive_prob: np.ndarray, n_bins: int = 15) -> float:
+    """Weighted mean |observed rate - mean predicted probability| over equal-width probability bins.
+
+    (scikit-learn has no ECE; calibration_curve drops bin sizes, which ECE needs as weights.)
+    """
+    bins = np.clip((positive_prob * n_bins).astype(int), 0, n_bins - 1)
+    counts = np.bincount(bins, minlength=n_bins)
+    observed = np.bincount(bins, weights=labels, minlength=n_bins)
+    predicted = np.bincount(bins, weights=positive_prob, minlength=n_bins)
+    used = counts > 0
+    return float(np.sum(np.abs(observed[used] - predicted[used])) / len(labels))
+
+
+def score(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    """All metrics of the task (binary when probs has 2 columns), as plain floats."""
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1 - 1e-7)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    n_classes = probs.shape[1]
+    predicted = probs.argmax(axis=1)
+    single_class = len(np.unique(labels)) < 2
+    if n_classes == 2:
+        positive = probs[:, 1]
+        return {
+            "auroc": float("nan") if single_class else float(skm.roc_auc_score(labels, positive)),
+            "auprc": float("nan") if single_class else float(skm.average_precision_score(labels, positive)),
+            "accuracy": float(skm.accuracy_score(labels, predicted)),
+            "f1": float(skm.f1_score(labels, predicted, zero_division=0)),
+            "log_loss": float(skm.log_loss(labels, probs, labels=[0, 1])),
+            "brier": float(skm.brier_score_loss(labels, positive)),
+            "ece": expected_calibration_error(labels, positive),
+        }
+    classes = list(range(n_classes))
+    present = np.unique(labels)
+    macro_auroc = float("nan")
+    if len(present) > 1:
+        # One-vs-rest AUROC over the classes present in the labels (absent classes have no ROC).
+        rest = [skm.roc_auc_score(labels == k, probs[:, k]) for k in present]
+        macro_auroc = float(np.mean(rest))
+    return {
+        "accuracy": float(skm.accuracy_score(labels, predicted)),
+        "macro_f1": float(skm.f1_score(labels, predicted, average="macro", labels=classes, zero_division=0)),
+        "log_loss": float(skm.log_loss(labels, probs, labels=classes)),
+        "macro_auroc": macro_auroc,
+    }
+
+
+def headline_metric(n_classes: int) -> str:
+    """The metric that selects models: AUROC (binary) or macro AUROC (multiclass)."""
+    return "auroc" if n_classes == 2 else "macro_auroc"

@@ -1,0 +1,119 @@
+"""The neural family's recipe: build the SequenceClassifier with sizes from data, fit it with Lightning,
+restore the best checkpoint, predict, and leave the embeddings for the projector and the report."""
+
+from __future__ import annotations
+
+import json
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from behave.data.datamodule import EventDataModule
+from behave.data.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
+from behave.data.pipeline import Views
+from behave.data.prepared import PreparedDataset
+from behave.data.spec import DatasetSpec
+from behave.training.recipe import FitOutcome, RunContext
+
+WEIGHTS_FILE = "model.pt"
+SIZES_FILE = "model_sizes.json"
+
+
+class NeuralRecipe:
+    def __init__(self, module: partial, name: str = "rnn", family: str = "neural", batch_size: int = 256,
+                 eval_batch_size: int = 1024) -> None:
+        self.module = module
+        self.name = name
+        self.family = family
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+
+    def build(self, sizes: dict) -> pl.LightningModule:
+        return self.module(**sizes)
+
+    def fit(self, data: PreparedDataset, context: RunContext) -> FitOutcome:
+        pl.seed_everything(context.seed, workers=True, verbose=False)
+        datamodule = EventDataModule(data, self.batch_size, self.eval_batch_size, seed=context.seed)
+        sizes = {"vocab_size": data.vocab_size, "n_numeric": data.n_numeric, "n_static": data.n_static,
+                 "num_classes": data.num_classes}
+        model = self.build(sizes)
+        callbacks = [instantiate(node) for node in context.cfg.get("callbacks", {}).values() if node]
+        trainer = instantiate(context.cfg.trainer, logger=context.logger, callbacks=callbacks)
+        started = time.perf_counter()
+        trainer.fit(model, datamodule=datamodule)
+        fit_seconds = time.perf_counter() - started
+        best_val = self._restore_best(model, callbacks)
+        torch.save(model.state_dict(), context.run_dir / WEIGHTS_FILE)
+        (context.run_dir / SIZES_FILE).write_text(json.dumps(sizes))
+        started = time.perf_counter()
+        test_views = Views(data.sequences, data.features, 0.0)
+        test_probs = predict_store(model, test_views, data.rows("test"), data.spec, self.eval_batch_size)
+        predict_seconds = time.perf_counter() - started
+        write_embeddings(model, data, context)
+        return FitOutcome(
+            test_probs=test_probs,
+            best_val=best_val,
+            n_parameters=int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
+            fit_seconds=fit_seconds,
+            predict_seconds=predict_seconds,
+            embedding_dim=int(model.encoder.embedding_dim),
+            extra={"epochs_trained": int(trainer.current_epoch)},
+        )
+
+    @staticmethod
+    def _restore_best(model: pl.LightningModule, callbacks: list) -> float | None:
+        """Load the best checkpoint's weights (safe loading) and return its validation score."""
+        checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
+        if checkpoint is None or not checkpoint.best_model_path:
+            return None
+        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["state_dict"])
+        score = checkpoint.best_model_score
+        return None if score is None else float(score)
+
+    def predict_proba(self, run_dir: Path, views: Views, spec: DatasetSpec) -> np.ndarray:
+        sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())
+        model = self.build(sizes)
+        model.load_state_dict(torch.load(Path(run_dir) / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+        rows = np.arange(views.sequences.n_sequences)
+        return predict_store(model, views, rows, spec, self.eval_batch_size)
+
+
+@torch.no_grad()
+def predict_store(model, views: Views, rows: np.ndarray, spec: DatasetSpec, batch_size: int) -> np.ndarray:
+    """(len(rows), C) probabilities in `rows` order, batched by length for speed."""
+    model.eval()
+    dataset = SequenceDataset(views.sequences, rows, spec.sequences.max_len, spec.sequences.keep)
+    sampler = LengthBucketBatchSampler(dataset.lengths, batch_size, shuffle=False)
+    out = None
+    for indices in sampler:
+        batch = keep_batch(dataset.__getitems__(indices))
+        probs = model.predict_proba(batch).cpu().numpy()
+        if out is None:
+            out = np.zeros((len(rows), probs.shape[1]), dtype=np.float64)
+        out[batch.index.numpy()] = probs
+    return out
+
+
+def write_embeddings(model, data: PreparedDataset, context: RunContext) -> None:
+    """Token embeddings for the TensorBoard projector (with metadata) and for the report's PCA map."""
+    weights = model.encoder.embedding.weight.detach().cpu().numpy()
+    vocabulary = data.pipeline.vocabulary
+    first_field = vocabulary.spec.fields[0]
+    field0 = [parts.get(first_field, token) for token, parts in zip(vocabulary.tokens_, vocabulary.parts_)]
+    table = pd.DataFrame({"token": vocabulary.tokens_, "field0": field0, "train_freq": vocabulary.frequencies_})
+    table = pd.concat([table, pd.DataFrame(weights, columns=[f"dim_{i}" for i in range(weights.shape[1])])], axis=1)
+    table.to_parquet(context.run_dir / "token_embeddings.parquet", index=False)
+    if context.logger is not None:
+        metadata = [[t, f, str(n)] for t, f, n in zip(vocabulary.tokens_, field0, vocabulary.frequencies_)]
+        context.logger.experiment.add_embedding(
+            torch.from_numpy(weights), metadata=metadata, metadata_header=["token", first_field, "train_freq"],
+            tag="token_embeddings",
+        )
