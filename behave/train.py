@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import sys
 import time
 import traceback
@@ -53,13 +54,20 @@ def _new_result(cfg: DictConfig, run_dir: Path) -> RunResult:
         status="failed",
         model={"name": str(cfg.model.get("name", "?")), "family": str(cfg.model.get("family", "?"))},
         seed=int(cfg.seed),
-        config=OmegaConf.to_container(cfg, resolve=False),
+        config=_resolved(cfg),
         overrides=overrides,
         command=" ".join(["behave-train", *overrides]),
         run_dir=str(run_dir.resolve()),
         git_commit=git_commit(),
         hparams_search=_search_budget(cfg),
     )
+
+
+def _resolved(cfg: DictConfig) -> dict:
+    try:
+        return OmegaConf.to_container(cfg, resolve=True)
+    except Exception:  # an unresolvable interpolation must not cost the record
+        return OmegaConf.to_container(cfg, resolve=False)
 
 
 def _search_budget(cfg: DictConfig) -> dict | None:
@@ -102,6 +110,8 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
         "n_features": len(data.feature_names), "oracle_test_auroc": data.card.get("oracle_test_auroc"),
         "card": data.card,
     }
+    # The run carries its own fitted pipeline, so behave-predict works even after the cache is deleted.
+    shutil.copyfile(data.directory / "pipeline.json", run_dir / "pipeline.json")
     recipe = instantiate(cfg.model)
     logger = instantiate(cfg.logger) if cfg.get("logger") else None
     context = RunContext(run_dir=run_dir, seed=int(cfg.seed), cfg=cfg, monitor=str(cfg.monitor), logger=logger)

@@ -29,13 +29,19 @@ class DropCounts:
     labels_without_events: int = 0
 
 
-def validate(raw: RawTables, spec: DatasetSpec) -> tuple[EventLog, DropCounts]:
-    """Check, parse and sort the raw tables into an `EventLog`."""
+def validate(raw: RawTables, spec: DatasetSpec, with_labels: bool = True) -> tuple[EventLog, DropCounts]:
+    """Check, parse and sort the raw tables into an `EventLog`.
+
+    `with_labels=False` (scoring new data) skips labels: every sequence is kept, labels are -1.
+    """
     schema = spec.schema
     events = raw.events.reset_index(drop=True)
     if events.empty:
         raise DataError(f"{raw.events_name}: the events table is empty (no rows).")
-    _require_columns(events, raw.events_name, _event_roles(spec))
+    roles = _event_roles(spec)
+    if not with_labels:
+        roles.pop(spec.label.column, None)
+    _require_columns(events, raw.events_name, roles)
     if _is_missing(events[schema.sequence_id]).any():
         bad = _is_missing(events[schema.sequence_id])
         raise DataError(
@@ -44,10 +50,13 @@ def validate(raw: RawTables, spec: DatasetSpec) -> tuple[EventLog, DropCounts]:
         )
     time = parse_timestamps(events, schema, raw.events_name)
     numeric = {col: parse_numeric(events, col, raw.events_name) for col in schema.numeric}
-    seq_labels = _sequence_labels(raw, spec, events)
-
     order, sequence_ids, offsets = _sort_events(events[schema.sequence_id], time)
-    labels, class_names, keep, drops = _align_labels(sequence_ids, seq_labels, spec, raw)
+    if with_labels:
+        seq_labels = _sequence_labels(raw, spec, events)
+        labels, class_names, keep, drops = _align_labels(sequence_ids, seq_labels, spec, raw)
+    else:
+        labels, class_names = np.full(len(sequence_ids), -1, dtype=np.int64), []
+        keep, drops = np.ones(len(sequence_ids), dtype=bool), DropCounts()
     log_ = _assemble(events, order, sequence_ids, offsets, time, numeric, labels, class_names, spec, raw)
     if not keep.all():
         log_ = log_.select(np.flatnonzero(keep))
@@ -100,6 +109,12 @@ def parse_timestamps(events: pd.DataFrame, schema: EventSchema, name: str) -> np
         parsed = raw
     else:
         parsed = pd.to_datetime(raw, errors="coerce", format=None if fmt == "auto" else fmt, utc=True)
+        if fmt == "auto" and parsed.isna().any():
+            # pandas infers ONE format from the first value, so ISO times with and without fractional
+            # seconds or offsets fail; re-read the failed rows as any ISO 8601 form (strict, unlike "mixed").
+            retry = parsed.isna()
+            iso = pd.to_datetime(raw[retry], errors="coerce", format="ISO8601", utc=True)
+            parsed = parsed.where(~retry, iso)
         bad = parsed.isna()
         if bad.any():
             expected = "a date/time" if fmt == "auto" else f"format '{fmt}'"

@@ -1,0 +1,39 @@
+# The README's two commands. Both create .venv and install on a fresh machine.
+#   make demo   install, then run the main job on the embedded simulator and write the report
+#   make test   install with test extras, then run the test suite
+# torch is installed first with an overridable pin (a bare `torch` requirement pulls GBs of CUDA wheels):
+#   make test TORCH_SPEC="torch==2.5.1 --index-url https://download.pytorch.org/whl/cpu"
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+BIN := $(VENV)/bin
+
+.PHONY: demo test install lint format clean-cache
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet $(TORCH_SPEC)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/behave-data
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check behave tests benchmarks
+	$(BIN)/ruff format --check behave tests benchmarks
+
+format: install
+	$(BIN)/ruff format behave tests benchmarks
+	$(BIN)/ruff check --fix behave tests benchmarks
+
+clean-cache:
+	rm -rf data/cache

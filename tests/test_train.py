@@ -1,0 +1,116 @@
+"""End-to-end runs of both model families through `behave.train.run` on a small simulator dataset."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from behave.train import run
+from behave.training.metrics import BINARY_METRICS
+from tests.compose import SMALL_DATA, compose_train
+
+pytestmark = pytest.mark.slow
+
+FAST_NEURAL = ["trainer.max_epochs=6", "model.batch_size=64"]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, cache_dir):
+    """One finished run per model family member: {name: run_dir}."""
+    out = {}
+    for model in ("gru", "lstm", "xgboost"):
+        run_dir = tmp_path_factory.mktemp(f"run_{model}")
+        extra = FAST_NEURAL if model != "xgboost" else []
+        cfg = compose_train([f"model={model}", *SMALL_DATA, *extra], run_dir, cache_dir)
+        result = run(cfg)
+        assert result.status == "ok", result.error
+        out[model] = run_dir
+    return out
+
+
+def _result(run_dir):
+    return json.loads((run_dir / "result.json").read_text())
+
+
+@pytest.mark.parametrize("model", ["gru", "lstm", "xgboost"])
+def test_each_family_learns_the_planted_signal(runs, model):
+    result = _result(runs[model])
+    assert result["test_metrics"]["auroc"] > 0.68
+    assert result["best_val"]["metric"] == "val/auroc"
+    assert 0.5 < result["best_val"]["value"] <= 1.0
+
+
+@pytest.mark.parametrize("model", ["gru", "lstm", "xgboost"])
+def test_result_record_schema_ok(runs, model):
+    result = _result(runs[model])
+    assert result["status"] == "ok" and result["error"] is None
+    assert result["model"] == {"name": model, "family": "tabular" if model == "xgboost" else "neural"}
+    assert set(result["test_metrics"]) == set(BINARY_METRICS)
+    sizes = result["dataset"]["split_sizes"]
+    assert sum(sizes.values()) == 1200
+    assert result["dataset"]["vocab_size"] > 10 and result["dataset"]["n_features"] > 50
+    assert len(result["dataset"]["fingerprint"]) == 16
+    assert result["fit_seconds"] > 0 and result["predict_seconds"] >= 0 and result["n_parameters"] > 0
+    assert result["config"]["model"]["name"] == model
+    assert (result["embedding_dim"] is None) == (model == "xgboost")
+
+
+def test_all_families_score_the_same_test_rows(runs):
+    tables = {m: pd.read_parquet(d / "test_predictions.parquet") for m, d in runs.items()}
+    reference = tables["xgboost"]
+    for table in tables.values():
+        assert table["sequence_id"].tolist() == reference["sequence_id"].tolist()
+        assert table["label"].tolist() == reference["label"].tolist()
+        np.testing.assert_allclose(table[["prob_0", "prob_1"]].sum(axis=1), 1.0, atol=1e-6)
+    assert len(reference) == _result(runs["gru"])["dataset"]["split_sizes"]["test"]
+
+
+def _scalars(run_dir) -> set[str]:
+    tags = set()
+    for event_file in (run_dir / "tensorboard").rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(event_file), size_guidance={"scalars": 0})
+        accumulator.Reload()
+        tags |= set(accumulator.Tags()["scalars"])
+    return tags
+
+
+@pytest.mark.parametrize("model", ["gru", "xgboost"])
+def test_tensorboard_uses_one_tag_scheme(runs, model):
+    tags = _scalars(runs[model])
+    assert {"val/auroc", "test/auroc", "test/brier", "test/ece"} <= tags
+    if model == "gru":
+        assert "train/loss_epoch" in tags or "train/loss_step" in tags
+    hparams_files = list((runs[model] / "tensorboard").rglob("events.out.tfevents.*"))
+    assert any(b"hparams" in f.read_bytes() for f in hparams_files)
+
+
+def test_projector_files_carry_token_metadata(runs):
+    board = runs["gru"] / "tensorboard"
+    assert "token_embeddings" in (board / "projector_config.pbtxt").read_text()
+    metadata = next(board.rglob("metadata.tsv")).read_text().splitlines()
+    assert metadata[0].split("\t") == ["token", "event_type", "train_freq"]
+    assert metadata[1].startswith("<pad>") and metadata[2].startswith("<unk>")
+    embeddings = pd.read_parquet(runs["gru"] / "token_embeddings.parquet")
+    assert len(embeddings) == len(metadata) - 1
+    assert embeddings["dim_0"].abs().sum() > 0
+
+
+def test_failed_run_writes_a_failed_record(tmp_path, cache_dir):
+    cfg = compose_train(["model=xgboost", *SMALL_DATA, "data.schema.sequence_id=usr_id"], tmp_path, cache_dir)
+    result = run(cfg)
+    assert result.status == "failed"
+    record = _result(tmp_path)
+    assert record["status"] == "failed"
+    assert "usr_id" in record["error"] and "user_id" in record["error"]
+    assert record["test_metrics"] == {} and record["model"]["name"] == "xgboost"
+    assert (tmp_path / "error.log").exists()
+    assert not (tmp_path / "test_predictions.parquet").exists()
