@@ -114,3 +114,60 @@ def test_failed_run_writes_a_failed_record(tmp_path, cache_dir):
     assert record["test_metrics"] == {} and record["model"]["name"] == "xgboost"
     assert (tmp_path / "error.log").exists()
     assert not (tmp_path / "test_predictions.parquet").exists()
+
+
+@pytest.fixture(scope="module")
+def test_events(runs, tmp_path_factory):
+    """The simulator's raw events of the test sequences, written as a user would hand them in (CSV)."""
+    from behave.data.sources.simulator import ClickstreamSimulator
+
+    events = ClickstreamSimulator(n_users=1200, seed=7).load().events
+    test_ids = pd.read_parquet(runs["xgboost"] / "test_predictions.parquet")["sequence_id"]
+    events = events[events["user_id"].isin(test_ids)]
+    path = tmp_path_factory.mktemp("predict") / "events.csv"
+    events.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("model", ["gru", "xgboost"])
+def test_predict_reproduces_the_runs_test_predictions(runs, test_events, model):
+    from behave.predict import predict
+
+    saved = pd.read_parquet(runs[model] / "test_predictions.parquet").set_index("sequence_id")
+    scored = predict(runs[model], test_events).set_index("sequence_id").loc[saved.index]
+    np.testing.assert_allclose(scored["prob_1"], saved["prob_1"], atol=1e-5)
+    assert set(scored["predicted"]) <= {"0", "1"}
+
+
+@pytest.mark.parametrize("model", ["gru", "xgboost"])
+def test_predict_maps_unseen_tokens_to_unknown_without_refitting(runs, test_events, tmp_path, model):
+    from behave.predict import main
+
+    events = pd.read_csv(test_events)
+    changed_users = events["user_id"].drop_duplicates().iloc[:20]
+    changed = events["user_id"].isin(changed_users)
+    events.loc[changed, "event_type"] = "teleport"
+    events.loc[changed, "portal"] = "smartwatch"
+    new_file = tmp_path / "new.csv"
+    events.to_csv(new_file, index=False)
+    pipeline_before = (runs[model] / "pipeline.json").read_text()
+    output = tmp_path / "scores.csv"
+    main([f"run_dir={runs[model]}", f"input={new_file}", f"output={output}"])
+    scores = pd.read_csv(output).set_index("sequence_id")
+    saved = pd.read_parquet(runs[model] / "test_predictions.parquet").set_index("sequence_id")
+    assert len(scores) == len(saved) and scores["prob_1"].between(0, 1).all()
+    moved = (scores.loc[changed_users, "prob_1"] - saved.loc[changed_users, "prob_1"]).abs()
+    assert moved.max() > 1e-4  # the unseen tokens reached the model as <unk>, changing its output
+    untouched = saved.index.difference(changed_users)
+    np.testing.assert_allclose(scores.loc[untouched, "prob_1"], saved.loc[untouched, "prob_1"], atol=1e-5)
+    assert (runs[model] / "pipeline.json").read_text() == pipeline_before
+
+
+def test_best_checkpoint_loads_safely_and_matches_saved_weights(runs):
+    import torch
+
+    checkpoint = torch.load(runs["gru"] / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    saved = torch.load(runs["gru"] / "model.pt", map_location="cpu", weights_only=True)
+    assert checkpoint["state_dict"].keys() == saved.keys()
+    for name, tensor in saved.items():
+        assert torch.equal(checkpoint["state_dict"][name], tensor)

@@ -1,0 +1,75 @@
+"""`behave-report PATHS... [--out DIR] [--reference xgboost] [--n-boot 2000] [--seed 0]`.
+
+Reads every result.json below PATHS (multirun folders, run folders or globs) and writes report.md,
+a self-contained report.html, results.csv and figures/ into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from behave.report.document import Block, Figure, Heading, Paragraph
+from behave.report.records import RunRecord, expand_paths, group_by_dataset, load_records
+from behave.report.render import write_outputs
+from behave.report.sections import ReportOptions, count, dataset_section
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="behave-report", description="Compare the runs of a behave multirun: tables, statistics, plots."
+    )
+    parser.add_argument("paths", nargs="+", help="multirun folders, run folders, result.json files or globs")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: the first folder)")
+    parser.add_argument("--reference", default="xgboost", help="model the others are compared against")
+    parser.add_argument("--n-boot", type=int, default=2000, help="paired bootstrap draws per comparison")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    return parser.parse_args(argv)
+
+
+def default_out_dir(paths: list[Path]) -> Path:
+    """The first path if it is a folder, else the folder holding it."""
+    first = paths[0]
+    return first if first.is_dir() else first.parent
+
+
+def build_report(records: list[RunRecord], out_dir: Path, options: ReportOptions) -> list[Block]:
+    """The whole report: a header, then one section per dataset (fingerprint)."""
+    groups = group_by_dataset(records)
+    n_ok = sum(r.ok for r in records)
+    blocks: list[Block] = [
+        Heading("behave comparison report", 1),
+        Paragraph(
+            f"{count(len(records), 'run')} ({n_ok} ok, {len(records) - n_ok} failed) "
+            f"on {count(len(groups), 'dataset')}. "
+            f"Reference model: {options.reference}; {options.n_boot} bootstrap draws, seed {options.seed}."
+        ),
+    ]
+    for group in groups.values():
+        blocks += dataset_section(group, out_dir, options)
+    return blocks
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    paths = expand_paths(args.paths)
+    if not paths:
+        print(f"behave-report: nothing matches {' '.join(args.paths)}", file=sys.stderr)
+        return 1
+    records = load_records(paths)
+    if not records:
+        print(f"behave-report: no result.json below {' '.join(map(str, paths))}", file=sys.stderr)
+        return 1
+    out_dir = (args.out or default_out_dir(paths)).resolve()
+    options = ReportOptions(reference=args.reference, n_boot=args.n_boot, seed=args.seed)
+    blocks = build_report(records, out_dir, options)
+    written = write_outputs(blocks, records, out_dir)
+    figures = [block.path for block in blocks if isinstance(block, Figure)]
+    for path in [*written, *figures]:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""What the report concludes for one dataset: per-model summaries over seeds and paired AUROC comparisons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from behave.report.records import Predictions, RunRecord, check_same_rows
+from behave.report.stats import PairedAucDiff, paired_auc_comparison, seed_mean_ci
+
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece"})
+# Columns in reading order; metrics not listed here follow alphabetically.
+METRIC_ORDER = ("auroc", "macro_auroc", "auprc", "accuracy", "f1", "macro_f1", "log_loss", "brier", "ece")
+DISPLAY_NAMES = {"gru": "GRU", "lstm": "LSTM", "xgboost": "XGBoost", "transformer": "Transformer"}
+
+
+def display_name(model: str) -> str:
+    return DISPLAY_NAMES.get(model, model)
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """Mean, sample std and 95% t-interval over n seeds (std, lo, hi NaN when n < 2)."""
+
+    mean: float
+    std: float
+    lo: float
+    hi: float
+    n: int
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One model on one dataset: metric summaries over its ok runs, mean costs, which seeds ran."""
+
+    model: str
+    family: str
+    seeds_ok: list[int]
+    seeds_failed: list[int]
+    metrics: dict[str, MetricSummary]
+    fit_seconds: float
+    predict_seconds: float
+    n_parameters: float
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """AUROC(model) - AUROC(reference) over the seeds both have; `result` is None when `problem` says why."""
+
+    model: str
+    reference: str
+    seeds: list[int]
+    result: PairedAucDiff | None
+    problem: str | None = None
+    metric: str = "AUROC"
+
+
+def metric_names(records: list[RunRecord]) -> list[str]:
+    """Test metrics present in any ok run, in METRIC_ORDER then alphabetical."""
+    present = {name for record in records if record.ok for name in record.test_metrics}
+    known = [name for name in METRIC_ORDER if name in present]
+    return known + sorted(present - set(known))
+
+
+def auroc_metric(records: list[RunRecord]) -> str:
+    """The AUROC column of this task: `auroc` (binary) or `macro_auroc` (multiclass)."""
+    return "macro_auroc" if "macro_auroc" in metric_names(records) else "auroc"
+
+
+def model_names(records: list[RunRecord]) -> list[str]:
+    return sorted({record.model for record in records})
+
+
+def summarize_model(records: list[RunRecord], model: str) -> ModelSummary:
+    """Summaries over the ok runs of `model`; each run counts once (a seed run twice counts twice)."""
+    runs = [record for record in records if record.model == model]
+    ok_runs = [record for record in runs if record.ok]
+    metrics = {}
+    for name in metric_names(ok_runs):
+        values = np.array([r.test_metrics[name] for r in ok_runs if name in r.test_metrics])
+        metrics[name] = MetricSummary(*seed_mean_ci(values), n=len(values))
+    return ModelSummary(
+        model=model,
+        family=runs[0].family,
+        seeds_ok=sorted(r.seed for r in ok_runs if r.seed is not None),
+        seeds_failed=sorted(r.seed for r in runs if not r.ok and r.seed is not None),
+        metrics=metrics,
+        fit_seconds=_nanmean([r.number("fit_seconds") for r in ok_runs]),
+        predict_seconds=_nanmean([r.number("predict_seconds") for r in ok_runs]),
+        n_parameters=_nanmean([r.number("n_parameters") for r in ok_runs]),
+    )
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else np.nan
+
+
+def best_model_per_metric(summaries: list[ModelSummary]) -> dict[str, str]:
+    """metric -> model with the best mean (lowest for LOWER_IS_BETTER metrics)."""
+    best: dict[str, str] = {}
+    for name in {name for summary in summaries for name in summary.metrics}:
+        sign = 1.0 if name in LOWER_IS_BETTER else -1.0
+        scored = [(sign * s.metrics[name].mean, s.model) for s in summaries if name in s.metrics]
+        scored = [(score, model) for score, model in scored if np.isfinite(score)]
+        if scored:
+            best[name] = min(scored)[1]
+    return best
+
+
+def comparison_pairs(models: list[str], reference: str) -> list[tuple[str, str]]:
+    """(model, reference) pairs: every other model against the reference, and GRU against LSTM."""
+    pairs = [(model, reference) for model in models if model != reference] if reference in models else []
+    if "gru" in models and "lstm" in models and reference not in {"gru", "lstm"}:
+        pairs.append(("gru", "lstm"))
+    return pairs
+
+
+def predictions_by_model_seed(
+    records: list[RunRecord], loaded: dict[Path, Predictions | None]
+) -> dict[tuple[str, int], Predictions]:
+    """(model, seed) -> predictions of ok runs; with repeated runs of one seed, the first one wins."""
+    by_key: dict[tuple[str, int], Predictions] = {}
+    for record in records:
+        predictions = loaded.get(record.run_dir)
+        if record.ok and record.seed is not None and predictions is not None:
+            by_key.setdefault((record.model, record.seed), predictions)
+    return by_key
+
+
+def compare_models(
+    predictions: dict[tuple[str, int], Predictions], model: str, reference: str, n_boot: int, seed: int
+) -> Comparison:
+    """Paired bootstrap of AUROC(model) - AUROC(reference) on the seeds both models ran."""
+    seeds = sorted({s for m, s in predictions if m == model} & {s for m, s in predictions if m == reference})
+    if not seeds:
+        return Comparison(model, reference, [], None, "no seed has test predictions from both models")
+    first = predictions[(reference, seeds[0])]
+    try:
+        for s in seeds:
+            for m in (model, reference):
+                check_same_rows(first, predictions[(m, s)], f"{m} seed {s} vs {reference} seed {seeds[0]}")
+    except ValueError as error:
+        return Comparison(model, reference, seeds, None, str(error))
+    scores_a = np.stack([predictions[(model, s)].scores for s in seeds])
+    scores_b = np.stack([predictions[(reference, s)].scores for s in seeds])
+    result = paired_auc_comparison(first.labels, scores_a, scores_b, n_boot=n_boot, seed=seed)
+    return Comparison(
+        model, reference, seeds, result, metric="AUROC" if scores_a.ndim == 2 else "macro AUROC"
+    )
+
+
+def verdict(comparison: Comparison) -> str:
+    """One plain sentence: who wins by how much, or that the CI includes zero."""
+    a, b = display_name(comparison.model), display_name(comparison.reference)
+    result = comparison.result
+    if result is None:
+        return f"{a} and {b} could not be compared: {comparison.problem}."
+    over = f"over {len(comparison.seeds)} seed{'s' if len(comparison.seeds) != 1 else ''}"
+    if result.lo > 0:
+        ci = f"95% CI {result.lo:.3f} to {result.hi:.3f}"
+        return f"{a} beats {b} by {result.mean:.3f} {comparison.metric} ({ci}, {over})."
+    if result.hi < 0:
+        ci = f"95% CI {-result.hi:.3f} to {-result.lo:.3f}"
+        return f"{b} beats {a} by {-result.mean:.3f} {comparison.metric} ({ci}, {over})."
+    return (
+        f"No significant difference between {a} and {b} "
+        f"(difference {result.mean:.3f}, 95% CI {result.lo:.3f} to {result.hi:.3f}, {over})."
+    )

@@ -1,0 +1,135 @@
+"""The report's figures, each written to a PNG file and closed (Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen before pyplot is imported)
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
+from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+
+from behave.report.records import Predictions  # noqa: E402
+
+SPECIAL_TOKENS = frozenset({"<pad>", "<unk>"})
+# Event types beyond this many share one colour: a legend of 40 entries helps nobody.
+MAX_COLOURED_GROUPS = 9
+
+
+def _one_vs_rest(predictions: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    """(is_positive, score) for curves: binary as is; multiclass flattened one-vs-rest (micro average)."""
+    if predictions.probs.shape[1] == 2:
+        return predictions.labels == 1, predictions.probs[:, 1]
+    n_classes = predictions.probs.shape[1]
+    is_positive = predictions.labels[:, None] == np.arange(n_classes)[None, :]
+    return is_positive.ravel(), predictions.probs.ravel()
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def plot_roc_pr(by_model: dict[str, Predictions], title: str, path: Path) -> Path:
+    """ROC and precision-recall curves, one line per model (one seed's predictions each)."""
+    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(10, 4.2))
+    for model, predictions in by_model.items():
+        is_positive, score = _one_vs_rest(predictions)
+        fpr, tpr, _ = roc_curve(is_positive, score)
+        precision, recall, _ = precision_recall_curve(is_positive, score)
+        roc_ax.plot(fpr, tpr, label=model)
+        pr_ax.plot(recall, precision, label=model)
+    roc_ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall")
+    for ax in (roc_ax, pr_ax):
+        ax.legend(loc="best", fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def reliability_bins(is_positive: np.ndarray, confidence: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """Equal-width confidence bins -> mean confidence, observed frequency and count of non-empty bins."""
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    counts = np.bincount(bins, minlength=n_bins)
+    mean_confidence = np.bincount(bins, weights=confidence, minlength=n_bins)
+    observed = np.bincount(bins, weights=is_positive.astype(float), minlength=n_bins)
+    filled = counts > 0
+    return pd.DataFrame(
+        {
+            "confidence": mean_confidence[filled] / counts[filled],
+            "observed": observed[filled] / counts[filled],
+            "count": counts[filled],
+        }
+    )
+
+
+def plot_reliability(by_model: dict[str, list[Predictions]], path: Path) -> Path:
+    """Reliability diagram pooled over seeds: binary on P(positive), multiclass on top-label confidence."""
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for model, runs in by_model.items():
+        probs = np.concatenate([p.probs for p in runs])
+        labels = np.concatenate([p.labels for p in runs])
+        if probs.shape[1] == 2:
+            is_positive, confidence = labels == 1, probs[:, 1]
+        else:
+            is_positive, confidence = probs.argmax(axis=1) == labels, probs.max(axis=1)
+        table = reliability_bins(is_positive, confidence)
+        ax.plot(table["confidence"], table["observed"], marker="o", markersize=3, label=model)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfect calibration")
+    binary = next(iter(by_model.values()))[0].probs.shape[1] == 2
+    xlabel = "predicted P(positive)" if binary else "top-label confidence"
+    ylabel = "observed positive rate" if binary else "observed accuracy"
+    ax.set(xlabel=xlabel, ylabel=ylabel, title="Reliability (pooled over seeds)", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_metric_by_seed(
+    values: pd.DataFrame, metric: str, oracle: float | None, path: Path, seed_for_jitter: int = 0
+) -> Path:
+    """Strip plot of one metric per seed per model; `values` has columns model, seed, value."""
+    models = sorted(values["model"].unique())
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(models), 4))
+    jitter = np.random.default_rng(seed_for_jitter)
+    for position, model in enumerate(models):
+        rows = values[values["model"] == model]
+        x = position + jitter.uniform(-0.12, 0.12, size=len(rows))
+        ax.scatter(x, rows["value"], s=28, alpha=0.8, zorder=3)
+        ax.hlines(rows["value"].mean(), position - 0.25, position + 0.25, color="black", linewidth=1.5)
+    if oracle is not None:
+        label = f"oracle (Bayes-optimal) {oracle:.3f}"
+        ax.axhline(oracle, color="crimson", linestyle="--", linewidth=1, label=label)
+        ax.legend(loc="best", fontsize=8)
+    ax.set_xticks(range(len(models)), models)
+    ax.set(ylabel=metric, title=f"{metric} per seed (bar = mean)")
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_embedding_map(table: pd.DataFrame, title: str, path: Path, n_labels: int = 12) -> Path:
+    """2-D PCA of token embeddings (columns token, field0, train_freq, dim_*), coloured by field0."""
+    table = table[~table["token"].isin(SPECIAL_TOKENS)].reset_index(drop=True)
+    dims = table[[c for c in table.columns if c.startswith("dim_")]].to_numpy(dtype=float)
+    coords = PCA(n_components=2).fit_transform(dims) if len(table) >= 2 else np.zeros((len(table), 2))
+    groups = table["field0"].astype(str)
+    common = groups.value_counts().index[:MAX_COLOURED_GROUPS]
+    groups = groups.where(groups.isin(common), "other")
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    for group in sorted(groups.unique()):
+        mask = (groups == group).to_numpy()
+        ax.scatter(coords[mask, 0], coords[mask, 1], s=14, alpha=0.75, label=group)
+    for row in table.nlargest(n_labels, "train_freq").index:
+        ax.annotate(table.at[row, "token"], coords[row], fontsize=6, alpha=0.85)
+    ax.set(xlabel="PC 1", ylabel="PC 2", title=title)
+    ax.legend(loc="best", fontsize=7, title="first field", title_fontsize=7)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)

@@ -1,0 +1,170 @@
+"""Find and read run records: `result.json`, test predictions and token embeddings of each run folder.
+
+A record is read as training writes it (`result.json`, schema_version 1); fields a
+failed run may lack are optional here. Prediction files are aligned on `sequence_id`, because paired
+comparisons are only honest when every model is scored on exactly the same test rows.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RESULT_FILE = "result.json"
+PREDICTIONS_FILE = "test_predictions.parquet"
+EMBEDDINGS_FILE = "token_embeddings.parquet"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run's `result.json`, with the fields the report needs pulled out; `raw` keeps everything."""
+
+    run_dir: Path
+    status: str
+    error: str | None
+    model: str
+    family: str
+    seed: int | None
+    dataset: dict[str, Any]
+    test_metrics: dict[str, float]
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def dataset_name(self) -> str:
+        return str(self.dataset.get("name") or "unknown")
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.dataset.get("fingerprint")
+
+    def number(self, key: str) -> float:
+        """A top-level numeric field (fit_seconds, n_parameters, ...) or NaN when absent."""
+        value = self.raw.get(key)
+        return float(value) if isinstance(value, int | float) else np.nan
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Test predictions sorted by sequence id.
+
+    sequence_ids (n,), labels (n,) int class index, probs (n, C) class probabilities.
+    """
+
+    sequence_ids: np.ndarray
+    labels: np.ndarray
+    probs: np.ndarray
+
+    @property
+    def scores(self) -> np.ndarray:
+        """What AUROC ranks: the positive-class probability (n,) if binary, else all of probs (n, C)."""
+        return self.probs[:, 1] if self.probs.shape[1] == 2 else self.probs
+
+
+def expand_paths(paths: Iterable[str]) -> list[Path]:
+    """Expand globs ourselves (shells on Windows and quoted arguments do not); keep literal paths as given."""
+    expanded: list[Path] = []
+    for path in paths:
+        matches = sorted(glob.glob(path, recursive=True)) if glob.has_magic(path) else [path]
+        expanded.extend(Path(match) for match in matches)
+    return expanded
+
+
+def find_result_files(paths: Iterable[Path]) -> list[Path]:
+    """Every result.json at or below the given folders and files, without duplicates, in path order."""
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_file() and path.name == RESULT_FILE:
+            found.add(path.resolve())
+        elif path.is_dir():
+            found.update(p.resolve() for p in path.rglob(RESULT_FILE))
+    return sorted(found)
+
+
+def parse_record(raw: dict[str, Any], result_file: Path) -> RunRecord:
+    """Build a record from a parsed result.json; tolerant of what failed runs leave out."""
+    model = raw.get("model") or {}
+    seed = raw.get("seed")
+    return RunRecord(
+        run_dir=result_file.parent,
+        status=str(raw.get("status", "failed")),
+        error=raw.get("error"),
+        model=str(model.get("name", "unknown")),
+        family=str(model.get("family", "unknown")),
+        seed=int(seed) if isinstance(seed, int | float) else None,
+        dataset=raw.get("dataset") or {},
+        test_metrics={k: float(v) for k, v in (raw.get("test_metrics") or {}).items() if v is not None},
+        raw=raw,
+    )
+
+
+def load_records(paths: Iterable[Path]) -> list[RunRecord]:
+    """Read every result.json below `paths`; unreadable files are reported on stderr and skipped."""
+    records = []
+    for result_file in find_result_files(paths):
+        try:
+            raw = json.loads(result_file.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            print(f"behave-report: skipping unreadable {result_file}: {error}", file=sys.stderr)
+            continue
+        records.append(parse_record(raw, result_file))
+    return records
+
+
+def group_by_dataset(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
+    """Group runs by data fingerprint (name when a failed run has none), in order of first appearance.
+
+    A run without a fingerprint joins the fingerprinted group of the same dataset name when there is
+    exactly one, so a run that failed before loading data is still listed next to its siblings.
+    """
+    fingerprints_by_name: dict[str, set[str]] = {}
+    for record in records:
+        if record.fingerprint:
+            fingerprints_by_name.setdefault(record.dataset_name, set()).add(record.fingerprint)
+    groups: dict[str, list[RunRecord]] = {}
+    for record in records:
+        key = record.fingerprint
+        if not key:
+            candidates = fingerprints_by_name.get(record.dataset_name, set())
+            key = next(iter(candidates)) if len(candidates) == 1 else f"name:{record.dataset_name}"
+        groups.setdefault(key, []).append(record)
+    return groups
+
+
+def load_predictions(record: RunRecord) -> Predictions | None:
+    """The run's test predictions sorted by sequence id, or None when the file is missing."""
+    path = record.run_dir / PREDICTIONS_FILE
+    if not path.exists():
+        return None
+    frame = pd.read_parquet(path).sort_values("sequence_id", kind="stable")
+    prob_columns = sorted((c for c in frame.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
+    return Predictions(
+        sequence_ids=frame["sequence_id"].to_numpy(),
+        labels=frame["label"].to_numpy(dtype=np.int64),
+        probs=frame[prob_columns].to_numpy(dtype=np.float64),
+    )
+
+
+def check_same_rows(reference: Predictions, other: Predictions, what: str) -> None:
+    """Raise ValueError unless both predict the same sequence ids with the same labels."""
+    same_ids = np.array_equal(reference.sequence_ids, other.sequence_ids)
+    if not same_ids or not np.array_equal(reference.labels, other.labels):
+        problem = "sequence ids" if not same_ids else "labels"
+        raise ValueError(f"{what}: test rows differ ({problem}); paired comparison needs identical test rows")
+
+
+def load_embeddings(record: RunRecord) -> pd.DataFrame | None:
+    """The run's token embedding table (token, field0, train_freq, dim_*), or None when absent."""
+    path = record.run_dir / EMBEDDINGS_FILE
+    return pd.read_parquet(path) if path.exists() else None

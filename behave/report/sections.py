@@ -1,0 +1,241 @@
+"""Build the blocks of one dataset's section: data card, reproduction, results, comparisons, failures."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from behave.report import compare
+from behave.report.compare import LOWER_IS_BETTER, Comparison, MetricSummary, ModelSummary
+from behave.report.document import Block, Bullets, Code, Heading, Paragraph, Table, code_span
+from behave.report.figures import dataset_figures
+from behave.report.records import Predictions, RunRecord, load_predictions
+from behave.report.stats import auc
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    reference: str = "xgboost"
+    n_boot: int = 2000
+    seed: int = 0
+
+
+def fmt(value: float, digits: int = 3) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
+def _fmt_scalar(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _fmt_card_value(value: object) -> str:
+    """Card values in one cell: dicts as `k: v` pairs, long lists shortened."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_fmt_card_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        shown = ", ".join(_fmt_scalar(v) for v in value[:12])
+        return shown + (f", ... ({len(value)} in all)" if len(value) > 12 else "")
+    return _fmt_scalar(value)
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "dataset"
+
+
+def data_blocks(records: list[RunRecord]) -> list[Block]:
+    """What the data is: task, classes, split sizes and the data card of the first run that has one."""
+    dataset = next((r.dataset for r in records if r.ok), records[0].dataset)
+    rows = [
+        [key, _fmt_card_value(dataset[key])]
+        for key in ("task", "class_names", "split_sizes", "vocab_size", "n_features", "oracle_test_auroc")
+        if dataset.get(key) is not None
+    ]
+    card = next((r.dataset.get("card") for r in records if r.dataset.get("card")), None) or {}
+    rows += [[f"card: {key}", _fmt_card_value(value)] for key, value in card.items()]
+    if not rows:
+        return [Heading("Data", 3), Paragraph("No data description was recorded.")]
+    return [Heading("Data", 3), Table(["field", "value"], rows)]
+
+
+def reproduce_blocks(records: list[RunRecord]) -> list[Block]:
+    """The commands that produced these runs, deduplicated, and the git commits they ran at."""
+    sweeps = list(dict.fromkeys(r.raw["command"] for r in records if r.raw.get("command")))
+    singles = list(
+        dict.fromkeys(
+            "behave-train " + " ".join(r.raw["overrides"]) for r in records if r.raw.get("overrides")
+        )
+    )
+    blocks: list[Block] = [Heading("Reproduce", 3)]
+    if sweeps:
+        blocks += [Paragraph("The sweep:"), Code("\n".join(sweeps))]
+    if singles:
+        blocks += [Paragraph("Single runs:"), Code("\n".join(singles))]
+    if not sweeps and not singles:
+        blocks.append(Paragraph("No command was recorded."))
+    commits = sorted({str(r.raw["git_commit"]) for r in records if r.raw.get("git_commit")})
+    if len(commits) > 1:
+        blocks.append(Paragraph(f"**Warning:** these runs come from {len(commits)} different git commits."))
+    if commits:
+        blocks.append(Paragraph("Git commit(s): " + ", ".join(code_span(c) for c in commits)))
+    return blocks
+
+
+def _metric_cell(summary: MetricSummary | None, bold: bool) -> str:
+    if summary is None:
+        return "—"
+    if summary.n < 2:
+        text = f"{fmt(summary.mean)} (1 seed, CI n/a)"
+    else:
+        text = f"{fmt(summary.mean)} ± {fmt(summary.std)} [{fmt(summary.lo)}, {fmt(summary.hi)}]"
+    return f"**{text}**" if bold else text
+
+
+def results_table(summaries: list[ModelSummary], metrics: list[str], oracle: float | None) -> Table:
+    """Model x metric (mean ± std [95% t-interval over seeds]), best per column in bold, then costs."""
+    best = compare.best_model_per_metric(summaries)
+    arrows = {name: ("↓" if name in LOWER_IS_BETTER else "↑") for name in metrics}
+    header = ["model", "seeds ok / failed"] + [f"{name} {arrows[name]}" for name in metrics]
+    header += ["fit s", "predict s", "parameters"]
+    rows = []
+    for s in summaries:
+        cells = [_metric_cell(s.metrics.get(name), best.get(name) == s.model) for name in metrics]
+        costs = [fmt(s.fit_seconds, 1), fmt(s.predict_seconds, 2), fmt(s.n_parameters, 0)]
+        rows.append([s.model, f"{len(s.seeds_ok)} / {len(s.seeds_failed)}", *cells, *costs])
+    if oracle is not None:
+        auroc_name = "macro_auroc" if "macro_auroc" in metrics else "auroc"
+        cells = [fmt(oracle) if name == auroc_name else "—" for name in metrics]
+        rows.append(["oracle (Bayes-optimal)", "—", *cells, "—", "—", "—"])
+    return Table(header, rows)
+
+
+def seed_notes(records: list[RunRecord], summaries: list[ModelSummary]) -> list[str]:
+    """Models missing seeds that others have, repeated seeds, and hyperparameter searches."""
+    all_seeds = {r.seed for r in records if r.seed is not None}
+    notes = []
+    for s in summaries:
+        missing = sorted(all_seeds - set(s.seeds_ok))
+        if missing:
+            notes.append(f"{s.model}: no successful run for seed(s) {', '.join(map(str, missing))}.")
+        repeated = sorted({seed for seed in s.seeds_ok if s.seeds_ok.count(seed) > 1})
+        if repeated:
+            notes.append(f"{s.model}: seed(s) {repeated} ran more than once; all runs count in the summary.")
+    searched = {r.model: r.raw["hparams_search"] for r in records if r.ok and r.raw.get("hparams_search")}
+    for model, search in searched.items():
+        notes.append(f"{model}: hyperparameters tuned ({code_span(search, 160)}).")
+    return notes
+
+
+def comparison_blocks(
+    comparisons: list[Comparison], predictions: dict[tuple[str, int], Predictions], metric: str
+) -> list[Block]:
+    """A verdict per pair, then per-seed and combined AUROC differences with paired bootstrap CIs."""
+    if not comparisons:
+        return [Paragraph("No paired comparison: the reference model did not run or only one model exists.")]
+    blocks: list[Block] = [Bullets([f"**{compare.verdict(c)}**" for c in comparisons])]
+    header = ["comparison", "seed", f"{metric} model", f"{metric} reference", "difference", "95% CI"]
+    rows = [row for c in comparisons if c.result is not None for row in _comparison_rows(c, predictions)]
+    if rows:
+        blocks.append(Table(header, rows))
+    return blocks
+
+
+def _comparison_rows(
+    comparison: Comparison, predictions: dict[tuple[str, int], Predictions]
+) -> list[list[str]]:
+    """One row per paired seed, then the combined row in bold."""
+    result = comparison.result
+    pair = f"{comparison.model} − {comparison.reference}"
+    rows = []
+    for i, seed in enumerate(comparison.seeds):
+        first, second = predictions[(comparison.model, seed)], predictions[(comparison.reference, seed)]
+        aucs = [fmt(auc(first.labels, first.scores)), fmt(auc(second.labels, second.scores))]
+        ci = f"{fmt(result.per_seed_lo[i])} to {fmt(result.per_seed_hi[i])}"
+        rows.append([pair, str(seed), *aucs, fmt(result.per_seed[i]), ci])
+    combined = [pair, "mean", "", "", fmt(result.mean), f"{fmt(result.lo)} to {fmt(result.hi)}"]
+    rows.append([f"**{cell}**" if cell else "" for cell in combined])
+    return rows
+
+
+def calibration_table(summaries: list[ModelSummary]) -> Table | None:
+    names = [n for n in ("brier", "ece", "log_loss") if any(n in s.metrics for s in summaries)]
+    if not names:
+        return None
+    best = compare.best_model_per_metric(summaries)
+    rows = [
+        [s.model, *(_metric_cell(s.metrics.get(n), best.get(n) == s.model) for n in names)] for s in summaries
+    ]
+    return Table(["model", *(f"{n} ↓" for n in names)], rows)
+
+
+def failure_blocks(records: list[RunRecord]) -> list[Block]:
+    failed = [r for r in records if not r.ok]
+    if not failed:
+        return []
+    items = [
+        f"{r.model} seed {'?' if r.seed is None else r.seed}: {code_span(r.error or 'no error recorded')} "
+        f"(run folder {code_span(r.run_dir)})"
+        for r in failed
+    ]
+    return [Heading("Failed runs", 3), Bullets(items)]
+
+
+def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOptions) -> list[Block]:
+    """All blocks for the runs of one dataset (one fingerprint)."""
+    first = next((r for r in records if r.ok), records[0])
+    file_prefix = slug(first.dataset_name + "-" + (first.fingerprint or "")[:8])
+    title = f"Dataset: {first.dataset_name}" + (
+        f" ({code_span(first.fingerprint[:12])})" if first.fingerprint else ""
+    )
+    loaded = {r.run_dir: load_predictions(r) for r in records if r.ok}
+    predictions = compare.predictions_by_model_seed(records, loaded)
+    models = compare.model_names(records)
+    summaries = [compare.summarize_model(records, model) for model in models]
+    metrics = compare.metric_names(records)
+    oracle = first.dataset.get("oracle_test_auroc")
+    auroc_name = compare.auroc_metric(records)
+    comparisons = [
+        compare.compare_models(predictions, model, reference, options.n_boot, options.seed)
+        for model, reference in compare.comparison_pairs(models, options.reference)
+    ]
+    n_ok = sum(r.ok for r in records)
+    blocks: list[Block] = [
+        Heading(title, 2),
+        Paragraph(
+            f"{count(len(records), 'run')} ({n_ok} ok, {len(records) - n_ok} failed) of {', '.join(models)}."
+        ),
+        *data_blocks(records),
+        *reproduce_blocks(records),
+        Heading("Results on the test split", 3),
+        Paragraph(
+            "Mean ± std over seeds [95% t-interval over seeds]; best per column in bold "
+            "(↑ higher is better, ↓ lower is better). Costs are means over successful runs."
+        ),
+        results_table(summaries, metrics, oracle),
+    ]
+    notes = seed_notes(records, summaries)
+    if notes:
+        blocks.append(Bullets(notes))
+    blocks += [
+        Heading(f"Paired comparisons (reference: {options.reference})", 3),
+        Paragraph(
+            f"AUROC differences on the same test rows; 95% CIs from {options.n_boot} paired bootstrap draws "
+            "of test rows (both models scored on each resample). The mean row averages the per-seed "
+            "differences within each draw, seeds paired by seed number."
+        ),
+        *comparison_blocks(comparisons, predictions, auroc_name),
+    ]
+    calibration = calibration_table(summaries)
+    if calibration is not None:
+        blocks += [Heading("Calibration", 3), calibration]
+    blocks += dataset_figures(records, predictions, auroc_name, oracle, out_dir / "figures", file_prefix)
+    blocks += failure_blocks(records)
+    return blocks

@@ -1,0 +1,169 @@
+"""Statistics of the comparison report, as pure functions over numpy arrays.
+
+Scores follow one convention everywhere: binary tasks pass the positive-class probability, shape (n,);
+multiclass tasks pass all class probabilities, shape (n, C), and AUROC means macro one-vs-rest.
+
+The paired bootstrap resamples test ROWS: every draw is a vector of row counts (how often each row was
+picked), and both models (and all seeds) are scored with the same counts, so the differences are paired.
+AUROC under row counts is a weighted Mann-Whitney statistic, computed for a block of draws at once from
+one sort of the scores (cumulative sums, no per-draw sort): 2000 draws on 10k rows, about a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+# The t quantile from scipy.special: importing scipy.stats costs about a second on every CLI start.
+from scipy.special import stdtrit
+
+# Draws per block: keeps the (rows, draws) count matrix near 16 MB whatever the number of rows.
+_CELLS_PER_BLOCK = 2_000_000
+
+
+@dataclass(frozen=True)
+class PairedAucDiff:
+    """AUROC(a) - AUROC(b) on shared test rows, per seed and averaged over seeds; 95% percentile CIs.
+
+    per_seed, per_seed_lo, per_seed_hi  (S,)  one entry per paired seed
+    mean, lo, hi                              the per-seed differences averaged, CI from the same draws
+    """
+
+    per_seed: np.ndarray
+    per_seed_lo: np.ndarray
+    per_seed_hi: np.ndarray
+    mean: float
+    lo: float
+    hi: float
+
+
+def weighted_binary_auc(is_positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUROC of `scores` for `is_positive` under row weights (counts); ties count one half.
+
+    is_positive (n,) bool, scores (n,), weights (n, k) one column per weighting -> (k,); NaN where a
+    weighting has no positive or no negative row. Rows first, so sorting rows gathers contiguous memory.
+    """
+    order = np.argsort(scores, kind="stable")
+    sorted_scores = scores[order]
+    starts_tie = np.r_[True, sorted_scores[1:] != sorted_scores[:-1]]
+    tie_first = np.flatnonzero(starts_tie)
+    tie_end = np.r_[tie_first[1:], len(sorted_scores)]
+    sorted_weights = weights[order]
+    positive = is_positive[order]
+    # neg_cum[i] = negative weight among the first i sorted rows; a positive row in tie group g beats the
+    # negatives below g and half of those inside g: 0.5 * (neg_cum[first of g] + neg_cum[end of g]).
+    neg_cum = np.zeros((len(sorted_scores) + 1, weights.shape[1]), dtype=weights.dtype)
+    np.cumsum(sorted_weights * ~positive[:, None], axis=0, out=neg_cum[1:])
+    positive_rows = np.flatnonzero(positive)
+    group = (np.cumsum(starts_tie) - 1)[positive_rows]
+    positive_weights = sorted_weights[positive_rows]
+    twice_wins = (positive_weights * (neg_cum[tie_first[group]] + neg_cum[tie_end[group]])).sum(
+        0, dtype=float
+    )
+    pairs = positive_weights.sum(axis=0, dtype=float) * neg_cum[-1].astype(float)
+    return np.where(pairs > 0, 0.5 * twice_wins / np.where(pairs > 0, pairs, 1.0), np.nan)
+
+
+def weighted_auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Binary AUROC (scores (n,)) or macro one-vs-rest AUROC (scores (n, C)) per weighting (n, k) -> (k,)."""
+    labels = np.asarray(labels)
+    if scores.ndim == 1:
+        return weighted_binary_auc(labels == 1, scores, weights)
+    per_class = [weighted_binary_auc(labels == c, scores[:, c], weights) for c in range(scores.shape[1])]
+    return np.mean(per_class, axis=0)
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """AUROC on all rows once; equals sklearn's roc_auc_score (multiclass: multi_class="ovr", macro)."""
+    scores = np.asarray(scores, dtype=float)
+    return float(weighted_auc(labels, scores, np.ones((scores.shape[0], 1)))[0])
+
+
+def bootstrap_row_counts(n_rows: int, n_boot: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Yield blocks of resamples as row counts, float (n_rows, k), one column per draw, n_boot in total."""
+    block = max(1, _CELLS_PER_BLOCK // max(n_rows, 1))
+    for start in range(0, n_boot, block):
+        k = min(block, n_boot - start)
+        # Cell (row, draw) of a row-major (n_rows, k) matrix, so bincount lays the counts out rows first.
+        cells = rng.integers(0, n_rows, size=(k, n_rows)) * k + np.arange(k)[:, None]
+        yield np.bincount(cells.ravel(), minlength=k * n_rows).reshape(n_rows, k).astype(np.float32)
+
+
+def percentile_ci(draws: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of bootstrap draws along axis 0, ignoring NaN draws: (k, ...) -> lo, hi (...)."""
+    tail = 100 * (1 - confidence) / 2
+    lo, hi = np.nanpercentile(draws, [tail, 100 - tail], axis=0)
+    return lo, hi
+
+
+def paired_auc_comparison(
+    labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, n_boot: int = 2000, seed: int = 0
+) -> PairedAucDiff:
+    """Compare models a and b over S paired seeds on the same test rows.
+
+    labels (n,) int class index; scores_a, scores_b (S, n) binary or (S, n, C) multiclass, seed s of a
+    paired with seed s of b. Each draw resamples rows once and scores every seed of both models on it,
+    so the combined CI reflects row sampling AND averages the seed-to-seed variation.
+    """
+    scores_a, scores_b = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
+    if scores_a.shape != scores_b.shape or scores_a.shape[1] != len(labels):
+        raise ValueError(f"score shapes differ or do not match labels: {scores_a.shape}, {scores_b.shape}")
+    n_seeds = scores_a.shape[0]
+    point = np.array([auc(labels, scores_a[s]) - auc(labels, scores_b[s]) for s in range(n_seeds)])
+    draws = np.concatenate(list(_diff_draws(labels, scores_a, scores_b, n_boot, seed)), axis=0)
+    seed_lo, seed_hi = percentile_ci(draws)
+    mean_lo, mean_hi = percentile_ci(draws.mean(axis=1))
+    return PairedAucDiff(point, seed_lo, seed_hi, float(point.mean()), float(mean_lo), float(mean_hi))
+
+
+def _diff_draws(
+    labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, n_boot: int, seed: int
+) -> Iterator[np.ndarray]:
+    """Yield blocks (k, S) of bootstrap AUROC differences, all seeds scored on the same row counts."""
+    rng = np.random.default_rng(seed)
+    for counts in bootstrap_row_counts(len(labels), n_boot, rng):
+        yield np.stack(
+            [
+                weighted_auc(labels, scores_a[s], counts) - weighted_auc(labels, scores_b[s], counts)
+                for s in range(scores_a.shape[0])
+            ],
+            axis=1,
+        )
+
+
+def paired_bootstrap_auc_diff(
+    labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, n_boot: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """AUROC(a) - AUROC(b) for one pair of prediction vectors, with a 95% paired bootstrap CI.
+
+    labels (n,); scores (n,) binary or (n, C) multiclass -> (diff, lo, hi).
+    """
+    one_seed_a, one_seed_b = np.asarray(scores_a)[None], np.asarray(scores_b)[None]
+    result = paired_auc_comparison(labels, one_seed_a, one_seed_b, n_boot, seed)
+    return result.mean, result.lo, result.hi
+
+
+def combined_paired_auc_diff(
+    labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, n_boot: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean over paired seeds of AUROC(a) - AUROC(b), CI from bootstrapping rows; scores (S, n[, C])."""
+    result = paired_auc_comparison(labels, scores_a, scores_b, n_boot, seed)
+    return result.mean, result.lo, result.hi
+
+
+def seed_mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """Mean, sample std and t-interval of per-seed values (n,) -> (mean, std, lo, hi).
+
+    With one value the spread is unknown: std, lo and hi are NaN.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return (np.nan,) * 4
+    mean = float(values.mean())
+    if values.size == 1:
+        return mean, np.nan, np.nan, np.nan
+    std = float(values.std(ddof=1))
+    half_width = stdtrit(values.size - 1, 0.5 + confidence / 2) * std / np.sqrt(values.size)
+    return mean, std, mean - half_width, mean + half_width
