@@ -1,0 +1,86 @@
+"""Every option of every config group composes, and every `_target_` instantiates (nothing is trained)."""
+
+from __future__ import annotations
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from behave.data.config import build_source, dataset_spec
+from behave.paths import CONFIG_DIR
+from tests.compose import compose_train
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("data", options("data"))
+def test_every_data_config_matches_the_schema_and_builds_its_source(data, tmp_path):
+    cfg = compose_train([f"data={data}"], tmp_path / "run", tmp_path / "cache")
+    spec = dataset_spec(cfg.data)
+    assert spec.name and spec.schema.sequence_id and spec.tokens.fields
+    assert sum([spec.split.train, spec.split.val, spec.split.test]) == pytest.approx(1.0)
+    source = build_source(spec)
+    assert callable(source.load) and callable(source.fingerprint)
+
+
+@pytest.mark.parametrize("model", options("model"))
+def test_every_model_config_builds_a_recipe(model, tmp_path):
+    cfg = compose_train([f"model={model}"], tmp_path / "run", tmp_path / "cache")
+    recipe = instantiate(cfg.model)
+    assert recipe.family in {"neural", "tabular"}
+    assert callable(recipe.fit) and callable(recipe.predict_proba)
+
+
+@pytest.mark.parametrize("model", ["gru", "lstm"])
+def test_neural_recipes_get_their_sizes_from_data(model, tmp_path):
+    cfg = compose_train([f"model={model}"], tmp_path / "run", tmp_path / "cache")
+    module = instantiate(cfg.model).build({"vocab_size": 57, "n_numeric": 3, "n_static": 2, "num_classes": 2})
+    assert module.encoder.embedding.num_embeddings == 57
+    assert cfg.model.module.encoder.cell == model
+
+
+@pytest.mark.parametrize("group", ["logger", "callbacks"])
+def test_logger_and_callbacks_instantiate(group, tmp_path):
+    for option in options(group):
+        cfg = compose_train([f"{group}={option}"], tmp_path / "run", tmp_path / "cache")
+        node = cfg[group]
+        built = instantiate(node) if "_target_" in node else {k: instantiate(v) for k, v in node.items()}
+        assert built
+
+
+@pytest.mark.parametrize("trainer", options("trainer"))
+def test_every_trainer_config_composes(trainer, tmp_path):
+    cfg = compose_train([f"trainer={trainer}"], tmp_path / "run", tmp_path / "cache")
+    assert cfg.trainer._target_ == "pytorch_lightning.Trainer"
+    if cfg.trainer.accelerator == "cpu":
+        assert instantiate(cfg.trainer, logger=False, enable_checkpointing=False).max_epochs == cfg.trainer.max_epochs
+
+
+@pytest.mark.parametrize("group", ["experiment", "hparams_search", "debug"])
+def test_every_experiment_search_and_debug_option_composes(group):
+    for option in options(group):
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("train", overrides=[f"{group}={option}"], return_hydra_config=True)
+        assert OmegaConf.select(cfg, "model.name")
+        if group != "debug":
+            assert cfg.hydra.mode.name == "MULTIRUN"
+            assert cfg.hydra.sweeper.params
+
+
+def test_search_budgets_are_equal_across_families():
+    budgets = {}
+    for option in options("hparams_search"):
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose("train", overrides=[f"hparams_search={option}"], return_hydra_config=True)
+        budgets[option] = cfg.hydra.sweeper.n_trials
+    assert len(set(budgets.values())) == 1, budgets
+
+
+@pytest.mark.parametrize(("task", "monitor"), [("binary", "val/auroc"), ("multiclass", "val/macro_auroc")])
+def test_monitor_follows_the_task(task, monitor, tmp_path):
+    cfg = compose_train([f"data.label.task={task}"], tmp_path / "run", tmp_path / "cache")
+    assert cfg.monitor == monitor
+    assert cfg.callbacks.model_checkpoint.monitor == monitor
