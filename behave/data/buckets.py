@@ -48,8 +48,10 @@ class NumericBucketer:
         if low < 0:
             raise DataError("log bins need non-negative values; use method 'quantile'.")
         smallest_positive = present[present > 0].min() if (present > 0).any() else 1.0
-        inner = np.geomspace(smallest_positive, max(high, smallest_positive), n_bins)
-        return np.concatenate([[low], inner]) if low < smallest_positive else np.concatenate([[low], inner[1:]])
+        high = max(high, smallest_positive)
+        if low < smallest_positive:  # zeros present: [0, smallest positive) is the first of the n_bins
+            return np.concatenate([[low], np.geomspace(smallest_positive, high, n_bins)])
+        return np.geomspace(smallest_positive, high, n_bins + 1)
 
     @property
     def n_bins(self) -> int:

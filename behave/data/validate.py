@@ -97,7 +97,7 @@ def parse_timestamps(events: pd.DataFrame, schema: EventSchema, name: str) -> np
     if _is_missing(raw).any():
         bad = _is_missing(raw)
         raise DataError(f"{name}: column '{column}' (timestamp) is empty in {describe_rows(events, bad, column)}")
-    if fmt in ("unix_s", "unix_ms") or (fmt == "auto" and pd.api.types.is_numeric_dtype(raw)):
+    if fmt in ("unix_s", "unix_ms") or (fmt == "auto" and _looks_numeric(raw)):
         seconds = pd.to_numeric(raw, errors="coerce").astype("float64")
         bad = seconds.isna()
         if bad.any():
@@ -125,6 +125,14 @@ def parse_timestamps(events: pd.DataFrame, schema: EventSchema, name: str) -> np
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     return (parsed - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)
+
+
+def _looks_numeric(raw: pd.Series) -> bool:
+    """Numbers, or text that is mostly numbers: a numeric column with a few bad cells is read as text, and
+    judging it as unix times makes the error name the bad cells instead of every row."""
+    if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_datetime64_any_dtype(raw):
+        return pd.api.types.is_numeric_dtype(raw)
+    return bool(pd.to_numeric(raw, errors="coerce").notna().mean() > 0.5)
 
 
 def parse_numeric(frame: pd.DataFrame, column: str, name: str) -> np.ndarray:
@@ -243,6 +251,9 @@ def _assemble(events, order, sequence_ids, offsets, time, numeric, labels, class
 
 def _categorical(values: pd.Series) -> pd.Categorical:
     """Categorical with string categories, so files read with ints or strs give the same tokens."""
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        # Ints with an empty cell are read as floats: keep '3' (not '3.0') so every file gives the same token.
+        values = values.astype("Int64")
     cat = pd.Categorical(values.where(~_is_missing(values)))
     return cat.rename_categories(cat.categories.astype(str)) if len(cat.categories) else cat
 

@@ -1,0 +1,97 @@
+"""Shared fixtures: small event logs written as CSV files, the data config reading them, their EventLog.
+
+Tables use the columns `seq, ts, event, page, scroll` (events) and `seq, y` (labels); `make_tables` adds
+`user` (3 sequences per user) for grouped splits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from behave.data.config import build_source, dataset_spec
+from behave.data.validate import validate
+
+T0 = 1_700_000_000.0  # unix seconds, a fixed start so timestamps are reproducible
+
+
+def random_tables(
+    n_sequences: int = 120, seed: int = 0, positive_rate: float = 0.3
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Random events (1..12 per sequence, scroll ~10% missing) and binary labels, rows shuffled."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 13, n_sequences)
+    seq = np.repeat(np.arange(n_sequences), lengths)
+    start = T0 + rng.uniform(0, 30 * 86400, n_sequences)
+    gaps = rng.exponential(600.0, len(seq))
+    scroll = rng.uniform(0, 3000, len(seq)).round()
+    scroll[rng.random(len(seq)) < 0.1] = np.nan
+    events = pd.DataFrame(
+        {
+            "seq": [f"s{i:04d}" for i in seq],
+            "user": [f"u{i // 3:04d}" for i in seq],
+            "ts": start[seq] + gaps,  # one event per row at its own random offset; order is set by validation
+            "event": rng.choice(["view", "click", "cart", "buy"], len(seq), p=[0.5, 0.3, 0.15, 0.05]),
+            "page": rng.choice(["home", "product", "search"], len(seq)),
+            "scroll": scroll,
+        }
+    ).sample(frac=1.0, random_state=seed)
+    labels = pd.DataFrame(
+        {
+            "seq": [f"s{i:04d}" for i in range(n_sequences)],
+            "y": (rng.random(n_sequences) < positive_rate).astype(int),
+        }
+    )
+    return events, labels
+
+
+@pytest.fixture
+def make_tables():
+    """`make(n_sequences=120, seed=0, positive_rate=0.3)` -> (events, labels) random tables."""
+    return random_tables
+
+
+@pytest.fixture
+def data_config(tmp_path):
+    """`make(events, labels=None, **sections)`: write the tables as CSV and return a dict data config.
+
+    Each keyword replaces keys within that config section, e.g. `tokens={"min_freq": 2}`.
+    """
+
+    def make(events: pd.DataFrame, labels: pd.DataFrame | None = None, **sections) -> dict:
+        events_path = tmp_path / "events.csv"
+        events.to_csv(events_path, index=False)
+        source = {"_target_": "behave.data.sources.files.FileSource", "events": str(events_path)}
+        if labels is not None:
+            source["labels"] = str(tmp_path / "labels.csv")
+            labels.to_csv(source["labels"], index=False)
+        config = {
+            "name": "t",
+            "source": source,
+            "schema": {
+                "sequence_id": "seq",
+                "timestamp": "ts",
+                "categorical": ["event", "page"],
+                "numeric": ["scroll"],
+            },
+            "label": {"column": "y", "positive": 1},
+            "tokens": {"fields": ["event", "page"]},
+            "cache_dir": str(tmp_path / "cache"),
+        }
+        for section, values in sections.items():
+            config[section] = {**config.get(section, {}), **values} if isinstance(values, dict) else values
+        return config
+
+    return make
+
+
+@pytest.fixture
+def load_log(data_config):
+    """`load(events, labels=None, **sections)` -> (EventLog, DropCounts) through FileSource and validate."""
+
+    def load(events: pd.DataFrame, labels: pd.DataFrame | None = None, **sections):
+        spec = dataset_spec(data_config(events, labels, **sections))
+        return validate(build_source(spec).load(), spec)
+
+    return load

@@ -1,0 +1,83 @@
+"""The prepared-data cache: keyed by config and file content, reused when unchanged, never half-written."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import behave.data.prepared as prepared_module
+from behave.data.config import prepare_from_config
+
+
+@pytest.fixture
+def tables(make_tables):
+    return make_tables(60, seed=2)
+
+
+def cache_entries(config: dict) -> list[str]:
+    return sorted(p.name for p in Path(config["cache_dir"]).iterdir())
+
+
+@pytest.mark.parametrize(
+    "change", [{"tokens": {"min_freq": 2}}, {"split": {"seed": 1}}, {"sequences": {"max_len": 5}}]
+)
+def test_fingerprint_follows_pipeline_config(data_config, tables, change):
+    base = prepare_from_config(data_config(*tables))
+    changed = prepare_from_config(data_config(*tables, **change))
+    assert changed.fingerprint != base.fingerprint
+    assert changed.directory != base.directory and base.directory.exists()
+
+
+def test_fingerprint_follows_source_file_content(data_config, tables):
+    events, labels = tables
+    base = prepare_from_config(data_config(events, labels))
+    edited = labels.copy()
+    edited.loc[0, "y"] = 1 - edited.loc[0, "y"]
+    changed = prepare_from_config(data_config(events, edited))
+    assert changed.fingerprint != base.fingerprint
+    assert changed.labels[0] == edited.loc[0, "y"] != base.labels[0]
+
+
+def test_same_config_reuses_the_cache(data_config, tables, monkeypatch):
+    config = data_config(*tables)
+    built = prepare_from_config(config)
+    modified = built.directory.stat().st_mtime_ns
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("validate ran again: the cache was not reused")
+
+    monkeypatch.setattr(prepared_module, "validate", no_rebuild)
+    cached = prepare_from_config(dict(config))
+    assert cached.directory == built.directory and cached.directory.stat().st_mtime_ns == modified
+    assert cache_entries(config) == [built.fingerprint]
+    # What comes back from disk is what was built.
+    assert np.array_equal(cached.sequences.tokens, built.sequences.tokens)
+    assert np.array_equal(cached.sequences.numeric, built.sequences.numeric)
+    assert np.array_equal(cached.labels, built.labels)
+    for part in ("train", "val", "test"):
+        assert np.array_equal(cached.rows(part), built.rows(part))
+    pd.testing.assert_frame_equal(cached.features, built.features)
+    assert cached.pipeline.vocabulary.tokens_ == built.pipeline.vocabulary.tokens_
+
+
+def test_interrupted_build_leaves_nothing_that_is_reused(data_config, tables, monkeypatch):
+    config = data_config(*tables)
+    written = []
+
+    def crash(spec, log_, split, fitted, views, drops, key):
+        (temp,) = Path(config["cache_dir"]).glob(".tmp-*")  # the build writes into one temporary folder
+        written.extend(p.name for p in temp.iterdir())
+        raise KeyboardInterrupt("interrupted while writing the card")
+
+    monkeypatch.setattr(prepared_module, "build_card", crash)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_from_config(config)
+    assert "events.npz" in written and "features.parquet" in written  # it did get half way
+    assert cache_entries(config) == []  # neither a fingerprint folder nor a .tmp- folder is left
+
+    monkeypatch.undo()
+    rebuilt = prepare_from_config(config)
+    assert (rebuilt.directory / "card.json").exists()
+    assert rebuilt.card["n_sequences"] == 60
+    assert cache_entries(config) == [rebuilt.fingerprint]
