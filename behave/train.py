@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shlex
 import shutil
 import sys
 import time
@@ -56,11 +57,18 @@ def _new_result(cfg: DictConfig, run_dir: Path) -> RunResult:
         seed=int(cfg.seed),
         config=_resolved(cfg),
         overrides=overrides,
-        command=" ".join(["behave-train", *overrides]),
+        command=_command(overrides),
         run_dir=str(run_dir.resolve()),
         git_commit=git_commit(),
         hparams_search=_search_budget(cfg),
     )
+
+
+def _command(overrides: list[str]) -> str:
+    """The command line that started this job (the whole sweep's, for a multirun job)."""
+    if HydraConfig.initialized() and sys.argv[1:]:
+        return shlex.join(["behave-train", *sys.argv[1:]])
+    return shlex.join(["behave-train", *overrides])
 
 
 def _resolved(cfg: DictConfig) -> dict:

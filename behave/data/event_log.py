@@ -100,6 +100,12 @@ class EventLog:
             numeric={k: v[events] for k, v in self.numeric.items()},
             labels=self.labels[sequences],
             groups=None if self.groups is None else self.groups[sequences],
-            static=self.static.iloc[sequences].reset_index(drop=True),
-            extras=self.extras.iloc[sequences].reset_index(drop=True),
+            static=self._rows(self.static, sequences),
+            extras=self._rows(self.extras, sequences),
         )
+
+    def _rows(self, frame: pd.DataFrame, sequences: np.ndarray) -> pd.DataFrame:
+        """Per-sequence rows of `frame`; a frame left at its empty default stays empty."""
+        if len(frame) != self.n_sequences:
+            return frame
+        return frame.iloc[sequences].reset_index(drop=True)

@@ -51,19 +51,38 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "dataset"
 
 
+CARD_FIELDS = (
+    ("label", "label"), ("task", "task"), ("class_names", "classes"), ("n_sequences", "sequences"),
+    ("n_events", "events"), ("dropped", "dropped by validation"), ("split", "split"),
+    ("length_percentiles", "sequence length percentiles"), ("max_len", "max_len"),
+    ("truncated_share", "share truncated to max_len"), ("vocab_size", "vocabulary size"),
+    ("token_fields", "token fields"), ("n_numeric_inputs", "numeric inputs per event"),
+    ("n_static_inputs", "static inputs"), ("n_features", "tabular features"),
+    ("oracle_test_auroc", "oracle test AUROC (Bayes-optimal)"),
+)
+
+
 def data_blocks(records: list[RunRecord]) -> list[Block]:
-    """What the data is: task, classes, split sizes and the data card of the first run that has one."""
+    """The data card of the first run that has one: a field table and a per-part table."""
     dataset = next((r.dataset for r in records if r.ok), records[0].dataset)
-    rows = [
-        [key, _fmt_card_value(dataset[key])]
-        for key in ("task", "class_names", "split_sizes", "vocab_size", "n_features", "oracle_test_auroc")
-        if dataset.get(key) is not None
-    ]
     card = next((r.dataset.get("card") for r in records if r.dataset.get("card")), None) or {}
-    rows += [[f"card: {key}", _fmt_card_value(value)] for key, value in card.items()]
+    source = card or dataset
+    rows = [[label, _fmt_card_value(source[key])] for key, label in CARD_FIELDS if source.get(key) is not None]
+    if not card and dataset.get("split_sizes"):
+        rows.append(["split sizes", _fmt_card_value(dataset["split_sizes"])])
     if not rows:
         return [Heading("Data", 3), Paragraph("No data description was recorded.")]
-    return [Heading("Data", 3), Table(["field", "value"], rows)]
+    blocks: list[Block] = [Heading("Data", 3), Table(["field", "value"], rows)]
+    parts = card.get("parts") or {}
+    if parts:
+        part_rows = [
+            [name, f"{part.get('n_sequences', 0):,}", f"{part.get('n_events', 0):,}",
+             _fmt_card_value(part.get("label_share", {})), f"{part.get('unknown_token_rate', 0):.2%}"]
+            for name, part in parts.items()
+        ]
+        headers = ["part", "sequences", "events", "label share", "unknown-token rate"]
+        blocks.append(Table(headers, part_rows))
+    return blocks
 
 
 def reproduce_blocks(records: list[RunRecord]) -> list[Block]:

@@ -1,0 +1,137 @@
+"""Feature groups built per event field: one group per categorical field and one per numeric field.
+
+A group knows its column names (from the fitted state alone) and fills its (S, width) slice of the
+column-major float32 feature matrix in place. See `features.py` for the full column list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from behave.data.event_log import EventLog
+from behave.data.features_segments import Segments, count_matrix, distinct_count, one_hot_into, segment_stats
+from behave.data.features_state import Levels
+
+
+@dataclass(frozen=True)
+class EventInputs:
+    """What every group reads: the log, its token ids (N,) int64, its sequence layout, and (S,) the index
+    of each sequence's first event within spec.last_window_s seconds of its last event."""
+
+    log: EventLog
+    token_ids: np.ndarray
+    segments: Segments
+    window_starts: np.ndarray
+
+
+class FeatureGroup(Protocol):
+    """A block of feature columns: names from the fitted state alone, values written into `out` (S, width)."""
+
+    def names(self) -> list[str]: ...
+
+    def fill(self, inputs: EventInputs, out: np.ndarray) -> None: ...
+
+
+def window_label(window_s: float) -> str:
+    """`last_1d`, `last_6h`, `last_30min` or `last_90s`: the prefix of the recent-window columns."""
+    for unit, seconds in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if window_s >= seconds and window_s % seconds == 0:
+            return f"last_{int(window_s // seconds)}{unit}"
+    return f"last_{window_s:g}s"
+
+
+@dataclass(frozen=True)
+class CategoricalField:
+    """Per-value counts and shares, distinct values, first/last one-hots and last-k counts of one field.
+
+    With `window_s` set (for the first, event-type-like field) it also counts values in the recent window.
+    """
+
+    field: str
+    levels: Levels
+    last_k: int
+    window_s: float | None = None
+
+    def names(self) -> list[str]:
+        labels, name = self.levels.labels, self.field
+        names = [f"{name}_count[{v}]" for v in labels] + [f"{name}_share[{v}]" for v in labels]
+        names += [f"distinct.{name}", *[f"first.{name}[{v}]" for v in labels]]
+        names += [f"last.{name}[{v}]" for v in labels]
+        if self.last_k > 0:
+            names += [f"last{self.last_k}.{name}_count[{v}]" for v in labels]
+        if self.window_s is not None:
+            names += [f"{window_label(self.window_s)}.{name}_count[{v}]" for v in labels]
+        return names
+
+    def fill(self, inputs: EventInputs, out: np.ndarray) -> None:
+        segments, width = inputs.segments, self.levels.width
+        n_sequences, n_top = segments.n_sequences, len(self.levels.values)
+        values = inputs.log.categorical[self.field]
+        codes = self.levels.codes(values)
+        counts = count_matrix(codes, segments.sequence, n_sequences, width)
+        out[:, :width] = counts
+        np.divide(out[:, :width], segments.lengths[:, None].astype(np.float32), out=out[:, width : 2 * width])
+        # Present values without their own column: unseen or rare ones, counted by raw category code.
+        rest = (codes == n_top) & (values.codes >= 0)
+        distinct = distinct_count(counts[:, :n_top], values.codes, rest, segments.sequence, n_sequences)
+        out[:, 2 * width] = distinct
+        column = 2 * width + 1
+        for events in (segments.starts, segments.lasts):
+            one_hot_into(out[:, column : column + width], codes[events])
+            column += width
+        if self.last_k > 0:
+            events, sequence = segments.spans(
+                np.maximum(segments.lasts + 1 - self.last_k, segments.starts), segments.lasts + 1
+            )
+            out[:, column : column + width] = count_matrix(codes[events], sequence, n_sequences, width)
+            column += width
+        if self.window_s is not None:
+            out[:, column:] = self._window_counts(inputs, codes, counts)
+
+    def _window_counts(self, inputs: EventInputs, codes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """(S, width) counts within the recent window, from whichever side of the window start is smaller."""
+        segments, width = inputs.segments, self.levels.width
+        begin = inputs.window_starts
+        n_before = int((begin - segments.starts).sum())
+        if 2 * n_before > len(codes):
+            events, sequence = segments.spans(begin, segments.lasts + 1)
+            return count_matrix(codes[events], sequence, segments.n_sequences, width)
+        events, sequence = segments.spans(segments.starts, begin)
+        return counts - count_matrix(codes[events], sequence, segments.n_sequences, width)
+
+
+@dataclass(frozen=True)
+class NumericField:
+    """NaN-aware aggregates of one numeric field plus its first and last value.
+
+    Sequences without any present value get 0 for every statistic (and `_count` 0 says so); a missing
+    first/last value is written as 0 with a `_missing` flag when train had missing values.
+    """
+
+    field: str
+    has_missing: bool
+
+    def names(self) -> list[str]:
+        name = self.field
+        stats = [f"{name}_{stat}" for stat in ("count", "sum", "mean", "std", "min", "max")]
+        ends = [f"first.{name}", f"last.{name}"]
+        flags = [f"first.{name}_missing", f"last.{name}_missing"] if self.has_missing else []
+        return stats + ends + flags
+
+    def fill(self, inputs: EventInputs, out: np.ndarray) -> None:
+        segments = inputs.segments
+        values = inputs.log.numeric[self.field]
+        # Infinite values are treated as missing so the output stays finite.
+        present = np.isfinite(values)
+        stats = segment_stats(values, np.flatnonzero(~present), segments)
+        for column, stat in enumerate(
+            (stats.count, stats.total, stats.mean, stats.std, stats.min, stats.max)
+        ):
+            out[:, column] = stat
+        for column, events in enumerate((segments.starts, segments.lasts), start=6):
+            out[:, column] = np.where(present[events], values[events], 0.0)
+            if self.has_missing:
+                out[:, column + 2] = ~present[events]
