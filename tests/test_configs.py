@@ -8,6 +8,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from behave.data.config import build_source, dataset_spec
+from behave.data.errors import DataError
 from behave.paths import CONFIG_DIR
 from tests.compose import compose_train
 
@@ -16,14 +17,29 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
 
 
+# The template for users' own logs leaves the file and column names to fill in.
+TEMPLATE_VALUES = {
+    "csv": ["data.source.events=log.csv", "data.schema.sequence_id=s", "data.schema.timestamp=t",
+            "data.label.column=y", "data.tokens.fields=[e]", "data.schema.categorical=[e]"],
+}
+
+
 @pytest.mark.parametrize("data", options("data"))
 def test_every_data_config_matches_the_schema_and_builds_its_source(data, tmp_path):
-    cfg = compose_train([f"data={data}"], tmp_path / "run", tmp_path / "cache")
+    cfg = compose_train([f"data={data}", *TEMPLATE_VALUES.get(data, [])], tmp_path / "run", tmp_path / "cache")
     spec = dataset_spec(cfg.data)
     assert spec.name and spec.schema.sequence_id and spec.tokens.fields
     assert sum([spec.split.train, spec.split.val, spec.split.test]) == pytest.approx(1.0)
     source = build_source(spec)
     assert callable(source.load) and callable(source.fingerprint)
+
+
+def test_template_names_every_value_still_to_fill_in(tmp_path):
+    cfg = compose_train(["data=csv"], tmp_path / "run", tmp_path / "cache")
+    with pytest.raises(DataError) as error:
+        dataset_spec(cfg.data)
+    for key in ("data.source.events", "data.schema.sequence_id", "data.label.column", "data.tokens.fields"):
+        assert key in str(error.value)
 
 
 @pytest.mark.parametrize("model", options("model"))

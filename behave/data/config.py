@@ -16,6 +16,9 @@ from behave.data.spec import DatasetSpec
 def dataset_spec(data_cfg: DictConfig | dict) -> DatasetSpec:
     """Check the data config against the `DatasetSpec` schema (unknown keys and wrong types are errors)."""
     if OmegaConf.is_config(data_cfg):
+        missing = [f"data.{key}" for key in _missing_keys(data_cfg)]
+        if missing:
+            raise DataError(f"data config: {', '.join(missing)} must be set (e.g. data.{missing[0][5:]}=...).")
         # Resolve against the whole config first (the node refers to ${paths...}), then check the schema.
         data_cfg = OmegaConf.to_container(data_cfg, resolve=True)
     try:
@@ -23,6 +26,18 @@ def dataset_spec(data_cfg: DictConfig | dict) -> DatasetSpec:
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         raise DataError(f"data config does not match the dataset schema (behave/data/spec.py): {error}") from None
+
+
+def _missing_keys(node, prefix: str = "") -> list[str]:
+    """Dotted keys still set to ??? in a config node."""
+    keys = []
+    for key in node:
+        path = f"{prefix}{key}"
+        if OmegaConf.is_missing(node, key):
+            keys.append(path)
+        elif OmegaConf.is_dict(node[key]):
+            keys += _missing_keys(node[key], f"{path}.")
+    return keys
 
 
 def build_source(spec: DatasetSpec) -> Any:

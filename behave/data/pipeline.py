@@ -7,7 +7,7 @@ neural models and (b) the tabular feature matrix for the tree models, without re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,13 +34,22 @@ class FittedPipeline:
     scaler: NumericScaler
     features: FeatureBuilder
     class_names: list[str]
+    # Static attributes reach the RNN head as the feature builder's `static.*` columns, standardised with
+    # training mean/std: {column: [mean, std]}.
+    static_scaling: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, train: EventLog, spec: DatasetSpec) -> FittedPipeline:
         vocabulary = Vocabulary(spec.tokens).fit(train)
         scaler = NumericScaler(spec.sequences, list(spec.schema.numeric)).fit(train)
-        builder = FeatureBuilder(spec.features).fit(train, vocabulary.transform(train), vocabulary.tokens_)
-        return cls(vocabulary, scaler, builder, list(train.class_names))
+        train_ids = vocabulary.transform(train)
+        builder = FeatureBuilder(spec.features).fit(train, train_ids, vocabulary.tokens_)
+        static_scaling = {}
+        if any(name.startswith(STATIC_PREFIX) for name in builder.feature_names):
+            train_static = _static_columns(builder.transform(train, train_ids))
+            static_scaling = {c: [float(train_static[c].mean()), float(train_static[c].std(ddof=0)) or 1.0]
+                              for c in train_static.columns}
+        return cls(vocabulary, scaler, builder, list(train.class_names), static_scaling)
 
     def transform(self, log_: EventLog) -> Views:
         token_ids = self.vocabulary.transform(log_)
@@ -56,9 +65,13 @@ class FittedPipeline:
         return Views(store, features, unknown)
 
     def static_inputs(self, features: pd.DataFrame) -> np.ndarray:
-        """(S, D) static attributes for the RNN head: the feature builder's static columns."""
-        columns = [c for c in features.columns if c.startswith("static.")]
-        return features[columns].to_numpy(dtype=np.float32) if columns else np.zeros((len(features), 0), np.float32)
+        """(S, D) standardised static attributes for the RNN head (D = 0 without static fields)."""
+        if not self.static_scaling:
+            return np.zeros((len(features), 0), np.float32)
+        columns = list(self.static_scaling)
+        mean = np.array([self.static_scaling[c][0] for c in columns])
+        std = np.array([self.static_scaling[c][1] for c in columns])
+        return ((features[columns].to_numpy(dtype=np.float64) - mean) / std).astype(np.float32)
 
     def state_dict(self) -> dict:
         return {
@@ -66,6 +79,7 @@ class FittedPipeline:
             "scaler": self.scaler.state_dict(),
             "features": self.features.state_dict(),
             "class_names": self.class_names,
+            "static_scaling": self.static_scaling,
         }
 
     @classmethod
@@ -75,4 +89,12 @@ class FittedPipeline:
             NumericScaler.from_state_dict(state["scaler"], spec.sequences or SequenceSpec()),
             FeatureBuilder.from_state_dict(state["features"]) if state["features"] else FeatureBuilder(FeatureSpec()),
             state["class_names"],
+            state.get("static_scaling", {}),
         )
+
+
+STATIC_PREFIX = "static."
+
+
+def _static_columns(features: pd.DataFrame) -> pd.DataFrame:
+    return features[[c for c in features.columns if c.startswith(STATIC_PREFIX)]]

@@ -26,6 +26,7 @@ from behave.data.spec import BucketSpec, TokenSpec
 
 PAD, UNK = 0, 1
 SPECIALS = ["<pad>", "<unk>"]
+DENSE_LOOKUP_MAX = 1 << 22  # key spaces up to this size map keys to ids with a dense table (32 MB at most)
 
 
 @dataclass
@@ -72,6 +73,12 @@ class Vocabulary:
         if not self.tokens_:
             raise RuntimeError("Vocabulary.transform called before fit")
         keys = self._keys(log_)
+        n_keys = self._key_space()
+        if n_keys <= DENSE_LOOKUP_MAX:
+            # Small key space (the usual case): one gather from a dense table beats a binary search per event.
+            ids = np.full(n_keys, UNK, dtype=np.int64)
+            ids[self.keys_] = self.key_ids_
+            return ids[keys]
         position = np.clip(np.searchsorted(self.keys_, keys), 0, max(len(self.keys_) - 1, 0))
         found = (self.keys_[position] == keys) if len(self.keys_) else np.zeros(len(keys), bool)
         return np.where(found, self.key_ids_[position] if len(self.keys_) else UNK, UNK).astype(np.int64)
@@ -101,11 +108,15 @@ class Vocabulary:
         if name in self.bucketers_:
             return self.bucketers_[name].codes(log_.numeric[name])
         original = log_.categorical[name]
-        recoded = pd.Categorical(original).set_categories(self.categories_[name]).codes.astype(np.int64)
-        codes = recoded + 2
-        codes[original.codes < 0] = 0
-        codes[(recoded < 0) & (original.codes >= 0)] = 1
-        return codes
+        # Code of each of the log's categories (1 = unseen in training), then one gather per event;
+        # the lookup's last slot serves missing values (category code -1) with code 0.
+        trained = pd.Index(self.categories_[name]).get_indexer(original.categories)
+        lookup = np.append(np.where(trained >= 0, trained + 2, 1), 0).astype(np.int64)
+        return lookup[original.codes]
+
+    def _key_space(self) -> int:
+        """Number of possible keys: the product of the fields' radices."""
+        return int(np.prod([self._radix(name) for name in self.spec.fields], dtype=object))
 
     def _keys(self, log_: EventLog) -> np.ndarray:
         keys = np.zeros(log_.n_events, dtype=np.int64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -21,6 +22,12 @@ from behave.data.pipeline import Views
 from behave.data.prepared import PreparedDataset
 from behave.data.spec import DatasetSpec
 from behave.training.recipe import FitOutcome, RunContext
+
+# Lightning notes that our module moves its own batches (EventBatch is a frozen dataclass it cannot
+# move) and that it runs without loader workers (deliberate: workers slowed 2-core training down).
+warnings.filterwarnings("ignore", message="You have overridden `transfer_batch_to_device`")
+warnings.filterwarnings("ignore", message=".*does not have many workers")
+warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
 
 WEIGHTS_FILE = "model.pt"
 SIZES_FILE = "model_sizes.json"
@@ -40,6 +47,9 @@ class NeuralRecipe:
 
     def fit(self, data: PreparedDataset, context: RunContext) -> FitOutcome:
         pl.seed_everything(context.seed, workers=True, verbose=False)
+        threads = context.cfg.get("torch_threads")
+        if threads:
+            torch.set_num_threads(int(threads))
         datamodule = EventDataModule(data, self.batch_size, self.eval_batch_size, seed=context.seed)
         sizes = {"vocab_size": data.vocab_size, "n_numeric": data.n_numeric, "n_static": data.n_static,
                  "num_classes": data.num_classes}

@@ -1,0 +1,195 @@
+"""The simulator's hidden users and their Markov walk over event states.
+
+Every user gets a hidden intent, a latent propensity and a drift (warming up or cooling down over their
+history). The walk is generated for all users at once, one step t at a time: users are sorted by length, so
+the users still active at step t are a prefix of that order and every step is a handful of array operations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from behave.data.sources import simulator_tables as tables
+
+_ADD, _REMOVE, _CHECKOUT = (
+    tables.STATE["add_to_cart"],
+    tables.STATE["remove_from_cart"],
+    tables.STATE["checkout"],
+)
+_CATEGORY_STATE = np.isin(tables.STATES, tables.CATEGORY_STATES)
+# Browsing states may move to another category; results follow their query, cart actions the product seen.
+_BROWSE_STATE = np.isin(tables.STATES, ["category", "product", "search"])
+_CATEGORY_SWITCH_P = 0.2
+_MAIN_CATEGORY_P = 0.5
+
+
+@dataclass(frozen=True)
+class Users:
+    """Hidden per-user attributes, U users."""
+
+    intent: np.ndarray  # (U,) int64 index into tables.INTENTS
+    propensity: np.ndarray  # (U,) float64 latent keenness to buy, N(0, 1)
+    drift: np.ndarray  # (U,) float64 change of propensity from first to last event (warming > 0)
+    main_category: np.ndarray  # (U,) int64
+    portal: np.ndarray  # (U,) int64 preferred portal
+    lengths: np.ndarray  # (U,) int64 number of events
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """(U+1,) int64: user u owns flat events offsets[u]:offsets[u+1]."""
+        return np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
+
+    def momentary_propensity(self, user: np.ndarray, step: np.ndarray) -> np.ndarray:
+        """Propensity of `user` at its event `step`: latent value plus drift, from -drift/2 to +drift/2."""
+        relative = step / np.maximum(self.lengths[user] - 1, 1)
+        return self.propensity[user] + self.drift[user] * (relative - 0.5)
+
+
+@dataclass(frozen=True)
+class Walk:
+    """Flat user-major events, N = sum of lengths, user u owns offsets[u]:offsets[u+1] in time order."""
+
+    offsets: np.ndarray  # (U+1,) int64
+    state: np.ndarray  # (N,) int8 index into tables.STATES
+    category: np.ndarray  # (N,) int32, -1 where the event has no category
+    new_session: np.ndarray  # (N,) bool, True on the first event of each session
+
+
+def category_popularity(n_categories: int) -> np.ndarray:
+    """(C,) Zipf-like popularity: a few big categories and a long tail."""
+    weights = 1.0 / np.arange(1, n_categories + 1) ** 0.8
+    return weights / weights.sum()
+
+
+def draw_users(
+    rng: np.random.Generator,
+    n_users: int,
+    n_categories: int,
+    median_events: float,
+    length_sigma: float,
+    length_range: tuple[int, int],
+) -> Users:
+    """Hidden attributes and lognormal lengths, clipped to length_range = (min_events, max_events)."""
+    lengths = np.rint(np.exp(rng.normal(np.log(median_events), length_sigma, n_users)))
+    return Users(
+        intent=rng.choice(len(tables.INTENTS), n_users, p=tables.INTENT_MIX),
+        propensity=rng.normal(0.0, 1.0, n_users),
+        drift=rng.normal(0.0, 1.5, n_users),
+        main_category=rng.choice(n_categories, n_users, p=category_popularity(n_categories)),
+        portal=rng.choice(len(tables.PORTALS), n_users, p=tables.PORTAL_MIX),
+        lengths=np.clip(lengths, *length_range).astype(np.int64),
+    )
+
+
+# Momentary propensity is rounded to this grid so that every (intent, state, propensity, cart) row of the
+# transition distribution is tabulated once, instead of a softmax per user per step.
+_MOMENTUM_GRID = np.linspace(-5.0, 5.0, 101)
+
+
+def _cdf_table(log_weights: np.ndarray) -> np.ndarray:
+    """(..., M, K+1) float32 cumulative distributions over next states for every momentum grid point.
+
+    The last column is +inf so that an inverse-CDF draw never runs past the last state.
+    """
+    direction = tables.propensity_direction()
+    logits = log_weights[..., None, :] + _MOMENTUM_GRID[:, None] * direction
+    weights = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    cdf = np.cumsum(weights, axis=-1) / weights.sum(axis=-1, keepdims=True)
+    cdf[..., -1] = np.inf
+    return cdf.astype(np.float32)
+
+
+def _transition_cdfs() -> np.ndarray:
+    """(I, K, M, 2, K+1): per intent, current state, momentum and whether the cart is empty."""
+    log_weights = tables.transition_log_weights()
+    empty = log_weights.copy()
+    # Nothing to remove or pay for in an empty cart.
+    empty[..., [_REMOVE, _CHECKOUT]] = -np.inf
+    return np.stack([_cdf_table(log_weights), _cdf_table(empty)], axis=-2)
+
+
+_TRANSITION_CDF = _transition_cdfs()
+_SESSION_START_CDF = _cdf_table(tables.session_start_log_weights())  # (I, M, K+1)
+
+
+def _draw(cdf_rows: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """(n,) inverse-CDF draw from (n, K+1) cumulative rows."""
+    return (uniform[:, None] >= cdf_rows).sum(axis=1)
+
+
+class _WalkState:
+    """Mutable per-user state of the walk, held in length-sorted order so active users are a prefix."""
+
+    def __init__(self, users: Users, order: np.ndarray, popularity: np.ndarray) -> None:
+        self.intent = users.intent[order]
+        self.propensity = users.propensity[order]
+        self.drift = users.drift[order]
+        self.last_step = np.maximum(users.lengths[order] - 1, 1).astype(np.float64)
+        self.main_category = users.main_category[order]
+        self.popularity_cdf = np.cumsum(popularity)
+        self.current = np.zeros(len(order), dtype=np.int64)
+        self.category = np.full(len(order), -1, dtype=np.int64)
+        self.cart = np.zeros(len(order), dtype=np.int64)
+
+    def momentum_bin(self, n: int, step: int) -> np.ndarray:
+        """(n,) grid index of the first n users' momentary propensity (see Users.momentary_propensity)."""
+        momentum = self.propensity[:n] + self.drift[:n] * (step / self.last_step[:n] - 0.5)
+        position = (momentum - _MOMENTUM_GRID[0]) / (_MOMENTUM_GRID[1] - _MOMENTUM_GRID[0])
+        return np.clip(np.rint(position), 0, len(_MOMENTUM_GRID) - 1).astype(np.int64)
+
+    def next_states(self, n: int, step: int, uniform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) next state of the first n users and whether a new session starts with it."""
+        intent, momentum = self.intent[:n], self.momentum_bin(n, step)
+        if step == 0:
+            ended = np.ones(n, dtype=bool)
+            following = np.full(n, tables.END)
+        else:
+            empty_cart = (self.cart[:n] == 0).astype(np.int64)
+            rows = _TRANSITION_CDF[intent, self.current[:n], momentum, empty_cart]
+            following = _draw(rows, uniform[0])
+            ended = following == tables.END
+        # A session that ends is followed by the next session's first event.
+        following[ended] = _draw(_SESSION_START_CDF[intent[ended], momentum[ended]], uniform[1][ended])
+        return following, ended
+
+    def advance(self, n: int, following: np.ndarray, ended: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+        """Move the first n users to `following`; returns (n,) emitted category (-1 = none)."""
+        self.current[:n] = following
+        self.cart[:n] += (following == _ADD).astype(np.int64) - (following == _REMOVE)
+        self.cart[:n][following == _CHECKOUT] = 0
+        category = self.category[:n]
+        category[ended] = -1
+        needs = _CATEGORY_STATE[following]
+        switch = needs & ((category < 0) | (_BROWSE_STATE[following] & (uniform[2] < _CATEGORY_SWITCH_P)))
+        popular = np.searchsorted(
+            self.popularity_cdf, uniform[3][switch] * self.popularity_cdf[-1], side="right"
+        )
+        own = uniform[4][switch] < _MAIN_CATEGORY_P
+        category[switch] = np.where(own, self.main_category[:n][switch], popular)
+        self.category[:n] = category
+        return np.where(needs, category, -1)
+
+
+def walk(users: Users, rng: np.random.Generator, n_categories: int) -> Walk:
+    """Run every user's walk in parallel, one step at a time. Cost grows with total events, not users."""
+    order = np.argsort(-users.lengths, kind="stable")
+    sorted_lengths = users.lengths[order]
+    offsets = users.offsets
+    starts = offsets[:-1][order]
+    n_events = int(offsets[-1])
+    state = np.empty(n_events, dtype=np.int8)
+    category = np.empty(n_events, dtype=np.int32)
+    new_session = np.empty(n_events, dtype=bool)
+    walker = _WalkState(users, order, category_popularity(n_categories))
+    n_active = np.searchsorted(-sorted_lengths, -np.arange(int(sorted_lengths.max())), side="left")
+    for step, n in enumerate(n_active):
+        uniform = rng.random((5, n))
+        following, ended = walker.next_states(n, step, uniform)
+        emitted_category = walker.advance(n, following, ended, uniform)
+        where = starts[:n] + step
+        state[where] = following
+        category[where] = emitted_category
+        new_session[where] = ended
+    return Walk(offsets=offsets, state=state, category=category, new_session=new_session)

@@ -1,0 +1,98 @@
+"""`data=csv`: a user's own log goes through the whole pipeline from a config alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from behave.data.config import prepare_from_config
+from behave.data.errors import DataError
+from behave.train import run
+from tests.compose import compose_train
+
+
+def write_log(path, n_sessions: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Sessions of users on a shop; 'yes' when the session holds more basket adds than the user's country
+    would suggest. Semicolon separated, string labels, a group (user) and a static (country) column."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for session in range(n_sessions):
+        user, country = session // 3, ["de", "fr", "nl"][session // 3 % 3]
+        n = int(rng.integers(3, 25))
+        actions = rng.choice(["view", "search", "basket", "help"], size=n, p=[0.55, 0.2, 0.15, 0.1])
+        start = pd.Timestamp("2025-03-01") + pd.Timedelta(hours=int(rng.integers(0, 2000)))
+        times = start + pd.to_timedelta(np.cumsum(rng.exponential(40, size=n)), unit="s")
+        prices = np.where(actions == "basket", rng.lognormal(3, 1, size=n).round(2), np.nan)
+        bonus = {"de": 0, "fr": 1, "nl": 2}[country]
+        outcome = "yes" if (actions == "basket").sum() + bonus + rng.normal(0, 1) > 3 else "no"
+        for action, time, price in zip(actions, times, prices):
+            rows.append((f"s{session}", f"u{user}", time.strftime("%d/%m/%Y %H:%M:%S"), action, price, country,
+                         outcome))
+    frame = pd.DataFrame(rows, columns=["session", "user", "when", "action", "price", "country", "outcome"])
+    frame.sample(frac=1.0, random_state=seed).to_csv(path, sep=";", index=False)
+    return frame
+
+
+def csv_overrides(path) -> list[str]:
+    return [
+        "data=csv",
+        f"data.source.events={path}",
+        "data.source.read_options.sep=';'",
+        "data.schema.sequence_id=session",
+        "data.schema.timestamp=when",
+        "data.schema.timestamp_format='%d/%m/%Y %H:%M:%S'",
+        "data.schema.categorical=[action]",
+        "data.schema.numeric=[price]",
+        "data.schema.group=user",
+        "data.schema.static_categorical=[country]",
+        "data.label.column=outcome",
+        "data.label.positive=yes",
+        "data.tokens.fields=[action]",
+    ]
+
+
+def test_own_csv_goes_through_the_pipeline_from_config_alone(tmp_path):
+    log = write_log(tmp_path / "log.csv")
+    cfg = compose_train(csv_overrides(tmp_path / "log.csv"), tmp_path / "run", tmp_path / "cache")
+    data = prepare_from_config(cfg.data)
+    assert data.num_classes == 2 and data.class_names == ["no", "yes"]
+    assert len(data.sequence_ids) == log["session"].nunique()
+    positives = log.groupby("session")["outcome"].first().eq("yes")
+    assert data.labels.sum() == positives.sum()
+    users = log.groupby("session")["user"].first()
+    parts = {p: set(users[data.sequence_ids[data.rows(p)]]) for p in ("train", "val", "test")}
+    assert not parts["train"] & parts["val"] and not parts["train"] & parts["test"] and not parts["val"] & parts["test"]
+    assert any(name.startswith("static.") and "country" in name for name in data.feature_names)
+    assert data.n_static >= 2  # the one-hot country columns also reach the RNN head
+    static = data.sequences.static[data.rows("train")]
+    np.testing.assert_allclose(static.mean(axis=0), 0.0, atol=1e-5)  # standardised with training statistics
+    assert data.vocab_size == 2 + 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["xgboost", "gru"])
+def test_own_csv_trains_both_families(tmp_path, model):
+    write_log(tmp_path / "log.csv")
+    extra = ["trainer.max_epochs=3"] if model == "gru" else []
+    cfg = compose_train([*csv_overrides(tmp_path / "log.csv"), f"model={model}", *extra], tmp_path / "run",
+                        tmp_path / "cache")
+    result = run(cfg)
+    assert result.status == "ok", result.error
+    assert result.dataset["class_names"] == ["no", "yes"]
+    assert result.test_metrics["auroc"] > 0.6
+
+
+def test_label_that_changes_within_a_sequence_is_a_clear_error(tmp_path):
+    log = write_log(tmp_path / "log.csv")
+    first_session = log["session"].iloc[0]
+    rows = log.index[log["session"] == first_session]
+    log.loc[rows[0], "outcome"] = "no"
+    log.loc[rows[-1], "outcome"] = "yes"
+    log.to_csv(tmp_path / "bad.csv", sep=";", index=False)
+    cfg = compose_train(csv_overrides(tmp_path / "bad.csv"), tmp_path / "run", tmp_path / "cache")
+    with pytest.raises(DataError) as error:
+        prepare_from_config(cfg.data)
+    message = str(error.value)
+    assert "bad.csv" in message and "'outcome'" in message and "constant within a sequence" in message
+    assert first_session in message
