@@ -8,6 +8,7 @@ import pytest
 
 from behave.data.config import prepare_from_config
 from behave.data.errors import DataError
+from behave.paths import REPO_ROOT
 from behave.train import run
 from tests.compose import compose_train
 
@@ -32,6 +33,41 @@ def write_log(path, n_sessions: int = 400, seed: int = 0) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["session", "user", "when", "action", "price", "country", "outcome"])
     frame.sample(frac=1.0, random_state=seed).to_csv(path, sep=";", index=False)
     return frame
+
+
+# The README's worked example, verbatim (a test checks the README still carries it).
+SHOP_YAML = """defaults:
+  - csv
+name: shop
+source:
+  events: shop/log.csv              # relative to data/raw (or an absolute path)
+  read_options: {sep: ";"}
+schema:
+  sequence_id: session
+  timestamp: when
+  timestamp_format: "%d/%m/%Y %H:%M:%S"
+  categorical: [action]
+  numeric: [price]
+  group: user                       # one user's sessions never straddle train and test
+  static_categorical: [country]     # a feature for XGBoost, an input to the RNN head
+label:
+  column: outcome
+  positive: "yes"
+tokens:
+  fields: [action]
+"""
+
+
+def test_readme_example_config_from_a_yaml_file(tmp_path):
+    assert SHOP_YAML in (REPO_ROOT / "README.md").read_text()
+    (tmp_path / "conf" / "data").mkdir(parents=True)
+    (tmp_path / "conf" / "data" / "shop.yaml").write_text(SHOP_YAML)
+    (tmp_path / "raw" / "shop").mkdir(parents=True)
+    write_log(tmp_path / "raw" / "shop" / "log.csv")
+    overrides = ["data=shop", f"hydra.searchpath=[file://{tmp_path / 'conf'}]", f"paths.data_dir={tmp_path}"]
+    cfg = compose_train(overrides, tmp_path / "run", tmp_path / "cache")
+    data = prepare_from_config(cfg.data)
+    assert data.spec.name == "shop" and data.class_names == ["no", "yes"] and data.n_static >= 2
 
 
 def csv_overrides(path) -> list[str]:
