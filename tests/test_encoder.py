@@ -14,7 +14,7 @@ from behave.models.pooling import AttentionPooling, MaxPooling, MeanPooling
 
 VOCAB, N_NUMERIC = 20, 3
 CELLS = ["gru", "lstm"]
-POOLINGS = ["last", "mean", "max", "attention"]
+POOLINGS = ["last", "mean", "max", "attention", "last+mean+max"]
 
 
 def padded_batch(sequences: list[tuple[torch.Tensor, torch.Tensor]]) -> EventBatch:

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from behave.data.batch import EventBatch
 from behave.models.embedding_size import resolve_embedding_dim
-from behave.models.pooling import build_pooling
+from behave.models.pooling import build_pooling, pooling_names
 
 RNN_CELLS: dict[str, type[nn.RNNBase]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -111,7 +111,7 @@ class EventEncoder(nn.Module):
             self.embedding_dim + n_numeric, cell, hidden_size, num_layers, bidirectional, dropout
         )
         self.pooling = build_pooling(pooling, hidden_size, bidirectional)
-        self._output_dim = hidden_size * (2 if bidirectional else 1)
+        self._output_dim = hidden_size * (2 if bidirectional else 1) * len(pooling_names(pooling))
 
     @property
     def output_dim(self) -> int:

@@ -81,8 +81,30 @@ POOLINGS: dict[str, type[nn.Module]] = {
 }
 
 
+class ConcatPooling(nn.Module):
+    """Several poolings side by side, e.g. `last+mean`: recency from the last state, totals from the mean."""
+
+    def __init__(self, poolings: list[nn.Module]):
+        super().__init__()
+        self.poolings = nn.ModuleList(poolings)
+
+    def forward(self, states: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
+        return torch.cat([pooling(states, mask, lengths) for pooling in self.poolings], dim=-1)
+
+
+def pooling_names(name: str) -> list[str]:
+    """`last+mean` -> ["last", "mean"]; each must be a known pooling."""
+    names = name.split("+")
+    unknown = [n for n in names if n not in POOLINGS]
+    if unknown or not name:
+        raise ValueError(f"unknown pooling {name!r}; valid: {', '.join(POOLINGS)}, or several joined by '+'")
+    return names
+
+
 def build_pooling(name: str, hidden_size: int, bidirectional: bool) -> nn.Module:
-    """The pooling called `name` for RNN states of width hidden_size * directions."""
-    if name not in POOLINGS:
-        raise ValueError(f"unknown pooling {name!r}; valid: {', '.join(POOLINGS)}")
-    return POOLINGS[name](hidden_size, bidirectional)
+    """The pooling called `name` for RNN states of width hidden_size * directions; output width is
+    that width times the number of poolings joined by '+'."""
+    names = pooling_names(name)
+    if len(names) == 1:
+        return POOLINGS[name](hidden_size, bidirectional)
+    return ConcatPooling([POOLINGS[n](hidden_size, bidirectional) for n in names])
