@@ -29,12 +29,16 @@ DATASET_FOLDER = "movielens-100k"
 PUBLISHED_AT = "https://grouplens.org/datasets/movielens/100k/"
 FILES = ("u.data", "u.user", "u.item")
 # u.genre order, which is also the order of the 19 flag columns in u.item.
-GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
-          "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western")
+GENRES = (
+    *("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama"),
+    *("Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War"),
+    "Western",
+)
 GENRE_COLUMNS = tuple("genre_" + g.lower().replace("'", "").replace("-", "_") for g in GENRES)
 # Lower age edges of the groups; the last group is open-ended.
 AGE_GROUPS = {"<25": 0, "25-34": 25, "35-44": 35, "45+": 45}
 
+_NO_HEADER = {"sep": "|", "header": None}
 _RATING_COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
 _USER_COLUMNS = ["user_id", "age", "gender", "occupation", "zip"]
 _ITEM_COLUMNS = ["item_id", "title", "release_date", "video_release_date", "imdb_url", *GENRE_COLUMNS]
@@ -55,8 +59,9 @@ class MovieLens100k:
         if missing:
             raise DataError(
                 f"MovieLens 100K: file(s) {', '.join(missing)} not found in {self.data_dir} (expected "
-                f"{', '.join(FILES)}). Download ml-100k.zip from {PUBLISHED_AT} (licence: no redistribution), "
-                f"unzip it and point `data.source.data_dir` or ${DATA_DIR_ENV}/{DATASET_FOLDER} at that folder."
+                f"{', '.join(FILES)}). Download ml-100k.zip from {PUBLISHED_AT} (licence: no "
+                f"redistribution), unzip it and point `data.source.data_dir` or "
+                f"${DATA_DIR_ENV}/{DATASET_FOLDER} at that folder."
             )
         return paths
 
@@ -66,15 +71,22 @@ class MovieLens100k:
 
     def load(self) -> RawTables:
         paths = self._check_present()
-        ratings = read_table(paths["u.data"], {"sep": "\t", "header": None, "names": _RATING_COLUMNS,
-                                               "dtype": "int64"})
-        users = read_table(paths["u.user"], {"sep": "|", "header": None, "names": _USER_COLUMNS,
-                                             "dtype": {"user_id": "int64", "age": "int64", "zip": "string"}})
-        items = read_table(paths["u.item"], {"sep": "|", "header": None, "names": _ITEM_COLUMNS,
-                                             "encoding": "latin-1", "dtype": {c: "float64" for c in GENRE_COLUMNS}})
+        rating_types = {"sep": "\t", "names": _RATING_COLUMNS, "dtype": "int64"}
+        ratings = read_table(paths["u.data"], {**_NO_HEADER, **rating_types})
+        user_types = {"user_id": "int64", "age": "int64", "zip": "string"}
+        users = read_table(paths["u.user"], {**_NO_HEADER, "names": _USER_COLUMNS, "dtype": user_types})
+        item_types = {"item_id": "int64", **{c: "float64" for c in GENRE_COLUMNS}}
+        items = read_table(
+            paths["u.item"],
+            {**_NO_HEADER, "names": _ITEM_COLUMNS, "dtype": item_types, "encoding": "latin-1"},
+        )
         events = _events(ratings, _item_attributes(items), str(paths["u.data"]))
-        return RawTables(events=events, events_name=str(paths["u.data"]), labels=user_labels(users),
-                         labels_name=str(paths["u.user"]))
+        return RawTables(
+            events=events,
+            events_name=str(paths["u.data"]),
+            labels=user_labels(users),
+            labels_name=str(paths["u.user"]),
+        )
 
 
 def _item_attributes(items: pd.DataFrame) -> pd.DataFrame:
@@ -84,10 +96,12 @@ def _item_attributes(items: pd.DataFrame) -> pd.DataFrame:
     real = flags[:, 1:] > 0
     first_real = np.where(real.any(axis=1), real.argmax(axis=1) + 1, 0)
     released = pd.to_datetime(items["release_date"], format="%d-%b-%Y", errors="coerce")
-    attributes = pd.DataFrame({
-        "primary_genre": np.asarray(GENRES)[first_real],
-        "release_year": released.dt.year.astype("float64"),
-    })
+    attributes = pd.DataFrame(
+        {
+            "primary_genre": np.asarray(GENRES)[first_real],
+            "release_year": released.dt.year.astype("float64"),
+        }
+    )
     attributes[list(GENRE_COLUMNS)] = flags
     return attributes.set_index(items["item_id"].to_numpy())
 
@@ -106,10 +120,12 @@ def user_labels(users: pd.DataFrame) -> pd.DataFrame:
     """user_id, gender, age, age_group, occupation: one row per user."""
     lower_edges = list(AGE_GROUPS.values())
     group = np.searchsorted(lower_edges, users["age"].to_numpy(), side="right") - 1
-    return pd.DataFrame({
-        "user_id": users["user_id"],
-        "gender": users["gender"].astype("string"),
-        "age": users["age"],
-        "age_group": np.asarray(list(AGE_GROUPS))[np.clip(group, 0, None)],
-        "occupation": users["occupation"].astype("string"),
-    })
+    return pd.DataFrame(
+        {
+            "user_id": users["user_id"],
+            "gender": users["gender"].astype("string"),
+            "age": users["age"],
+            "age_group": np.asarray(list(AGE_GROUPS))[np.clip(group, 0, None)],
+            "occupation": users["occupation"].astype("string"),
+        }
+    )
