@@ -21,8 +21,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+DEMO_STAMP := $(shell date +%Y-%m-%d_%H-%M-%S)
+DEMO_DIR ?= outputs/multiruns/demo-$(DEMO_STAMP)
+
 demo: install
-	$(BIN)/behave-data
+	$(BIN)/behave-train -m experiment=demo hydra.sweep.dir=$(DEMO_DIR)
+	$(BIN)/behave-report $(DEMO_DIR)
+	@echo
+	@echo "Report:      $(DEMO_DIR)/report.html  (open it in a browser; report.md is the same in Markdown)"
+	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(DEMO_DIR)"
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
