@@ -1,0 +1,75 @@
+"""A real multirun in a subprocess (2 models x 2 seeds, tiny data), one failing job, then the report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from behave.paths import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+TINY = ["data.source.n_users=500", "trainer.max_epochs=2"]
+
+
+def behave(tool: str, *args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", tool, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweeps")
+    common = [*TINY, f"paths.cache_dir={root / 'cache'}", f"paths.output_dir={root / 'outputs'}"]
+    ok = behave("behave.train", "-m", "model=gru,xgboost", "seed=0,1", f"hydra.sweep.dir={root / 'ok'}", *common,
+                cwd=REPO_ROOT)
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    # An impossible tree depth makes this job fail inside XGBoost; the sweep must still finish.
+    failing = behave("behave.train", "-m", "model=xgboost", "seed=2", "model.params.max_depth=-1",
+                     f"hydra.sweep.dir={root / 'failing'}", *common, cwd=REPO_ROOT)
+    assert failing.returncode == 0, failing.stderr[-3000:]
+    report = behave("behave.report", str(root / "ok"), str(root / "failing"), "--out", str(root / "report"),
+                    "--n-boot", "300", cwd=REPO_ROOT)
+    assert report.returncode == 0, report.stderr[-3000:]
+    return root
+
+
+def test_every_job_wrote_its_record(sweeps):
+    records = [json.loads(p.read_text()) for p in sweeps.rglob("result.json")]
+    assert len(records) == 5
+    assert sorted((r["model"]["name"], r["seed"], r["status"]) for r in records) == [
+        ("gru", 0, "ok"), ("gru", 1, "ok"), ("xgboost", 0, "ok"), ("xgboost", 1, "ok"), ("xgboost", 2, "failed")
+    ]
+    assert len({r["dataset"]["fingerprint"] for r in records if r["status"] == "ok"}) == 1
+    assert all(r["command"].startswith("behave-train -m") for r in records)
+
+
+def test_report_table_has_one_row_per_model_with_mean_inside_its_ci(sweeps):
+    results = pd.read_csv(sweeps / "report" / "results.csv")
+    assert len(results) == 5
+    ok = results[results["status"] == "ok"]
+    for model, runs in ok.groupby("model"):
+        assert len(runs) == 2, model
+    markdown = (sweeps / "report" / "report.md").read_text()
+    rows = [line for line in markdown.splitlines() if line.startswith("| gru |") or line.startswith("| xgboost |")]
+    assert len(rows) >= 2
+    for row in rows[:2]:
+        auroc_cell = row.split("|")[3]
+        mean = float(auroc_cell.split("±")[0].strip(" *"))
+        low, high = (float(x) for x in auroc_cell.split("[")[1].split("]")[0].split(","))
+        assert low <= mean <= high
+
+
+def test_failed_job_is_listed_with_its_error(sweeps):
+    markdown = (sweeps / "report" / "report.md").read_text()
+    assert "max_depth" in markdown
+    assert "failed" in markdown.lower()
+
+
+def test_html_is_self_contained_with_embedded_images(sweeps):
+    html = (sweeps / "report" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3
+    assert "http://" not in html and "https://" not in html
