@@ -25,20 +25,28 @@ from behave.data.pipeline import FittedPipeline
 from behave.data.sources.files import FileSource
 from behave.data.validate import validate
 
-USAGE = "usage: behave-predict run_dir=<run folder> input=<events CSV/Parquet> output=<CSV> [labels=<labels file>]"
+USAGE = (
+    "usage: behave-predict run_dir=<run folder> input=<events CSV/Parquet> output=<CSV>"
+    " [labels=<labels file>]"
+)
 
 
 def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataFrame:
     """One row per sequence of `events`: sequence_id, prob_<class> for each class, predicted class."""
     result = json.loads((run_dir / "result.json").read_text())
     if result["status"] != "ok":
-        raise DataError(f"{run_dir}: this run failed ({result.get('error')}); there is no model to predict with.")
+        raise DataError(
+            f"{run_dir}: this run failed ({result.get('error')}); there is no model to predict with."
+        )
     config = OmegaConf.create(result["config"])
     spec = dataset_spec(config.data)
     state = json.loads((run_dir / "pipeline.json").read_text())
     pipeline = FittedPipeline.from_state_dict(state["fitted"], spec)
-    source = FileSource(str(events), labels=str(labels) if labels else None,
-                        read_options=dict(getattr(spec.source, "read_options", None) or {}))
+    source = FileSource(
+        str(events),
+        labels=str(labels) if labels else None,
+        read_options=dict(getattr(spec.source, "read_options", None) or {}),
+    )
     event_log, _ = validate(source.load(), spec, with_labels=labels is not None)
     views = pipeline.transform(event_log)
     recipe = instantiate(config.model)
@@ -57,7 +65,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{USAGE}\nmissing: {', '.join(missing)}", file=sys.stderr)
         sys.exit(2)
     try:
-        table = predict(Path(args.run_dir), Path(args.input), Path(args.labels) if args.get("labels") else None)
+        table = predict(
+            Path(args.run_dir), Path(args.input), Path(args.labels) if args.get("labels") else None
+        )
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -113,16 +113,23 @@ def run(cfg: DictConfig) -> RunResult:
 def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
     data = prepare_from_config(cfg.data)
     result.dataset = {
-        "name": data.spec.name, "fingerprint": data.fingerprint, "task": data.task,
-        "class_names": data.class_names, "split_sizes": data.split.sizes(), "vocab_size": data.vocab_size,
-        "n_features": len(data.feature_names), "oracle_test_auroc": data.card.get("oracle_test_auroc"),
+        "name": data.spec.name,
+        "fingerprint": data.fingerprint,
+        "task": data.task,
+        "class_names": data.class_names,
+        "split_sizes": data.split.sizes(),
+        "vocab_size": data.vocab_size,
+        "n_features": len(data.feature_names),
+        "oracle_test_auroc": data.card.get("oracle_test_auroc"),
         "card": data.card,
     }
     # The run carries its own fitted pipeline, so behave-predict works even after the cache is deleted.
     shutil.copyfile(data.directory / "pipeline.json", run_dir / "pipeline.json")
     recipe = instantiate(cfg.model)
     logger = instantiate(cfg.logger) if cfg.get("logger") else None
-    context = RunContext(run_dir=run_dir, seed=int(cfg.seed), cfg=cfg, monitor=str(cfg.monitor), logger=logger)
+    context = RunContext(
+        run_dir=run_dir, seed=int(cfg.seed), cfg=cfg, monitor=str(cfg.monitor), logger=logger
+    )
     outcome = recipe.fit(data, context)
     test_rows = data.rows("test")
     labels = data.labels[test_rows]
@@ -144,8 +151,12 @@ def _log_final(logger, cfg: DictConfig, result: RunResult, labels: np.ndarray, p
     final = {f"test/{name}": value for name, value in result.test_metrics.items() if np.isfinite(value)}
     if result.best_val["value"] is not None:
         final[f"best_{result.best_val['metric']}"] = result.best_val["value"]
-    params = {"model": result.model["name"], "seed": result.seed, "data": result.dataset["name"],
-              **OmegaConf.to_container(cfg.model, resolve=True)}
+    params = {
+        "model": result.model["name"],
+        "seed": result.seed,
+        "data": result.dataset["name"],
+        **OmegaConf.to_container(cfg.model, resolve=True),
+    }
     if result.embedding_dim is not None:
         params["embedding_dim_resolved"] = result.embedding_dim
     logger.log_hyperparams(params, metrics=final)

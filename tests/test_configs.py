@@ -19,14 +19,22 @@ def options(group: str) -> list[str]:
 
 # The template for users' own logs leaves the file and column names to fill in.
 TEMPLATE_VALUES = {
-    "csv": ["data.source.events=log.csv", "data.schema.sequence_id=s", "data.schema.timestamp=t",
-            "data.label.column=y", "data.tokens.fields=[e]", "data.schema.categorical=[e]"],
+    "csv": [
+        "data.source.events=log.csv",
+        "data.schema.sequence_id=s",
+        "data.schema.timestamp=t",
+        "data.label.column=y",
+        "data.tokens.fields=[e]",
+        "data.schema.categorical=[e]",
+    ],
 }
 
 
 @pytest.mark.parametrize("data", options("data"))
 def test_every_data_config_matches_the_schema_and_builds_its_source(data, tmp_path):
-    cfg = compose_train([f"data={data}", *TEMPLATE_VALUES.get(data, [])], tmp_path / "run", tmp_path / "cache")
+    cfg = compose_train(
+        [f"data={data}", *TEMPLATE_VALUES.get(data, [])], tmp_path / "run", tmp_path / "cache"
+    )
     spec = dataset_spec(cfg.data)
     assert spec.name and spec.schema.sequence_id and spec.tokens.fields
     assert sum([spec.split.train, spec.split.val, spec.split.test]) == pytest.approx(1.0)
@@ -72,7 +80,10 @@ def test_every_trainer_config_composes(trainer, tmp_path):
     cfg = compose_train([f"trainer={trainer}"], tmp_path / "run", tmp_path / "cache")
     assert cfg.trainer._target_ == "pytorch_lightning.Trainer"
     if cfg.trainer.accelerator == "cpu":
-        assert instantiate(cfg.trainer, logger=False, enable_checkpointing=False).max_epochs == cfg.trainer.max_epochs
+        assert (
+            instantiate(cfg.trainer, logger=False, enable_checkpointing=False).max_epochs
+            == cfg.trainer.max_epochs
+        )
 
 
 @pytest.mark.parametrize("group", ["experiment", "hparams_search", "debug"])

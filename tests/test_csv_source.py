@@ -28,8 +28,17 @@ def write_log(path, n_sessions: int = 400, seed: int = 0) -> pd.DataFrame:
         bonus = {"de": 0, "fr": 1, "nl": 2}[country]
         outcome = "yes" if (actions == "basket").sum() + bonus + rng.normal(0, 1) > 3 else "no"
         for action, time, price in zip(actions, times, prices):
-            rows.append((f"s{session}", f"u{user}", time.strftime("%d/%m/%Y %H:%M:%S"), action, price, country,
-                         outcome))
+            rows.append(
+                (
+                    f"s{session}",
+                    f"u{user}",
+                    time.strftime("%d/%m/%Y %H:%M:%S"),
+                    action,
+                    price,
+                    country,
+                    outcome,
+                )
+            )
     frame = pd.DataFrame(rows, columns=["session", "user", "when", "action", "price", "country", "outcome"])
     frame.sample(frac=1.0, random_state=seed).to_csv(path, sep=";", index=False)
     return frame
@@ -98,7 +107,11 @@ def test_own_csv_goes_through_the_pipeline_from_config_alone(tmp_path):
     assert data.labels.sum() == positives.sum()
     users = log.groupby("session")["user"].first()
     parts = {p: set(users[data.sequence_ids[data.rows(p)]]) for p in ("train", "val", "test")}
-    assert not parts["train"] & parts["val"] and not parts["train"] & parts["test"] and not parts["val"] & parts["test"]
+    assert (
+        not parts["train"] & parts["val"]
+        and not parts["train"] & parts["test"]
+        and not parts["val"] & parts["test"]
+    )
     assert any(name.startswith("static.") and "country" in name for name in data.feature_names)
     assert data.n_static >= 2  # the one-hot country columns also reach the RNN head
     static = data.sequences.static[data.rows("train")]
@@ -111,8 +124,9 @@ def test_own_csv_goes_through_the_pipeline_from_config_alone(tmp_path):
 def test_own_csv_trains_both_families(tmp_path, model):
     write_log(tmp_path / "log.csv")
     extra = ["trainer.max_epochs=3"] if model == "gru" else []
-    cfg = compose_train([*csv_overrides(tmp_path / "log.csv"), f"model={model}", *extra], tmp_path / "run",
-                        tmp_path / "cache")
+    cfg = compose_train(
+        [*csv_overrides(tmp_path / "log.csv"), f"model={model}", *extra], tmp_path / "run", tmp_path / "cache"
+    )
     result = run(cfg)
     assert result.status == "ok", result.error
     assert result.dataset["class_names"] == ["no", "yes"]

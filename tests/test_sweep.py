@@ -17,22 +17,47 @@ TINY = ["data.source.n_users=500", "trainer.max_epochs=2"]
 
 
 def behave(tool: str, *args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", tool, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", tool, *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweeps")
     common = [*TINY, f"paths.cache_dir={root / 'cache'}", f"paths.output_dir={root / 'outputs'}"]
-    ok = behave("behave.train", "-m", "model=gru,xgboost", "seed=0,1", f"hydra.sweep.dir={root / 'ok'}", *common,
-                cwd=REPO_ROOT)
+    ok = behave(
+        "behave.train",
+        "-m",
+        "model=gru,xgboost",
+        "seed=0,1",
+        f"hydra.sweep.dir={root / 'ok'}",
+        *common,
+        cwd=REPO_ROOT,
+    )
     assert ok.returncode == 0, ok.stderr[-3000:]
     # An impossible tree depth makes this job fail inside XGBoost; the sweep must still finish.
-    failing = behave("behave.train", "-m", "model=xgboost", "seed=2", "model.params.max_depth=-1",
-                     f"hydra.sweep.dir={root / 'failing'}", *common, cwd=REPO_ROOT)
+    failing = behave(
+        "behave.train",
+        "-m",
+        "model=xgboost",
+        "seed=2",
+        "model.params.max_depth=-1",
+        f"hydra.sweep.dir={root / 'failing'}",
+        *common,
+        cwd=REPO_ROOT,
+    )
     assert failing.returncode == 0, failing.stderr[-3000:]
-    report = behave("behave.report", str(root / "ok"), str(root / "failing"), "--out", str(root / "report"),
-                    "--n-boot", "300", cwd=REPO_ROOT)
+    report = behave(
+        "behave.report",
+        str(root / "ok"),
+        str(root / "failing"),
+        "--out",
+        str(root / "report"),
+        "--n-boot",
+        "300",
+        cwd=REPO_ROOT,
+    )
     assert report.returncode == 0, report.stderr[-3000:]
     return root
 
@@ -41,7 +66,11 @@ def test_every_job_wrote_its_record(sweeps):
     records = [json.loads(p.read_text()) for p in sweeps.rglob("result.json")]
     assert len(records) == 5
     assert sorted((r["model"]["name"], r["seed"], r["status"]) for r in records) == [
-        ("gru", 0, "ok"), ("gru", 1, "ok"), ("xgboost", 0, "ok"), ("xgboost", 1, "ok"), ("xgboost", 2, "failed")
+        ("gru", 0, "ok"),
+        ("gru", 1, "ok"),
+        ("xgboost", 0, "ok"),
+        ("xgboost", 1, "ok"),
+        ("xgboost", 2, "failed"),
     ]
     assert len({r["dataset"]["fingerprint"] for r in records if r["status"] == "ok"}) == 1
     assert all(r["command"].startswith("behave-train -m") for r in records)
@@ -54,7 +83,9 @@ def test_report_table_has_one_row_per_model_with_mean_inside_its_ci(sweeps):
     for model, runs in ok.groupby("model"):
         assert len(runs) == 2, model
     markdown = (sweeps / "report" / "report.md").read_text()
-    rows = [line for line in markdown.splitlines() if line.startswith("| gru |") or line.startswith("| xgboost |")]
+    rows = [
+        line for line in markdown.splitlines() if line.startswith("| gru |") or line.startswith("| xgboost |")
+    ]
     assert len(rows) >= 2
     for row in rows[:2]:
         auroc_cell = row.split("|")[3]

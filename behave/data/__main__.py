@@ -1,7 +1,7 @@
 """`behave-data`: prepare a dataset (or reuse its cache) and print its data card.
 
-    behave-data                       # the embedded simulator
-    behave-data data=movielens100k    # any data config, with the same overrides as behave-train
+behave-data                       # the embedded simulator
+behave-data data=movielens100k    # any data config, with the same overrides as behave-train
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ class EventBatch:
     """B sequences right-padded to the longest one, T = max(lengths).
 
     tokens   (B, T)    int64, vocabulary ids; 0 = padding, 1 = unknown
-    numeric  (B, T, F) float32, per-event inputs (log gap to the previous event, scaled numeric fields); 0 at padding
+    numeric  (B, T, F) float32, per-event inputs (log gap to the previous event, scaled numeric
+                       fields); 0 at padding
     lengths  (B,)      int64, true lengths, 1 <= lengths <= T
     labels   (B,)      int64 class index
     static   (B, D)    float32, per-sequence inputs for the head (D may be 0)

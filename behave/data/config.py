@@ -18,14 +18,18 @@ def dataset_spec(data_cfg: DictConfig | dict) -> DatasetSpec:
     if OmegaConf.is_config(data_cfg):
         missing = [f"data.{key}" for key in _missing_keys(data_cfg)]
         if missing:
-            raise DataError(f"data config: {', '.join(missing)} must be set (e.g. data.{missing[0][5:]}=...).")
+            raise DataError(
+                f"data config: {', '.join(missing)} must be set (e.g. data.{missing[0][5:]}=...)."
+            )
         # Resolve against the whole config first (the node refers to ${paths...}), then check the schema.
         data_cfg = OmegaConf.to_container(data_cfg, resolve=True)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(DatasetSpec), data_cfg)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
-        raise DataError(f"data config does not match the dataset schema (behave/data/spec.py): {error}") from None
+        raise DataError(
+            f"data config does not match the dataset schema (behave/data/spec.py): {error}"
+        ) from None
 
 
 def _missing_keys(node, prefix: str = "") -> list[str]:

@@ -16,7 +16,9 @@ class EventDataModule(pl.LightningDataModule):
     `feature_names`), never from YAML. Loaders run in the main process: workers slowed 2-core training.
     """
 
-    def __init__(self, data: PreparedDataset, batch_size: int = 256, eval_batch_size: int = 1024, seed: int = 0):
+    def __init__(
+        self, data: PreparedDataset, batch_size: int = 256, eval_batch_size: int = 1024, seed: int = 0
+    ):
         super().__init__()
         self.data = data
         self.batch_size = batch_size

@@ -17,9 +17,7 @@ def missing_column_error(file: str, column: str, role: str, available: Sequence[
     close = difflib.get_close_matches(column, [str(c) for c in available], n=1, cutoff=0.6)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     shown = ", ".join(map(str, list(available)[:30]))
-    return DataError(
-        f"{file}: column '{column}' ({role}) not found.{hint} Columns in the file: {shown}"
-    )
+    return DataError(f"{file}: column '{column}' ({role}) not found.{hint} Columns in the file: {shown}")
 
 
 def describe_rows(frame: pd.DataFrame, bad: pd.Series, column: str, limit: int = 5) -> str:

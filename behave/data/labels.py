@@ -1,7 +1,8 @@
 """Raw label values -> class indices, with errors for unknown values and single-class labels.
 
 Binary: class 1 is `label.positive` (compared as strings, so 1, "1" and "yes" all work); when no positive
-value is configured, labels must be 0/1 or False/True. Multiclass: classes in `label.classes` order, else sorted.
+value is configured, labels must be 0/1 or False/True. Multiclass: classes in `label.classes` order,
+else sorted.
 """
 
 from __future__ import annotations

@@ -23,8 +23,14 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
     Each pass draws a new order from (seed, pass number), so training is reproducible for a seed.
     """
 
-    def __init__(self, lengths: np.ndarray, batch_size: int, shuffle: bool = True, seed: int = 0,
-                 chunk_batches: int = 50) -> None:
+    def __init__(
+        self,
+        lengths: np.ndarray,
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        chunk_batches: int = 50,
+    ) -> None:
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -38,7 +44,9 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         if not self.shuffle:
             order = np.argsort(self.lengths, kind="stable")
-            yield from (order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size))
+            yield from (
+                order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)
+            )
             return
         rng = np.random.default_rng([self.seed, self.passes])
         self.passes += 1

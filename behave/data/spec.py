@@ -19,7 +19,8 @@ class EventSchema:
 
     sequence_id: str = MISSING
     timestamp: str = MISSING
-    # "auto": datetime strings or numbers (numbers are unix seconds); "unix_s", "unix_ms", or a strftime format.
+    # "auto": datetime strings or numbers (numbers are unix seconds); "unix_s", "unix_ms", or a strftime
+    # format.
     timestamp_format: str = "auto"
     categorical: list[str] = field(default_factory=list)
     numeric: list[str] = field(default_factory=list)

@@ -52,12 +52,21 @@ def slug(text: str) -> str:
 
 
 CARD_FIELDS = (
-    ("label", "label"), ("task", "task"), ("class_names", "classes"), ("n_sequences", "sequences"),
-    ("n_events", "events"), ("dropped", "dropped by validation"), ("split", "split"),
-    ("length_percentiles", "sequence length percentiles"), ("max_len", "max_len"),
-    ("truncated_share", "share truncated to max_len"), ("vocab_size", "vocabulary size"),
-    ("token_fields", "token fields"), ("n_numeric_inputs", "numeric inputs per event"),
-    ("n_static_inputs", "static inputs"), ("n_features", "tabular features"),
+    ("label", "label"),
+    ("task", "task"),
+    ("class_names", "classes"),
+    ("n_sequences", "sequences"),
+    ("n_events", "events"),
+    ("dropped", "dropped by validation"),
+    ("split", "split"),
+    ("length_percentiles", "sequence length percentiles"),
+    ("max_len", "max_len"),
+    ("truncated_share", "share truncated to max_len"),
+    ("vocab_size", "vocabulary size"),
+    ("token_fields", "token fields"),
+    ("n_numeric_inputs", "numeric inputs per event"),
+    ("n_static_inputs", "static inputs"),
+    ("n_features", "tabular features"),
     ("oracle_test_auroc", "oracle test AUROC (Bayes-optimal)"),
 )
 
@@ -67,7 +76,9 @@ def data_blocks(records: list[RunRecord]) -> list[Block]:
     dataset = next((r.dataset for r in records if r.ok), records[0].dataset)
     card = next((r.dataset.get("card") for r in records if r.dataset.get("card")), None) or {}
     source = card or dataset
-    rows = [[label, _fmt_card_value(source[key])] for key, label in CARD_FIELDS if source.get(key) is not None]
+    rows = [
+        [label, _fmt_card_value(source[key])] for key, label in CARD_FIELDS if source.get(key) is not None
+    ]
     if not card and dataset.get("split_sizes"):
         rows.append(["split sizes", _fmt_card_value(dataset["split_sizes"])])
     if not rows:
@@ -76,8 +87,13 @@ def data_blocks(records: list[RunRecord]) -> list[Block]:
     parts = card.get("parts") or {}
     if parts:
         part_rows = [
-            [name, f"{part.get('n_sequences', 0):,}", f"{part.get('n_events', 0):,}",
-             _fmt_card_value(part.get("label_share", {})), f"{part.get('unknown_token_rate', 0):.2%}"]
+            [
+                name,
+                f"{part.get('n_sequences', 0):,}",
+                f"{part.get('n_events', 0):,}",
+                _fmt_card_value(part.get("label_share", {})),
+                f"{part.get('unknown_token_rate', 0):.2%}",
+            ]
             for name, part in parts.items()
         ]
         headers = ["part", "sequences", "events", "label share", "unknown-token rate"]

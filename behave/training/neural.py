@@ -34,8 +34,14 @@ SIZES_FILE = "model_sizes.json"
 
 
 class NeuralRecipe:
-    def __init__(self, module: partial, name: str = "rnn", family: str = "neural", batch_size: int = 256,
-                 eval_batch_size: int = 1024) -> None:
+    def __init__(
+        self,
+        module: partial,
+        name: str = "rnn",
+        family: str = "neural",
+        batch_size: int = 256,
+        eval_batch_size: int = 1024,
+    ) -> None:
         self.module = module
         self.name = name
         self.family = family
@@ -51,8 +57,12 @@ class NeuralRecipe:
         if threads:
             torch.set_num_threads(int(threads))
         datamodule = EventDataModule(data, self.batch_size, self.eval_batch_size, seed=context.seed)
-        sizes = {"vocab_size": data.vocab_size, "n_numeric": data.n_numeric, "n_static": data.n_static,
-                 "num_classes": data.num_classes}
+        sizes = {
+            "vocab_size": data.vocab_size,
+            "n_numeric": data.n_numeric,
+            "n_static": data.n_static,
+            "num_classes": data.num_classes,
+        }
         model = self.build(sizes)
         callbacks = [instantiate(node) for node in context.cfg.get("callbacks", {}).values() if node]
         trainer = instantiate(context.cfg.trainer, logger=context.logger, callbacks=callbacks)
@@ -118,12 +128,18 @@ def write_embeddings(model, data: PreparedDataset, context: RunContext) -> None:
     vocabulary = data.pipeline.vocabulary
     first_field = vocabulary.spec.fields[0]
     field0 = [parts.get(first_field, token) for token, parts in zip(vocabulary.tokens_, vocabulary.parts_)]
-    table = pd.DataFrame({"token": vocabulary.tokens_, "field0": field0, "train_freq": vocabulary.frequencies_})
-    table = pd.concat([table, pd.DataFrame(weights, columns=[f"dim_{i}" for i in range(weights.shape[1])])], axis=1)
+    table = pd.DataFrame(
+        {"token": vocabulary.tokens_, "field0": field0, "train_freq": vocabulary.frequencies_}
+    )
+    table = pd.concat(
+        [table, pd.DataFrame(weights, columns=[f"dim_{i}" for i in range(weights.shape[1])])], axis=1
+    )
     table.to_parquet(context.run_dir / "token_embeddings.parquet", index=False)
     if context.logger is not None:
         metadata = [[t, f, str(n)] for t, f, n in zip(vocabulary.tokens_, field0, vocabulary.frequencies_)]
         context.logger.experiment.add_embedding(
-            torch.from_numpy(weights), metadata=metadata, metadata_header=["token", first_field, "train_freq"],
+            torch.from_numpy(weights),
+            metadata=metadata,
+            metadata_header=["token", first_field, "train_freq"],
             tag="token_embeddings",
         )

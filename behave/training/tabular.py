@@ -24,15 +24,20 @@ MODEL_FILE = "model.xgb.json"
 
 
 class XGBoostRecipe:
-    def __init__(self, params: dict[str, Any], name: str = "xgboost", family: str = "tabular", n_jobs: int = 2):
+    def __init__(
+        self, params: dict[str, Any], name: str = "xgboost", family: str = "tabular", n_jobs: int = 2
+    ):
         self.params = dict(params)
         self.name = name
         self.family = family
         self.n_jobs = n_jobs
 
     def classifier(self, num_classes: int, seed: int) -> xgb.XGBClassifier:
-        objective = {"objective": "binary:logistic", "eval_metric": "auc"} if num_classes == 2 else {
-            "objective": "multi:softprob", "eval_metric": "mlogloss"}
+        objective = (
+            {"objective": "binary:logistic", "eval_metric": "auc"}
+            if num_classes == 2
+            else {"objective": "multi:softprob", "eval_metric": "mlogloss"}
+        )
         return xgb.XGBClassifier(**self.params, **objective, n_jobs=self.n_jobs, random_state=seed)
 
     def fit(self, data: PreparedDataset, context: RunContext) -> FitOutcome:
@@ -76,10 +81,12 @@ class XGBoostRecipe:
         gains = model.get_booster().get_score(importance_type="total_gain")
         named = {self.feature_names[int(key[1:])]: gain for key, gain in gains.items()}
         ranked = sorted(named.items(), key=lambda item: -item[1])
-        lines = ["feature,total_gain"] + [f"\"{name}\",{gain:.6g}" for name, gain in ranked]
+        lines = ["feature,total_gain"] + [f'"{name}",{gain:.6g}' for name, gain in ranked]
         (context.run_dir / "feature_importance.csv").write_text("\n".join(lines) + "\n")
         if context.logger is not None:
-            table = "| feature | total gain |\n|---|---|\n" + "\n".join(f"| {n} | {g:.4g} |" for n, g in ranked[:50])
+            table = "| feature | total gain |\n|---|---|\n" + "\n".join(
+                f"| {n} | {g:.4g} |" for n, g in ranked[:50]
+            )
             context.logger.experiment.add_text("feature_importance", table)
             for name, gain in ranked[:50]:
                 context.logger.experiment.add_scalar(f"feature_importance/{name}", gain, 0)

@@ -16,7 +16,8 @@ DATA_DIR_ENV = "BEHAVE_DATA_DIR"
 
 
 def resolve_data_dir(data_dir: str | None, dataset_folder: str | None = None) -> Path:
-    """`data_dir` when given; else `$BEHAVE_DATA_DIR/<dataset_folder>` when set; else `data/raw/<dataset_folder>`."""
+    """`data_dir` when given; else `$BEHAVE_DATA_DIR/<dataset_folder>` when set; else
+    `data/raw/<dataset_folder>`."""
     if data_dir:
         return Path(data_dir).expanduser()
     root = os.environ.get(DATA_DIR_ENV)
@@ -36,20 +37,30 @@ def read_table(path: Path, read_options: dict[str, Any] | None = None) -> pd.Dat
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty.") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as error:
-        raise DataError(f"{path}: cannot be read ({type(error).__name__}: {error}). Check `read_options` "
-                        "(sep, encoding, ...).") from None
+        raise DataError(
+            f"{path}: cannot be read ({type(error).__name__}: {error}). Check `read_options` "
+            "(sep, encoding, ...)."
+        ) from None
 
 
 class FileSource:
     """Events (and optionally labels) from files. Relative paths are resolved against the data folder."""
 
-    def __init__(self, events: str, labels: str | None = None, data_dir: str | None = None,
-                 read_options: dict[str, Any] | None = None, labels_read_options: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        events: str,
+        labels: str | None = None,
+        data_dir: str | None = None,
+        read_options: dict[str, Any] | None = None,
+        labels_read_options: dict[str, Any] | None = None,
+    ):
         self.data_dir = resolve_data_dir(data_dir)
         self.events_path = self._resolve(events)
         self.labels_path = self._resolve(labels) if labels else None
         self.read_options = dict(read_options or {})
-        self.labels_read_options = dict(labels_read_options if labels_read_options is not None else self.read_options)
+        self.labels_read_options = dict(
+            labels_read_options if labels_read_options is not None else self.read_options
+        )
 
     def _resolve(self, name: str) -> Path:
         path = Path(name).expanduser()
@@ -58,17 +69,27 @@ class FileSource:
     def _check_present(self) -> None:
         missing = [p for p in (self.events_path, self.labels_path) if p is not None and not p.exists()]
         if missing:
-            raise DataError(f"data file(s) not found: {', '.join(map(str, missing))} (data folder: {self.data_dir}; "
-                            f"set `data.source.data_dir` or ${DATA_DIR_ENV}).")
+            raise DataError(
+                f"data file(s) not found: {', '.join(map(str, missing))} (data folder: {self.data_dir}; "
+                f"set `data.source.data_dir` or ${DATA_DIR_ENV})."
+            )
 
     def load(self) -> RawTables:
         self._check_present()
         events = read_table(self.events_path, self.read_options)
         labels = read_table(self.labels_path, self.labels_read_options) if self.labels_path else None
-        return RawTables(events=events, events_name=str(self.events_path), labels=labels,
-                         labels_name=str(self.labels_path) if self.labels_path else None)
+        return RawTables(
+            events=events,
+            events_name=str(self.events_path),
+            labels=labels,
+            labels_name=str(self.labels_path) if self.labels_path else None,
+        )
 
     def fingerprint(self) -> dict:
         self._check_present()
         files = [file_digest(p) for p in (self.events_path, self.labels_path) if p is not None]
-        return {"files": files, "read_options": self.read_options, "labels_read_options": self.labels_read_options}
+        return {
+            "files": files,
+            "read_options": self.read_options,
+            "labels_read_options": self.labels_read_options,
+        }
