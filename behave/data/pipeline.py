@@ -7,6 +7,7 @@ neural models and (b) the tabular feature matrix for the tree models, without re
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,24 +41,28 @@ class FittedPipeline:
 
     @classmethod
     def fit(cls, train: EventLog, spec: DatasetSpec) -> FittedPipeline:
-        vocabulary = Vocabulary(spec.tokens).fit(train)
-        scaler = NumericScaler(spec.sequences, list(spec.schema.numeric)).fit(train)
-        train_ids = vocabulary.transform(train)
-        builder = FeatureBuilder(spec.features).fit(train, train_ids, vocabulary.tokens_)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # The scaler needs nothing from the vocabulary: it fits alongside (numpy releases the GIL).
+            scaler = pool.submit(NumericScaler(spec.sequences, list(spec.schema.numeric)).fit, train)
+            vocabulary = Vocabulary(spec.tokens)
+            train_ids = vocabulary.fit_transform(train)
+            builder = FeatureBuilder(spec.features).fit(train, train_ids, vocabulary.tokens_)
         static_scaling = {}
         if any(name.startswith(STATIC_PREFIX) for name in builder.feature_names):
             train_static = _static_columns(builder.transform(train, train_ids))
             static_scaling = {c: [float(train_static[c].mean()), float(train_static[c].std(ddof=0)) or 1.0]
                               for c in train_static.columns}
-        return cls(vocabulary, scaler, builder, list(train.class_names), static_scaling)
+        return cls(vocabulary, scaler.result(), builder, list(train.class_names), static_scaling)
 
     def transform(self, log_: EventLog) -> Views:
-        token_ids = self.vocabulary.transform(log_)
-        features = self.features.transform(log_, token_ids)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            numeric = pool.submit(self.scaler.transform, log_)  # independent of the tokens: runs alongside
+            token_ids = self.vocabulary.transform(log_)
+            features = self.features.transform(log_, token_ids)
         store = SequenceStore(
             offsets=log_.offsets,
             tokens=token_ids.astype(np.int32),
-            numeric=self.scaler.transform(log_),
+            numeric=numeric.result(),
             labels=log_.labels,
             static=self.static_inputs(features),
         )

@@ -27,7 +27,8 @@ def gaps_seconds(log_: EventLog) -> np.ndarray:
 
 
 def _signed_log1p(values: np.ndarray) -> np.ndarray:
-    return np.sign(values) * np.log1p(np.abs(values))
+    out = np.log1p(np.abs(values))
+    return np.copysign(out, values, out=out)
 
 
 @dataclass
@@ -71,8 +72,10 @@ class NumericScaler:
             if column.endswith("_missing") and column not in raw:
                 out[:, j] = np.isnan(raw[column.removesuffix("_missing")])
                 continue
-            scaled = (raw[column] - self.mean_[column]) / self.std_[column]
-            out[:, j] = np.nan_to_num(scaled, nan=0.0, posinf=0.0, neginf=0.0)
+            scaled = raw[column] - self.mean_[column]  # a new array: the log's own column stays untouched
+            scaled /= self.std_[column]
+            scaled[~np.isfinite(scaled)] = 0.0
+            out[:, j] = scaled
         return out
 
     def state_dict(self) -> dict:

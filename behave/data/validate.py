@@ -8,6 +8,7 @@ without events are dropped with a warning; their counts are returned for the dat
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,13 +197,21 @@ def _sort_events(sequence_col: pd.Series, time: np.ndarray) -> tuple[np.ndarray,
     time = np.asarray(time, dtype=np.float64)
     # Files usually come ordered by time or by sequence: then a stable sort by sequence alone already is the
     # lexsort order (ties keep file order in both), and it skips lexsort's full N log N sort on time.
-    order = np.argsort(codes, kind="stable")
+    order = _stable_order(codes)
     sorted_codes, sorted_time = codes[order], time[order]
     if not np.all((np.diff(sorted_codes) != 0) | (np.diff(sorted_time) >= 0)):
         order = np.lexsort((time, codes))
     counts = np.bincount(codes, minlength=len(uniques))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return order, np.asarray(uniques), offsets
+
+
+def _stable_order(codes: np.ndarray) -> np.ndarray:
+    """Stable argsort of (N,) sequence codes (0 <= code < 2**32: there are fewer sequences than that)."""
+    if np.all(codes[1:] >= codes[:-1]):
+        return np.arange(len(codes))
+    # numpy radix-sorts 16-bit keys in O(N) but timsorts wider ones: sort by the codes' two 16-bit halves.
+    return np.lexsort(((codes & 0xFFFF).astype(np.uint16), (codes >> 16).astype(np.uint16)))
 
 
 def _align_labels(sequence_ids, seq_labels: pd.Series, spec: DatasetSpec, raw: RawTables):
@@ -232,9 +241,14 @@ def _assemble(events, order, sequence_ids, offsets, time, numeric, labels, class
     schema = spec.schema
     # Only the per-sequence columns are reordered as a frame; event fields are reordered as integer codes.
     per_sequence = [schema.sequence_id, *schema.static_categorical, *schema.static_numeric, schema.group]
-    sorted_events = events[list(dict.fromkeys(c for c in per_sequence if c))].iloc[order].reset_index(drop=True)
+    per_sequence = list(dict.fromkeys(c for c in per_sequence if c))
+    sorted_events = events[per_sequence].iloc[order].reset_index(drop=True)
     firsts = offsets[:-1]
-    categorical = {col: _categorical(events[col], order) for col in schema.categorical}
+    columns = [events[col] for col in schema.categorical]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # Hashing strings is most of validation's time; pyarrow does it without the GIL, two columns at once.
+        parsed = pool.map(lambda values: _categorical(values, order), columns)
+        categorical = dict(zip(schema.categorical, parsed))
     static = _static_table(sorted_events, schema, firsts, raw.events_name)
     groups = None
     if schema.group:
@@ -258,7 +272,7 @@ def _assemble(events, order, sequence_ids, offsets, time, numeric, labels, class
 
 
 def _categorical(values: pd.Series, order: np.ndarray) -> pd.Categorical:
-    """(N,) categorical in `order`, with string categories (files read with ints or strs give the same tokens).
+    """(N,) categorical in `order` with string categories, so files read as ints or strs give the same tokens.
 
     Each value is hashed once; cleaning, sorting and naming happen on the few distinct values only.
     """

@@ -49,16 +49,21 @@ class Vocabulary:
         return len(self.tokens_)
 
     def fit(self, train: EventLog) -> Vocabulary:
+        self.fit_transform(train)
+        return self
+
+    def fit_transform(self, train: EventLog) -> np.ndarray:
+        """Fit on `train` and return its (N,) token ids, building the per-event keys only once."""
         self._fit_fields(train)
-        keys = self._keys(train)
-        unique, counts = np.unique(keys, return_counts=True)
+        train_keys = self._keys(train)
+        unique, counts = self._count_keys(train_keys)
         parts = [self._decode(key) for key in unique]
         strings = [self._token_string(p) for p in parts]
         order = sorted(range(len(unique)), key=lambda i: (-counts[i], strings[i]))
         order = [i for i in order if counts[i] >= self.spec.min_freq]
         if self.spec.max_size is not None:
             order = order[: max(0, self.spec.max_size - len(SPECIALS))]
-        unknown = int(len(keys) - counts[order].sum()) if order else len(keys)
+        unknown = int(counts.sum() - counts[order].sum())
         self.tokens_ = SPECIALS + [strings[i] for i in order]
         self.frequencies_ = [0, unknown] + [int(counts[i]) for i in order]
         self.parts_ = [{}, {}] + [parts[i] for i in order]
@@ -66,13 +71,15 @@ class Vocabulary:
         known = unique[order] if order else np.zeros(0, np.int64)
         sort = np.argsort(known)
         self.keys_, self.key_ids_ = known[sort], ids[sort]
-        return self
+        return self._ids(train_keys)
 
     def transform(self, log_: EventLog) -> np.ndarray:
         """(N,) int64 token ids for every event of `log_`; never refits."""
         if not self.tokens_:
             raise RuntimeError("Vocabulary.transform called before fit")
-        keys = self._keys(log_)
+        return self._ids(self._keys(log_))
+
+    def _ids(self, keys: np.ndarray) -> np.ndarray:
         n_keys = self._key_space()
         if n_keys <= DENSE_LOOKUP_MAX:
             # Small key space (the usual case): one gather from a dense table beats a binary search per event.
@@ -113,6 +120,15 @@ class Vocabulary:
         trained = pd.Index(self.categories_[name]).get_indexer(original.categories)
         lookup = np.append(np.where(trained >= 0, trained + 2, 1), 0).astype(np.int64)
         return lookup[original.codes]
+
+    def _count_keys(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct keys ascending, their counts); over a small key space a bincount avoids sorting keys."""
+        n_keys = self._key_space()
+        if n_keys > DENSE_LOOKUP_MAX:
+            return np.unique(keys, return_counts=True)
+        counts = np.bincount(keys, minlength=n_keys)
+        unique = np.flatnonzero(counts)
+        return unique.astype(np.int64), counts[unique]
 
     def _key_space(self) -> int:
         """Number of possible keys: the product of the fields' radices."""
