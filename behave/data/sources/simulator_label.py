@@ -24,13 +24,13 @@ COUNT_WEIGHTS = {
     "add_to_wishlist": 0.2,
 }
 ORDER_WEIGHTS = {
-    "cart_in_last_session": 2.0,
+    "cart_in_last_session": 1.2,
     "abandoned_cart": -2.1,
-    "ends_at_checkout": 2.0,
-    "ends_at_help": -2.0,
-    "recent_deep_search_hit": 1.7,
-    "session_acceleration": 1.4,
-    "product_view_trend": 2.7,
+    "ends_at_checkout": 1.0,
+    "ends_at_help": -1.0,
+    "recent_deep_search_hit": 2.5,
+    "session_acceleration": 2.5,
+    "product_view_trend": 3.5,
 }
 # A product page read this far after a search result counts as a strong signal of purchase intent.
 DEEP_SCROLL_PX = 2000.0
