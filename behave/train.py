@@ -166,14 +166,16 @@ def _log_final(logger, cfg: DictConfig, result: RunResult, labels: np.ndarray, p
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     started = time.perf_counter()
     result = run(cfg)
     log.info("done in %.1f s", time.perf_counter() - started)
     if result.status != "ok" and not _is_multirun():
         sys.exit(1)
     value = (result.best_val or {}).get("value")
-    return math.nan if result.status != "ok" or value is None else float(value)
+    # None (not NaN) for a failed run: the Optuna sweeper records a trial whose value is not a float as
+    # failed and goes on (with max_failure_rate: 1.0), whereas NaN crashes it.
+    return None if result.status != "ok" or value is None else float(value)
 
 
 if __name__ == "__main__":

@@ -104,3 +104,17 @@ def test_html_is_self_contained_with_embedded_images(sweeps):
     html = (sweeps / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3
     assert "http://" not in html and "https://" not in html
+
+
+def test_optuna_search_records_its_budget_and_survives_a_failed_trial(tmp_path):
+    search = behave(
+        "behave.train", "hparams_search=xgboost", "search_trials=4", "data.source.n_users=400",
+        "model.params.max_depth=choice(-1,3)",  # depth -1 makes XGBoost fail: some trials must fail
+        f"hydra.sweep.dir={tmp_path / 'search'}", f"paths.cache_dir={tmp_path / 'cache'}", cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert search.returncode == 0, search.stderr[-3000:]
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "search").glob("trial_*/result.json"))]
+    assert len(records) == 4
+    assert {r["status"] for r in records} == {"ok", "failed"}
+    assert all(r["hparams_search"] == {"sweeper": "optuna", "n_trials": 4, "direction": "maximize"} for r in records)
+    assert (tmp_path / "search" / "optimization_results.yaml").exists()
