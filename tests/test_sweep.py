@@ -116,5 +116,7 @@ def test_optuna_search_records_its_budget_and_survives_a_failed_trial(tmp_path):
     records = [json.loads(p.read_text()) for p in sorted((tmp_path / "search").glob("trial_*/result.json"))]
     assert len(records) == 4
     assert {r["status"] for r in records} == {"ok", "failed"}
-    assert all(r["hparams_search"] == {"sweeper": "optuna", "n_trials": 4, "direction": "maximize"} for r in records)
+    assert all(
+        r["hparams_search"] == {"sweeper": "optuna", "n_trials": 4, "direction": "maximize"} for r in records
+    )
     assert (tmp_path / "search" / "optimization_results.yaml").exists()
