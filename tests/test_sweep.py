@@ -120,3 +120,18 @@ def test_optuna_search_records_its_budget_and_survives_a_failed_trial(tmp_path):
         r["hparams_search"] == {"sweeper": "optuna", "n_trials": 4, "direction": "maximize"} for r in records
     )
     assert (tmp_path / "search" / "optimization_results.yaml").exists()
+
+
+def test_parallel_launcher_runs_jobs_that_share_one_fresh_cache(tmp_path):
+    # Both jobs find no cache and prepare the same dataset at once: one copy must win, none half-written.
+    sweep = behave(
+        "behave.train", "-m", "model=xgboost", "seed=0,1", "data.source.n_users=400",
+        "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        f"paths.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'outputs'}", cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    records = [json.loads(p.read_text()) for p in (tmp_path / "sweep").rglob("result.json")]
+    assert sorted((r["seed"], r["status"]) for r in records) == [(0, "ok"), (1, "ok")]
+    assert len({r["dataset"]["fingerprint"] for r in records}) == 1
+    cached = [p.name for p in (tmp_path / "cache").iterdir()]
+    assert cached == [records[0]["dataset"]["fingerprint"]]
