@@ -8,7 +8,9 @@ import pytest
 
 from behave.data.config import build_source, dataset_spec, prepare_from_config
 from behave.data.errors import DataError
+from behave.data.event_log import RawTables
 from behave.data.sources.files import FileSource
+from behave.data.validate import validate
 
 
 def good_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -122,6 +124,17 @@ def test_int_categories_read_as_floats_keep_their_int_names(load_log):
     log_, _ = load_log(events, labels)
     assert log_.categorical["page"].categories.tolist() == ["3", "7"]
     assert (log_.categorical["page"].codes == -1).sum() == 1
+
+
+def test_mixed_int_and_str_objects_name_one_category(data_config):
+    # A source that builds its frame in Python (no file round trip) can hand over 1 and "1" in one column.
+    events, labels = good_tables()
+    spec = dataset_spec(data_config(events, labels))
+    events["page"] = pd.Series([1, "1", "cart", 1, None, "cart"], dtype=object)
+    log_, _ = validate(RawTables(events, "frame", labels, "labels"), spec)
+    page = log_.categorical["page"]
+    assert page.categories.tolist() == ["1", "cart"]
+    assert page.astype(object).tolist() == ["1", "1", "cart", "1", np.nan, "cart"]
 
 
 def test_non_numeric_value_in_numeric_field(load_log, tmp_path):

@@ -288,7 +288,14 @@ def _distinct_categorical(values: pd.Series) -> pd.Categorical:
         # Ints with an empty cell are read as floats: keep '3' (not '3.0') so every file gives the same token.
         values = values.astype("Int64")
     cat = pd.Categorical(values.where(~_is_missing(values)))
-    return cat.rename_categories(cat.categories.astype(str)) if len(cat.categories) else cat
+    names = cat.categories.astype(str)
+    if not names.has_duplicates:
+        return cat.rename_categories(names) if len(names) else cat
+    # A column of Python objects can hold both 1 and '1' (a hand-built frame, a mixed Excel export): they
+    # name the same token, so they become one category.
+    merged, unique_names = pd.factorize(names, sort=True)
+    codes = np.where(cat.codes >= 0, merged[cat.codes], -1)
+    return pd.Categorical.from_codes(codes, categories=unique_names)
 
 
 def _static_table(sorted_events: pd.DataFrame, schema: EventSchema, firsts: np.ndarray, name: str) -> pd.DataFrame:
