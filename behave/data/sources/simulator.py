@@ -26,7 +26,7 @@ from behave.data.sources.simulator_render import Rendered, render
 from behave.data.sources.simulator_walk import Walk, draw_users, walk
 
 # Bump when a change to the generator changes its output for the same arguments (invalidates caches).
-VERSION = 2
+VERSION = 3
 
 
 class ClickstreamSimulator:
