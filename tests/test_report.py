@@ -11,6 +11,7 @@ from sklearn.metrics import accuracy_score, average_precision_score, brier_score
 
 from behave.report.__main__ import main
 from behave.report.compare import Comparison, verdict
+from behave.report.plots import embedding_groups
 from behave.report.stats import PairedAucDiff
 
 N_TEST = 800
@@ -265,3 +266,19 @@ def test_multiclass_report_compares_macro_auroc(tmp_path: Path):
     assert re.search(r"GRU beats XGBoost by 0\.\d{3} macro AUROC \(95% CI", markdown)
     assert "oracle (Bayes-optimal)" not in markdown
     assert "`config error`" in markdown
+
+
+def test_embedding_groups_split_a_dominant_first_field_by_the_second():
+    table = pd.DataFrame(
+        {
+            "field0": ["page_view"] * 6 + ["search", "add_to_cart"],
+            "field1": ["home", "home", "product", "product", "cart", None, "", ""],
+        }
+    )
+    assert embedding_groups(table).tolist() == [
+        "page_view|home", "page_view|home", "page_view|product", "page_view|product", "page_view|cart",
+        "page_view", "search", "add_to_cart",
+    ]  # fmt: skip
+    balanced = table.assign(field0=["a", "b"] * 4)
+    assert embedding_groups(balanced).tolist() == ["a", "b"] * 4  # no value holds most tokens: no split
+    assert embedding_groups(table.drop(columns="field1")).tolist() == table["field0"].tolist()

@@ -102,6 +102,18 @@ def test_projector_files_carry_token_metadata(runs):
     embeddings = pd.read_parquet(runs["gru"] / "token_embeddings.parquet")
     assert len(embeddings) == len(metadata) - 1
     assert embeddings["dim_0"].abs().sum() > 0
+    views = embeddings[embeddings["field0"] == "page_view"]
+    assert (
+        set(views["field1"])
+        <= {"home", "category", "product", "search_results", "reviews", "cart"}
+        | {
+            "checkout",
+            "help",
+            "account",
+        }
+        and len(set(views["field1"])) >= 5
+    )
+    assert (embeddings.loc[embeddings["field0"] == "add_to_cart", "field1"] == "").all()
 
 
 def test_failed_run_writes_a_failed_record(tmp_path, cache_dir):

@@ -73,6 +73,7 @@ def dataset_figures(
     path = plots.plot_embedding_map(table, title, fig_dir / f"{prefix}_embeddings_{record.model}.png")
     caption = (
         f"First two principal components of the {record.model} (seed {record.seed}) token embeddings, "
-        "coloured by the token's first field; the most frequent training tokens are labelled."
+        "coloured by the token's first field (split by its second where one value holds most tokens); "
+        "the most frequent training tokens are labelled."
     )
     return blocks + [Figure(path, caption)]

@@ -16,8 +16,9 @@ from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 from behave.report.records import Predictions  # noqa: E402
 
 SPECIAL_TOKENS = frozenset({"<pad>", "<unk>"})
-# Event types beyond this many share one colour: a legend of 40 entries helps nobody.
-MAX_COLOURED_GROUPS = 9
+# Token kinds beyond this many share one colour: a legend of 40 entries helps nobody. 15 + "other" fit the
+# 20 distinguishable colours of matplotlib's tab20.
+MAX_COLOURED_GROUPS = 15
 
 
 def _one_vs_rest(predictions: Predictions) -> tuple[np.ndarray, np.ndarray]:
@@ -115,21 +116,36 @@ def plot_metric_by_seed(
     return _save(fig, path)
 
 
+def embedding_groups(table: pd.DataFrame) -> pd.Series:
+    """Colour group per token: its first field, split by the second where one first value holds most tokens.
+
+    Without the split a clickstream map is one colour: nearly every token is a page view.
+    """
+    groups = table["field0"].astype(str)
+    if "field1" in table:
+        shares = groups.value_counts(normalize=True)
+        second = table["field1"].fillna("").astype(str)
+        split = groups.isin(shares.index[shares > 0.5]) & (second != "")
+        groups = groups.where(~split, groups + "|" + second)
+    common = groups.value_counts().index[:MAX_COLOURED_GROUPS]
+    return groups.where(groups.isin(common), "other")
+
+
 def plot_embedding_map(table: pd.DataFrame, title: str, path: Path, n_labels: int = 12) -> Path:
-    """2-D PCA of token embeddings (columns token, field0, train_freq, dim_*), coloured by field0."""
+    """2-D PCA of token embeddings (columns token, field0, [field1,] train_freq, dim_*), coloured by kind."""
     table = table[~table["token"].isin(SPECIAL_TOKENS)].reset_index(drop=True)
     dims = table[[c for c in table.columns if c.startswith("dim_")]].to_numpy(dtype=float)
     coords = PCA(n_components=2).fit_transform(dims) if len(table) >= 2 else np.zeros((len(table), 2))
-    groups = table["field0"].astype(str)
-    common = groups.value_counts().index[:MAX_COLOURED_GROUPS]
-    groups = groups.where(groups.isin(common), "other")
-    fig, ax = plt.subplots(figsize=(7, 5.5))
-    for group in sorted(groups.unique()):
+    groups = embedding_groups(table)
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    colours = plt.get_cmap("tab20").colors
+    for index, group in enumerate(sorted(groups.unique())):
         mask = (groups == group).to_numpy()
-        ax.scatter(coords[mask, 0], coords[mask, 1], s=14, alpha=0.75, label=group)
+        colour = "lightgrey" if group == "other" else colours[index % len(colours)]
+        ax.scatter(coords[mask, 0], coords[mask, 1], s=14, alpha=0.8, color=colour, label=group)
     for row in table.nlargest(n_labels, "train_freq").index:
         ax.annotate(table.at[row, "token"], coords[row], fontsize=6, alpha=0.85)
     ax.set(xlabel="PC 1", ylabel="PC 2", title=title)
-    ax.legend(loc="best", fontsize=7, title="first field", title_fontsize=7)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, title="token kind", title_fontsize=7)
     ax.grid(alpha=0.3)
     return _save(fig, path)

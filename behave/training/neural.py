@@ -131,8 +131,16 @@ def write_embeddings(model, data: PreparedDataset, context: RunContext) -> None:
     vocabulary = data.pipeline.vocabulary
     first_field = vocabulary.spec.fields[0]
     field0 = [parts.get(first_field, token) for token, parts in zip(vocabulary.tokens_, vocabulary.parts_)]
+    # The second field splits a dominant first value in the report's map (page views by page type).
+    second_field = vocabulary.spec.fields[1] if len(vocabulary.spec.fields) > 1 else None
+    field1 = [parts.get(second_field, "") for parts in vocabulary.parts_]
     table = pd.DataFrame(
-        {"token": vocabulary.tokens_, "field0": field0, "train_freq": vocabulary.frequencies_}
+        {
+            "token": vocabulary.tokens_,
+            "field0": field0,
+            "field1": field1,
+            "train_freq": vocabulary.frequencies_,
+        }
     )
     table = pd.concat(
         [table, pd.DataFrame(weights, columns=[f"dim_{i}" for i in range(weights.shape[1])])], axis=1
