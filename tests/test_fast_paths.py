@@ -2,6 +2,7 @@
 
 Sort: identity / radix / lexsort fallback in `_sort_events`. Tokens: dense table vs searchsorted lookup.
 Bins: one comparison pass per edge vs searchsorted. Categoricals: hashing distinct values vs pd.Categorical.
+Bigrams: dense bincount table vs np.unique, both against a Counter.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from behave.data import buckets, vocabulary
+from behave.data import buckets, features_state, vocabulary
 from behave.data.buckets import NumericBucketer
 from behave.data.event_log import EventLog, RawTables
+from behave.data.features_segments import Segments
 from behave.data.sequences import NumericScaler, _signed_log1p
 from behave.data.spec import BucketSpec, DatasetSpec, EventSchema, SequenceSpec, TokenSpec
 from behave.data.validate import _categorical, _sort_events, _stable_order, validate
@@ -383,3 +385,21 @@ def test_scaler_leaves_the_log_untouched_and_zeroes_non_finite_inputs(transform)
     expected = (raw - scaler.mean_["scroll"]) / scaler.std_["scroll"]
     expected = np.nan_to_num(expected, nan=0.0, posinf=0.0, neginf=0.0)
     np.testing.assert_allclose(inputs[:, scaler.columns_.index("scroll")], expected, rtol=1e-6)
+
+
+# --- top bigrams --------------------------------------------------------------------------------
+@pytest.mark.parametrize("dense", [True, False])
+def test_top_bigrams_match_a_counter_of_within_sequence_pairs(dense, monkeypatch):
+    monkeypatch.setattr(features_state, "DENSE_PAIR_SPACE", 1 << 22 if dense else 0)
+    rng = np.random.default_rng(5)
+    n_tokens = 12
+    offsets = np.concatenate([[0], np.cumsum(rng.integers(1, 9, 3000))])
+    token_ids = rng.integers(1, n_tokens, offsets[-1])
+    pairs = Counter(
+        (int(a), int(b))
+        for start, stop in zip(offsets[:-1], offsets[1:])
+        for a, b in zip(token_ids[start : stop - 1], token_ids[start + 1 : stop])
+    )
+    expected = sorted(pairs, key=lambda pair: (-pairs[pair], pair))[:15]
+    found = features_state._top_bigrams(token_ids, n_tokens, Segments.from_offsets(offsets), 15)
+    assert [tuple(pair) for pair in found] == expected

@@ -109,3 +109,9 @@ class EventLog:
         if len(frame) != self.n_sequences:
             return frame
         return frame.iloc[sequences].reset_index(drop=True)
+
+
+def category_counts(values: pd.Categorical) -> tuple[int, np.ndarray]:
+    """(number of missing values, (C,) int64 count of each category), in one pass over the codes."""
+    counts = np.bincount(values.codes.astype(np.int64) + 1, minlength=len(values.categories) + 1)
+    return int(counts[0]), counts[1:]
