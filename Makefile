@@ -1,6 +1,6 @@
 # The README's two commands. Both create .venv and install on a fresh machine.
 #   make demo   install, then run the main job on the embedded simulator and write the report
-#   make test   install with test extras, then run the test suite
+#   make test   install with test extras, check lint and formatting, then run the test suite
 # torch is installed first with an overridable pin (a bare `torch` requirement pulls GBs of CUDA wheels):
 #   make test TORCH_SPEC="torch==2.5.1 --index-url https://download.pytorch.org/whl/cpu"
 PYTHON ?= python3
@@ -31,7 +31,8 @@ demo: install
 	@echo "Report:      $(DEMO_DIR)/report.html  (open it in a browser; report.md is the same in Markdown)"
 	@echo "TensorBoard: $(BIN)/tensorboard --logdir $(DEMO_DIR)"
 
-test: install
+# Lint first: CI runs `make test`, so code that does not pass ruff never lands.
+test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

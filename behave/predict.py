@@ -3,14 +3,20 @@
     behave-predict run_dir=outputs/runs/<run> input=new_events.csv output=scores.csv [labels=labels.csv]
 
 The run folder carries everything fitted on its training split (pipeline.json: vocabulary, bins, scalers,
-feature state) and the model (XGBoost JSON or a weights-only state dict). The new log goes through the
-SAME transform with nothing refitted: unseen tokens map to <unk>, unseen values to "other" features.
+static encoder, feature state) and the model (XGBoost JSON or a weights-only state dict). The new log goes
+through the SAME transform with nothing refitted: unseen tokens map to <unk>, unseen values to "other".
+Each sequence of the input is scored as it stands (one row per sequence, all of its events): for a run of
+the prefix task, that is the early prediction for a case still in progress.
+
+A run folder may come from someone else, so nothing in it is trusted to name code: the model is rebuilt
+only from `_target_`s that behave's own model configs use (see `trusted_targets`), never from any other.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +27,11 @@ from omegaconf import OmegaConf
 from behave.data.cache import atomic_path
 from behave.data.config import dataset_spec
 from behave.data.errors import DataError
+from behave.data.inputs import RowInputs
 from behave.data.pipeline import FittedPipeline
 from behave.data.sources.files import FileSource
 from behave.data.validate import validate
+from behave.paths import CONFIG_DIR
 
 USAGE = (
     "usage: behave-predict run_dir=<run folder> input=<events CSV/Parquet> output=<CSV>"
@@ -31,26 +39,85 @@ USAGE = (
 )
 
 
-def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataFrame:
-    """One row per sequence of `events`: sequence_id, prob_<class> for each class, predicted class."""
-    result = json.loads((run_dir / "result.json").read_text())
-    if result["status"] != "ok":
+@cache
+def trusted_targets() -> frozenset[str]:
+    """Every `_target_` in behave's own model configs (conf/model/*.yaml): the only code a record may name."""
+    targets: set[str] = set()
+    for path in sorted((CONFIG_DIR / "model").glob("*.yaml")):
+        _collect_targets(OmegaConf.to_container(OmegaConf.load(path)), targets)
+    return frozenset(targets)
+
+
+def _collect_targets(node, found: set[str]) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "_target_":
+                found.add(str(value))
+            else:
+                _collect_targets(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _collect_targets(value, found)
+
+
+def checked_model_config(model: dict, run_dir: Path) -> dict:
+    """The record's model config, refused unless every `_target_` in it is one behave's configs use."""
+    named: set[str] = set()
+    _collect_targets(model, named)
+    untrusted = sorted(named - trusted_targets())
+    if untrusted or "_target_" not in model:
+        shown = untrusted or ["(none)"]
+        raise DataError(
+            f"{run_dir / 'result.json'}: the model config names code behave does not ship ({shown}); "
+            "refusing to build it. Only run folders written by behave-train with behave's model configs "
+            "can be scored."
+        )
+    return model
+
+
+def load_record(run_dir: Path) -> dict:
+    path = run_dir / "result.json"
+    if not path.is_file():
+        raise DataError(
+            f"{run_dir}: no result.json here; run_dir must be a run folder written by behave-train."
+        )
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: cannot be read ({error}).") from None
+    if result.get("status") != "ok":
         raise DataError(
             f"{run_dir}: this run failed ({result.get('error')}); there is no model to predict with."
         )
+    return result
+
+
+def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataFrame:
+    """One row per sequence of `events`: sequence_id, prob_<class> for each class, predicted class."""
+    result = load_record(run_dir)
     config = OmegaConf.create(result["config"])
     spec = dataset_spec(config.data)
-    state = json.loads((run_dir / "pipeline.json").read_text())
-    pipeline = FittedPipeline.from_state_dict(state["fitted"], spec)
-    source = FileSource(
-        str(events),
-        labels=str(labels) if labels else None,
-        read_options=dict(getattr(spec.source, "read_options", None) or {}),
-    )
+    pipeline_file = run_dir / "pipeline.json"
+    if not pipeline_file.is_file():
+        raise DataError(f"{run_dir}: pipeline.json is missing; the run folder is incomplete.")
+    pipeline = FittedPipeline.from_state_dict(json.loads(pipeline_file.read_text())["fitted"], spec)
+    read_options = (spec.source or {}).get("read_options") if isinstance(spec.source, dict) else None
+    source = FileSource(str(events), labels=str(labels) if labels else None, read_options=read_options)
     event_log, _ = validate(source.load(), spec, with_labels=labels is not None)
-    views = pipeline.transform(event_log)
-    recipe = instantiate(config.model)
-    probs = recipe.predict_proba(run_dir, views, spec)
+    rows = np.arange(event_log.n_sequences)
+    events = pipeline.encode_events(event_log)
+    inputs = RowInputs(
+        events=events,
+        sequence=rows,
+        cutoff=event_log.lengths.astype(np.int64),
+        labels=np.asarray(event_log.labels, dtype=np.int64),
+        static=pipeline.static_inputs(event_log),
+        features=pipeline.feature_table(event_log, events.tokens),
+        sequence_ids=event_log.sequence_ids,
+    )
+    model_config = checked_model_config(OmegaConf.to_container(config.model, resolve=True), run_dir)
+    recipe = instantiate(model_config)
+    probs = recipe.predict_proba(run_dir, inputs, spec)
     table = pd.DataFrame({"sequence_id": event_log.sequence_ids})
     for k, name in enumerate(pipeline.class_names):
         table[f"prob_{name}"] = probs[:, k]

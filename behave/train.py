@@ -4,15 +4,15 @@
     behave-train model=xgboost seed=3             # the baseline, same split, same metrics
     behave-train -m experiment=compare            # models x seeds, then: behave-report outputs/multiruns/...
 
-`train(cfg)` prepares (or loads) the dataset, builds the model family's recipe from `cfg.model`, fits,
-scores the test part with the ONE metric function, and writes result.json + test_predictions.parquet.
-A failing run still writes its record (status "failed") and does not take a multirun down.
+`run(cfg)` builds the task (`cfg.task`), prepares (or loads) the dataset and the task's rows, builds the
+model family's recipe from `cfg.model`, fits, scores the test rows with the task's metric function, and
+writes result.json + test_predictions.parquet. A failing run still writes its record (status "failed")
+and does not take a multirun down.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import shlex
 import shutil
 import sys
@@ -24,21 +24,25 @@ import hydra
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from behave.data.config import prepare_from_config
+from behave import config_schemas
 from behave.paths import CONFIG_DIR
-from behave.training.metrics import score
+from behave.tasks.dataset import TaskDataset, prepare_task
+from behave.tasks.metrics import monitor_mode
 from behave.training.recipe import RunContext
 from behave.training.result import RunResult, git_commit, write_predictions
 
 log = logging.getLogger("behave.train")
 
-# binary tasks select on AUROC, multiclass on macro one-vs-rest AUROC: both families log these names.
+# The metric that selects checkpoints and stops training is the task's (val/auroc for a binary label,
+# val/macro_auroc for a multiclass one...), resolved when the config is composed so callbacks can use it.
 OmegaConf.register_new_resolver(
-    "behave_monitor", lambda task: "val/auroc" if task == "binary" else "val/macro_auroc", replace=True
+    "behave_monitor", lambda task_target, label_kind: get_class(task_target).monitor(label_kind), replace=True
 )
+OmegaConf.register_new_resolver("behave_monitor_mode", monitor_mode, replace=True)
+config_schemas.register()
 
 
 def _overrides() -> list[str]:
@@ -85,14 +89,6 @@ def _search_budget(cfg: DictConfig) -> dict | None:
     return {"sweeper": "optuna", "n_trials": int(sweeper.n_trials), "direction": str(sweeper.direction)}
 
 
-def train(cfg: DictConfig) -> float:
-    """Run one job; return the best validation score (NaN when the run failed, so sweepers skip it)."""
-    result = run(cfg)
-    if result.status != "ok" or result.best_val is None or result.best_val["value"] is None:
-        return math.nan
-    return float(result.best_val["value"])
-
-
 def run(cfg: DictConfig) -> RunResult:
     """Run one job and return its record (already written to the run folder)."""
     run_dir = Path(cfg.paths.run_dir)
@@ -111,42 +107,57 @@ def run(cfg: DictConfig) -> RunResult:
 
 
 def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
-    data = prepare_from_config(cfg.data)
-    result.dataset = {
-        "name": data.spec.name,
-        "fingerprint": data.fingerprint,
-        "task": data.task,
-        "class_names": data.class_names,
-        "split_sizes": data.split.sizes(),
-        "vocab_size": data.vocab_size,
-        "n_features": len(data.feature_names),
-        "oracle_test_auroc": data.card.get("oracle_test_auroc"),
-        "card": data.card,
-    }
+    task = instantiate(cfg.task)
+    data = prepare_task(cfg.data, task)
+    result.dataset = _dataset_record(data)
+    result.task = task.describe(data.label_kind)
     # The run carries its own fitted pipeline, so behave-predict works even after the cache is deleted.
-    shutil.copyfile(data.directory / "pipeline.json", run_dir / "pipeline.json")
+    shutil.copyfile(data.base.directory / "pipeline.json", run_dir / "pipeline.json")
     recipe = instantiate(cfg.model)
-    logger = instantiate(cfg.logger) if cfg.get("logger") else None
-    context = RunContext(
-        run_dir=run_dir, seed=int(cfg.seed), cfg=cfg, monitor=str(cfg.monitor), logger=logger
-    )
+    board = instantiate(cfg.logger) if cfg.get("logger") else None
+    context = RunContext(run_dir=run_dir, seed=int(cfg.seed), cfg=cfg, monitor=str(cfg.monitor), board=board)
     outcome = recipe.fit(data, context)
-    test_rows = data.rows("test")
-    labels = data.labels[test_rows]
-    metrics = score(labels, outcome.test_probs)
-    write_predictions(run_dir, data.sequence_ids[test_rows], labels, outcome.test_probs)
-    result.test_metrics = metrics
+    test = data.part_rows("test")
+    evaluation = task.evaluate(test, outcome.test_probs)
+    write_predictions(
+        run_dir,
+        data.base.log.sequence_ids[test.sequence],
+        test.cutoff,
+        test.group_name(np.arange(len(test))),
+        test.label,
+        outcome.test_probs,
+    )
+    result.test_metrics = evaluation.overall
+    result.test_metrics_by_group = evaluation.by_group
     result.best_val = {"metric": context.monitor, "value": outcome.best_val}
     result.n_parameters = outcome.n_parameters
     result.embedding_dim = outcome.embedding_dim
     result.fit_seconds = round(outcome.fit_seconds, 3)
     result.predict_seconds = round(outcome.predict_seconds, 3)
     result.extra = outcome.extra
-    if logger is not None:
-        _log_final(logger, cfg, result, labels, outcome.test_probs)
+    if board is not None:
+        _log_final(board, cfg, result, test.label, outcome.test_probs)
+        board.close()
 
 
-def _log_final(logger, cfg: DictConfig, result: RunResult, labels: np.ndarray, probs: np.ndarray) -> None:
+def _dataset_record(data: TaskDataset) -> dict:
+    return {
+        "name": data.spec.name,
+        "fingerprint": data.fingerprint,
+        "label_kind": data.label_kind,
+        "class_names": data.class_names,
+        "split_sizes": data.base.split.sizes(),
+        "rows": {part: values["n_rows"] for part, values in data.card["parts"].items()},
+        "vocab_size": data.vocab_size,
+        "n_features": len(data.feature_names),
+        # The oracle is P(label | whole sequence): a ceiling only for tasks that predict from whole sequences.
+        "oracle_test_auroc": data.base.card.get("oracle_test_auroc") if data.task.oracle_applies else None,
+        "card": data.base.card,
+        "task_card": data.card,
+    }
+
+
+def _log_final(board, cfg: DictConfig, result: RunResult, labels: np.ndarray, probs: np.ndarray) -> None:
     """HPARAMS tab row (hyperparameters + final metrics) and the test PR curve, same for both families."""
     final = {f"test/{name}": value for name, value in result.test_metrics.items() if np.isfinite(value)}
     if result.best_val["value"] is not None:
@@ -155,14 +166,26 @@ def _log_final(logger, cfg: DictConfig, result: RunResult, labels: np.ndarray, p
         "model": result.model["name"],
         "seed": result.seed,
         "data": result.dataset["name"],
-        **OmegaConf.to_container(cfg.model, resolve=True),
+        "task": result.task["name"],
+        **_flat(OmegaConf.to_container(cfg.model, resolve=True)),
     }
     if result.embedding_dim is not None:
         params["embedding_dim_resolved"] = result.embedding_dim
-    logger.log_hyperparams(params, metrics=final)
+    board.log_hparams(params, final)
     if probs.shape[1] == 2:
-        logger.experiment.add_pr_curve("test/pr_curve", labels, probs[:, 1], global_step=0)
-    logger.experiment.flush()
+        board.add_pr_curve("test/pr_curve", labels == 1, probs[:, 1])
+    board.flush()
+
+
+def _flat(node: dict, prefix: str = "") -> dict:
+    """Nested config values as dotted keys (module.encoder.hidden_size), the HPARAMS tab's columns."""
+    flat = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")

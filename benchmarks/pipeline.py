@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
+from behave import config_schemas
 from behave.data.config import dataset_spec
 from behave.data.event_log import RawTables
 from behave.data.pipeline import FittedPipeline
@@ -49,9 +50,11 @@ NAIVE_SUBSET = (
 
 # --- data -------------------------------------------------------------------------------------------
 def synthetic_spec(cache_dir: str) -> DatasetSpec:
-    cfg = OmegaConf.load(CONF)
-    cfg.cache_dir = cache_dir  # replaces the ${paths.cache_dir} interpolation; nothing is cached here
-    return dataset_spec(cfg)
+    """conf/data/synthetic.yaml composed as behave-data composes it (nothing is cached here)."""
+    config_schemas.register()
+    with initialize_config_dir(config_dir=str(CONF.parent.parent), version_base="1.3"):
+        cfg = compose("data_card", overrides=["data=synthetic", f"data.cache_dir={cache_dir}"])
+    return dataset_spec(cfg.data)
 
 
 def simulate(spec: DatasetSpec, n_events: int, order: str) -> RawTables:
@@ -217,13 +220,20 @@ def disagreement(naive: pd.DataFrame, behave: pd.DataFrame) -> tuple[int, int]:
 
 
 # --- the run ----------------------------------------------------------------------------------------
+def transform_whole_log(fitted: FittedPipeline, log_) -> tuple:
+    """Both views of every sequence, whole (what `task=sequence` prepares): per-event neural inputs,
+    static inputs and the tabular feature table from the same token ids."""
+    events = fitted.encode_events(log_)
+    return events, fitted.static_inputs(log_), fitted.feature_table(log_, events.tokens)
+
+
 def run_stages(raw: RawTables, spec: DatasetSpec) -> tuple[list[Timing], FittedPipeline]:
     n = len(raw.events)
     t_validate, (log_, _) = timed("validate", n, lambda: validate(raw, spec))
-    t_split, split = timed("split", n, lambda: split_sequences(log_, spec.split))
+    t_split, split = timed("split", n, lambda: split_sequences(log_, spec.split, strata=log_.labels))
     n_train = int(log_.lengths[split.train].sum())
     t_fit, fitted = timed("fit (train)", n_train, lambda: FittedPipeline.fit(log_.select(split.train), spec))
-    t_transform, _ = timed("transform", n, lambda: fitted.transform(log_))
+    t_transform, _ = timed("transform", n, lambda: transform_whole_log(fitted, log_))
     stages = [t_validate, t_split, t_fit, t_transform]
     total = Timing("total", n, sum(t.wall_s for t in stages), sum(t.cpu_s for t in stages))
     return [*stages, total], fitted
@@ -254,7 +264,7 @@ def compare_naive(raw: RawTables, spec: DatasetSpec, fitted: FittedPipeline, n_e
     """Time behave (validate + full transform) and the naive subset on the same sample; check they agree."""
     sample = first_users(raw, spec, n_events)
     n = len(sample.events)
-    t_behave, behave = timed("behave", n, lambda: fitted.transform(validate(sample, spec)[0]).features)
+    t_behave, behave = timed("behave", n, lambda: transform_whole_log(fitted, validate(sample, spec)[0])[2])
     ref = NaiveReference.from_pipeline(fitted, spec)
     t_naive, naive = timed("naive", n, lambda: naive_features(sample, spec, ref))
     bad, cells = disagreement(naive, behave)

@@ -20,16 +20,19 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from pytorch_lightning.loggers import TensorBoardLogger
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
-from behave.data.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
+from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
+from behave.data.inputs import RowInputs
 from behave.data.sequences import SequenceStore
 from behave.models.sequence_classifier import SequenceClassifier
+from behave.training.board import TensorBoard
+from behave.training.lightning_board import BoardLogger
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 TARGET_BEHAVE_OVER_BARE = 0.90
@@ -40,17 +43,25 @@ MAX_LEN = 512
 PATHS = ("behave", "bare", "random")
 
 
-def make_store(n_sequences: int, seed: int) -> SequenceStore:
+def make_rows(n_sequences: int, seed: int) -> RowInputs:
     """Random sequences with lognormal lengths (median 30, ~0.2% reach the 512 cap), 4 numeric inputs."""
     rng = np.random.default_rng(seed)
     lengths = np.clip(np.round(rng.lognormal(np.log(30.0), 1.0, n_sequences)), 1, MAX_LEN).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    return SequenceStore(
+    store = SequenceStore(
         offsets=offsets,
         tokens=rng.integers(2, VOCAB_SIZE, offsets[-1]).astype(np.int32),
         numeric=rng.standard_normal((offsets[-1], N_NUMERIC), dtype=np.float32),
+    )
+    rows = np.arange(n_sequences)
+    return RowInputs(
+        events=store,
+        sequence=rows,
+        cutoff=lengths,
         labels=rng.integers(0, 2, n_sequences).astype(np.int64),
         static=np.zeros((n_sequences, 0), dtype=np.float32),
+        features=pd.DataFrame(index=rows),
+        sequence_ids=rows,
     )
 
 
@@ -125,7 +136,8 @@ def train_bare(model, loader: DataLoader, epochs: int, clip: float, clock: Token
 def train_lightning(model, loader: DataLoader, epochs: int, args, clock: TokenClock) -> None:
     trainer_cfg = OmegaConf.load(CONF / "trainer" / "default.yaml")
     with tempfile.TemporaryDirectory() as log_dir:
-        logger = TensorBoardLogger(log_dir, name="bench") if args.logger == "tensorboard" else False
+        board = TensorBoard(log_dir, name="bench")
+        logger = BoardLogger(board) if args.logger == "tensorboard" else False
         trainer = instantiate(
             trainer_cfg,
             max_epochs=epochs,
@@ -234,15 +246,15 @@ def main() -> None:
     quiet_lightning()
     # Lightning turns this on from the trainer config (deterministic: true); the bare loop runs under it too.
     torch.use_deterministic_algorithms(bool(OmegaConf.load(CONF / "trainer" / "default.yaml").deterministic))
-    store = make_store(args.sequences, args.seed)
-    dataset = SequenceDataset(store, np.arange(store.n_sequences), MAX_LEN)
+    rows = make_rows(args.sequences, args.seed)
+    dataset = SequenceDataset(rows, MAX_LEN)
     cells = args.cells.split(",")
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
         f"flush denormal {args.flush_denormal}, load average {os.getloadavg()[0]:.2f}"
     )
     print(
-        f"{store.n_sequences} sequences, {dataset.lengths.sum():,} real tokens per epoch, median length "
+        f"{len(rows)} sequences, {dataset.lengths.sum():,} real tokens per epoch, median length "
         f"{np.median(dataset.lengths):.0f}, max {dataset.lengths.max()}; batch {args.batch_size}, "
         f"E{args.embedding_dim}/H{args.hidden_size}, logger {args.logger} every {args.log_every} step(s)"
     )

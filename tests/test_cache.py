@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 
 import behave.data.prepared as prepared_module
+import behave.tasks.dataset as dataset_module
 from behave.data.config import prepare_from_config
+from behave.tasks.dataset import task_dataset
+from behave.tasks.prefix import PrefixTask
+from behave.tasks.sequence import SequenceTask
 
 
 @pytest.fixture
@@ -36,7 +40,7 @@ def test_fingerprint_follows_source_file_content(data_config, tables):
     edited.loc[0, "y"] = 1 - edited.loc[0, "y"]
     changed = prepare_from_config(data_config(events, edited))
     assert changed.fingerprint != base.fingerprint
-    assert changed.labels[0] == edited.loc[0, "y"] != base.labels[0]
+    assert changed.log.labels[0] == edited.loc[0, "y"] != base.log.labels[0]
 
 
 def test_same_config_reuses_the_cache(data_config, tables, monkeypatch):
@@ -52,20 +56,41 @@ def test_same_config_reuses_the_cache(data_config, tables, monkeypatch):
     assert cached.directory == built.directory and cached.directory.stat().st_mtime_ns == modified
     assert cache_entries(config) == [built.fingerprint]
     # What comes back from disk is what was built.
-    assert np.array_equal(cached.sequences.tokens, built.sequences.tokens)
-    assert np.array_equal(cached.sequences.numeric, built.sequences.numeric)
-    assert np.array_equal(cached.labels, built.labels)
+    assert np.array_equal(cached.events.tokens, built.events.tokens)
+    assert np.array_equal(cached.events.numeric, built.events.numeric)
+    assert np.array_equal(cached.log.labels, built.log.labels)
+    assert np.array_equal(cached.log.time, built.log.time)
+    for name, values in built.log.categorical.items():
+        assert cached.log.categorical[name].equals(values)
     for part in ("train", "val", "test"):
-        assert np.array_equal(cached.rows(part), built.rows(part))
-    pd.testing.assert_frame_equal(cached.features, built.features)
+        assert np.array_equal(cached.split.part(part), built.split.part(part))
     assert cached.pipeline.vocabulary.tokens_ == built.pipeline.vocabulary.tokens_
+
+
+def test_task_rows_and_features_are_cached_beside_the_base(data_config, tables, monkeypatch):
+    base = prepare_from_config(data_config(*tables))
+    built = task_dataset(base, PrefixTask(lengths=[2, 3]))
+    (folder,) = (base.directory / "tasks").iterdir()
+    assert (folder / "task.json").exists()
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("the task's features were built again")
+
+    monkeypatch.setattr(dataset_module, "_build", no_rebuild)
+    cached = task_dataset(base, PrefixTask(lengths=[2, 3]))
+    pd.testing.assert_frame_equal(cached.features, built.features)
+    assert np.array_equal(cached.rows.cutoff, built.rows.cutoff)
+    # Another task on the same base gets its own folder; the base is not rebuilt.
+    monkeypatch.undo()
+    task_dataset(base, SequenceTask())
+    assert len(list((base.directory / "tasks").iterdir())) == 2
 
 
 def test_interrupted_build_leaves_nothing_that_is_reused(data_config, tables, monkeypatch):
     config = data_config(*tables)
     written = []
 
-    def crash(spec, log_, split, fitted, views, drops, key):
+    def crash(spec, log_, split, fitted, events, drops, key):
         (temp,) = Path(config["cache_dir"]).glob(".tmp-*")  # the build writes into one temporary folder
         written.extend(p.name for p in temp.iterdir())
         raise KeyboardInterrupt("interrupted while writing the card")
@@ -73,7 +98,7 @@ def test_interrupted_build_leaves_nothing_that_is_reused(data_config, tables, mo
     monkeypatch.setattr(prepared_module, "build_card", crash)
     with pytest.raises(KeyboardInterrupt):
         prepare_from_config(config)
-    assert "events.npz" in written and "features.parquet" in written  # it did get half way
+    assert {"log", "events", "pipeline.json"} <= set(written)  # it did get half way
     assert cache_entries(config) == []  # neither a fingerprint folder nor a .tmp- folder is left
 
     monkeypatch.undo()

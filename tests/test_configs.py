@@ -106,8 +106,22 @@ def test_search_budgets_are_equal_across_families():
     assert len(set(budgets.values())) == 1, budgets
 
 
-@pytest.mark.parametrize(("task", "monitor"), [("binary", "val/auroc"), ("multiclass", "val/macro_auroc")])
-def test_monitor_follows_the_task(task, monitor, tmp_path):
-    cfg = compose_train([f"data.label.task={task}"], tmp_path / "run", tmp_path / "cache")
-    assert cfg.monitor == monitor
+@pytest.mark.parametrize("task", options("task"))
+@pytest.mark.parametrize(("kind", "monitor"), [("binary", "val/auroc"), ("multiclass", "val/macro_auroc")])
+def test_monitor_is_the_tasks_choice_for_the_label_kind(task, kind, monitor, tmp_path):
+    cfg = compose_train([f"task={task}", f"data.label.kind={kind}"], tmp_path / "run", tmp_path / "cache")
+    assert cfg.monitor == monitor == instantiate(cfg.task).monitor(kind)
     assert cfg.callbacks.model_checkpoint.monitor == monitor
+    assert cfg.callbacks.early_stopping.mode == cfg.callbacks.model_checkpoint.mode == "max"
+
+
+def test_a_lower_is_better_monitor_switches_the_callbacks_to_min(tmp_path):
+    cfg = compose_train(["monitor=val/loss"], tmp_path / "run", tmp_path / "cache")
+    assert cfg.callbacks.early_stopping.mode == cfg.callbacks.model_checkpoint.mode == "min"
+
+
+@pytest.mark.parametrize("task", options("task"))
+def test_every_task_config_builds_a_task(task, tmp_path):
+    cfg = compose_train([f"task={task}"], tmp_path / "run", tmp_path / "cache")
+    built = instantiate(cfg.task)
+    assert built.name == task and built.fingerprint()["name"] == task

@@ -9,6 +9,8 @@ import pytest
 from behave.data.config import prepare_from_config
 from behave.data.errors import DataError
 from behave.paths import REPO_ROOT
+from behave.tasks.dataset import prepare_task
+from behave.tasks.sequence import SequenceTask
 from behave.train import run
 from tests.compose import compose_train
 
@@ -100,22 +102,27 @@ def csv_overrides(path) -> list[str]:
 def test_own_csv_goes_through_the_pipeline_from_config_alone(tmp_path):
     log = write_log(tmp_path / "log.csv")
     cfg = compose_train(csv_overrides(tmp_path / "log.csv"), tmp_path / "run", tmp_path / "cache")
-    data = prepare_from_config(cfg.data)
+    data = prepare_task(cfg.data, SequenceTask())
     assert data.num_classes == 2 and data.class_names == ["no", "yes"]
-    assert len(data.sequence_ids) == log["session"].nunique()
+    assert len(data.rows) == log["session"].nunique()
     positives = log.groupby("session")["outcome"].first().eq("yes")
-    assert data.labels.sum() == positives.sum()
+    assert data.rows.label.sum() == positives.sum()
     users = log.groupby("session")["user"].first()
-    parts = {p: set(users[data.sequence_ids[data.rows(p)]]) for p in ("train", "val", "test")}
+    parts = {p: set(users[data.inputs(p).sequence_ids]) for p in ("train", "val", "test")}
     assert (
         not parts["train"] & parts["val"]
         and not parts["train"] & parts["test"]
         and not parts["val"] & parts["test"]
     )
     assert any(name.startswith("static.") and "country" in name for name in data.feature_names)
-    assert data.n_static >= 2  # the one-hot country columns also reach the RNN head
-    static = data.sequences.static[data.rows("train")]
-    np.testing.assert_allclose(static.mean(axis=0), 0.0, atol=1e-5)  # standardised with training statistics
+    # The country one-hot reaches the neural head with the same columns the tree features have.
+    static_names = data.base.pipeline.static.columns
+    assert static_names == [n.removeprefix("static.") for n in data.feature_names if n.startswith("static.")]
+    static = data.inputs("train").static
+    assert data.n_static == len(static_names) >= 2 and (static.sum(axis=1) == 1).all()
+    np.testing.assert_array_equal(
+        static, data.inputs("train").features[[f"static.{n}" for n in static_names]]
+    )
     assert data.vocab_size == 2 + 4
 
 

@@ -12,7 +12,7 @@ from behave.data.card import format_card
 from behave.data.config import prepare_from_config
 from behave.paths import REPO_ROOT
 
-SECTIONS = ("dataset", "sequences", "lengths", "vocabulary", "inputs", "train", "val", "test")
+SECTIONS = ("dataset", "sequences", "lengths", "vocabulary", "inputs", "split", "train", "val", "test")
 
 
 def test_card_counts_parts_drops_and_labels(data_config, make_tables):
@@ -46,8 +46,15 @@ def test_behave_data_prints_the_card_of_the_simulator(tmp_path):
     ]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    starts = [line.split()[0] for line in done.stdout.splitlines() if line.strip()]
-    assert [s for s in starts if s in SECTIONS + ("oracle", "cache")] == [*SECTIONS, "oracle", "cache"]
+    starts = [
+        line.split()[0] for line in done.stdout.splitlines() if line.strip() and not line.startswith(" ")
+    ]
+    assert [s for s in starts if s in SECTIONS + ("oracle", "task", "cache")] == [
+        *SECTIONS,
+        "oracle",
+        "task",
+        "cache",
+    ]
     (card_path,) = Path(tmp_path / "cache").glob("*/card.json")
     card = json.loads(card_path.read_text())
     assert card["n_sequences"] == 300

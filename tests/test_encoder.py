@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from behave.data.batch import EventBatch
+from behave.data.batches.batch import EventBatch
 from behave.models.embedding_size import resolve_embedding_dim
 from behave.models.encoder import EventEncoder, reversal_index
 from behave.models.pooling import AttentionPooling, MaxPooling, MeanPooling

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from behave.data import buckets, features_state, vocabulary
+from behave.data import buckets, vocabulary
 from behave.data.buckets import NumericBucketer
 from behave.data.event_log import EventLog, RawTables
-from behave.data.features_segments import Segments
+from behave.data.features import state as features_state
+from behave.data.features.segments import Segments
 from behave.data.sequences import NumericScaler, _signed_log1p
 from behave.data.spec import BucketSpec, DatasetSpec, EventSchema, SequenceSpec, TokenSpec
 from behave.data.validate import _categorical, _sort_events, _stable_order, validate

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from behave.data.event_log import EventLog
-from behave.data.features import FeatureBuilder
+from behave.data.features.builder import FeatureBuilder
 from behave.data.spec import FeatureSpec
 
 T0 = 1_700_000_000.0  # a realistic unix time, so float precision of time features is exercised

@@ -157,9 +157,9 @@ def test_movielens_multiclass_variants_prepare(
     movielens_dir, tmp_path, cache_dir, variant, n_classes, first_classes
 ):
     data = prepare_from_config(compose_train([f"data={variant}"], tmp_path, cache_dir).data)
-    assert data.task == "multiclass" and data.num_classes == n_classes
+    assert data.spec.label.kind == "multiclass" and data.num_classes == n_classes
     assert data.class_names[:2] == first_classes
-    assert np.bincount(data.labels, minlength=n_classes).min() >= 7  # every class present (7 doctors)
+    assert np.bincount(data.log.labels, minlength=n_classes).min() >= 7  # every class present (7 doctors)
 
 
 # --- KDD Cup 2015 ------------------------------------------------------------------------------------------
@@ -217,10 +217,10 @@ def test_no_val_or_test_token_leaks_into_the_vocabulary(request, tmp_path, cache
     request.getfixturevalue(DATA_DIRS[dataset])
     data = prepare_from_config(compose_train(LEAK_CASES[dataset], tmp_path, cache_dir).data)
     log, _ = validate(build_source(data.spec).load(), data.spec)
-    assert np.array_equal(log.sequence_ids, data.sequence_ids)
-    vocabulary, token_ids = data.pipeline.vocabulary, data.sequences.tokens
+    assert np.array_equal(log.sequence_ids, data.log.sequence_ids)
+    vocabulary, token_ids = data.pipeline.vocabulary, np.asarray(data.events.tokens)
     train = np.zeros(log.n_events, bool)
-    train[log.event_positions(data.rows("train"))] = True
+    train[log.event_positions(data.split.train)] = True
     for name, bucketer in vocabulary.bucketers_.items():
         refit = NumericBucketer(bucketer.spec, name).fit(log.numeric[name][train])
         assert bucketer.edges_ == refit.edges_

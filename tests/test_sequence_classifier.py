@@ -15,7 +15,7 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader
 
-from behave.data.batch import EventBatch
+from behave.data.batches.batch import EventBatch
 from behave.models.encoder import EventEncoder
 from behave.models.sequence_classifier import SequenceClassifier
 
@@ -173,19 +173,16 @@ def test_epoch_metrics_cover_all_rows_not_a_mean_over_batches():
     assert metrics["val/accuracy"] == pytest.approx(np.mean((positive >= 0.5) == labels), abs=1e-6)
 
 
-def test_predict_returns_row_index_and_binary_probabilities():
+def test_predict_proba_gives_binary_probabilities_from_the_logit():
     pl.seed_everything(0)
-    model = make_model()
-    examples = order_task(40, seed=6)
-    predictions = make_trainer(max_epochs=1).predict(model, loader(examples, batch_size=16))
-    probs = torch.cat([batch["probs"] for batch in predictions])
-    index = torch.cat([batch["index"] for batch in predictions])
+    model = make_model().eval()
+    batch = collate(order_task(40, seed=6))
+    with torch.no_grad():
+        probs = model.predict_proba(batch)
+        logits = model(batch)
     assert probs.shape == (40, 2)
     assert torch.allclose(probs.sum(dim=1), torch.ones(40))
-    with torch.no_grad():
-        first = collate(examples[:16])
-        assert torch.allclose(probs[:16, 1], torch.sigmoid(model(first)[:, 0]), atol=1e-6)
-    assert index.tolist() == list(range(40))
+    assert torch.allclose(probs[:, 1], torch.sigmoid(logits[:, 0]), atol=1e-6)
 
 
 def test_static_inputs_reach_the_head():

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from behave.data.errors import DataError
-from behave.data.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
+from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
+from behave.data.inputs import RowInputs
 from behave.data.sequences import GAP_COLUMN, NumericScaler, SequenceStore
 from behave.data.spec import SequenceSpec, TokenSpec
 from behave.data.vocabulary import Vocabulary
@@ -96,27 +96,44 @@ def small_store() -> SequenceStore:
         offsets=offsets,
         tokens=(flat + 2).astype(np.int32),
         numeric=np.stack([flat + 1.0, -(flat + 1.0)], axis=1).astype(np.float32),
-        labels=np.array([0, 1, 1]),
-        static=np.array([[0.5], [1.5], [2.5]], dtype=np.float32),
     )
+
+
+def row_inputs(store: SequenceStore, sequences, cutoffs=None, labels=None, static=None) -> RowInputs:
+    sequences = np.asarray(sequences)
+    cutoffs = store.lengths[sequences] if cutoffs is None else np.asarray(cutoffs)
+    labels = np.zeros(len(sequences), np.int64) if labels is None else np.asarray(labels)
+    static = np.zeros((len(sequences), 0), np.float32) if static is None else np.asarray(static, np.float32)
+    return RowInputs(store, sequences, cutoffs, labels, static, pd.DataFrame(index=range(len(sequences))),
+                     sequences.astype(str))  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("keep", "kept"), [("last", [[1, 2], [3, -1], [7, 8]]), ("first", [[0, 1], [3, -1], [4, 5]])]
 )
 def test_truncation_keeps_last_or_first_events(keep, kept):
-    positions, lengths = small_store().window(np.array([0, 1, 2]), max_len=2, keep=keep)
+    store = small_store()
+    positions, lengths = store.window(np.array([0, 1, 2]), store.lengths, max_len=2, keep=keep)
     assert positions.tolist() == kept
     assert lengths.tolist() == [2, 1, 2]
 
 
+@pytest.mark.parametrize(("keep", "kept"), [("last", [[0, 1], [5, 6]]), ("first", [[0, 1], [4, 5]])])
+def test_a_cutoff_hides_every_later_event(keep, kept):
+    # Sequence 0 cut at 2 of its 3 events, sequence 2 at 3 of its 5: nothing past the cutoff is ever read.
+    positions, lengths = small_store().window(np.array([0, 2]), np.array([2, 3]), max_len=2, keep=keep)
+    assert positions.tolist() == kept
+    assert lengths.tolist() == [2, 2]
+
+
 def test_unknown_keep_is_a_data_error():
-    with pytest.raises(DataError, match="sequences.keep"):
-        small_store().window(np.array([0]), max_len=2, keep="middle")
+    with pytest.raises(ValueError, match="not a valid Keep"):
+        SequenceSpec(keep="middle")
 
 
 def test_dataset_builds_a_right_padded_event_batch():
-    dataset = SequenceDataset(small_store(), rows=np.array([2, 0, 1]), max_len=4)
+    inputs = row_inputs(small_store(), [2, 0, 1], labels=[1, 0, 1], static=[[2.5], [0.5], [1.5]])
+    dataset = SequenceDataset(inputs, max_len=4)
     batch = dataset.__getitems__([0, 2, 1])  # sequences 2 (5 events, keeps the last 4), 1, 0
     assert batch.tokens.shape == (3, 4) and batch.tokens.dtype == torch.int64
     assert batch.numeric.shape == (3, 4, 2) and batch.numeric.dtype == torch.float32
@@ -177,10 +194,8 @@ def test_data_loader_yields_event_batches_covering_the_part():
         offsets=np.concatenate([[0], np.cumsum(lengths)]),
         tokens=np.full(lengths.sum(), 2, np.int32),
         numeric=np.zeros((lengths.sum(), 1), np.float32),
-        labels=np.arange(50) % 2,
-        static=np.zeros((50, 0), np.float32),
     )
-    dataset = SequenceDataset(store, rows=np.arange(10, 50), max_len=64)
+    dataset = SequenceDataset(row_inputs(store, np.arange(10, 50), labels=np.arange(40) % 2), max_len=64)
     loader = DataLoader(
         dataset, batch_sampler=LengthBucketBatchSampler(dataset.lengths, 8), collate_fn=keep_batch
     )

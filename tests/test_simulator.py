@@ -12,7 +12,7 @@ from scipy.special import logit
 from sklearn.metrics import roc_auc_score
 
 from behave.data.event_log import RawTables
-from behave.data.sources.simulator import ClickstreamSimulator
+from behave.data.sources.simulator.source import ClickstreamSimulator
 
 SMALL = {"n_users": 1500}
 

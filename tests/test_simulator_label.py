@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from behave.data.sources import simulator_label as label_model
-from behave.data.sources.simulator_render import Rendered
-from behave.data.sources.simulator_tables import STATE
-from behave.data.sources.simulator_walk import Walk
+from behave.data.sources.simulator import label as label_model
+from behave.data.sources.simulator.render import Rendered
+from behave.data.sources.simulator.tables import STATE
+from behave.data.sources.simulator.walk import Walk
 
 DEEP, SHALLOW = 2500.0, 300.0
 

@@ -3,10 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hydra.errors import ConfigCompositionException
 
 from behave.data.errors import DataError
 from behave.data.spec import SplitSpec
-from behave.data.split import PARTS, split_sequences
+from behave.data.split import PARTS, split_sequences, strict_time_cut
+from tests.compose import compose_train
 
 N = 400
 
@@ -48,14 +50,14 @@ def test_stratified_parts_keep_the_label_balance(log_):
     overall = log_.labels.mean()
     assert 0.2 < overall < 0.4
     for seed in range(3):
-        split = split_sequences(log_, SplitSpec(seed=seed))
+        split = split_sequences(log_, SplitSpec(seed=seed), strata=log_.labels)
         for part in PARTS:
             # One sequence more or less of a class is all stratification allows (60 sequences per part).
             assert abs(log_.labels[split.part(part)].mean() - overall) <= 1.5 / len(split.part(part))
 
 
 def test_groups_never_span_two_parts(grouped_log):
-    split = split_sequences(grouped_log, SplitSpec(seed=1))
+    split = split_sequences(grouped_log, SplitSpec(seed=1), strata=grouped_log.labels)
     assert_partition(split, N)
     part_of_group = pd.DataFrame({"group": grouped_log.groups, "part": "?"})
     for part in PARTS:
@@ -90,9 +92,25 @@ def test_bad_fractions_are_a_data_error(log_, fractions):
         split_sequences(log_, SplitSpec(train=train, val=val, test=test))
 
 
-def test_unknown_method_is_a_data_error(log_):
-    with pytest.raises(DataError, match="split.method"):
-        split_sequences(log_, SplitSpec(method="random"))
+def test_unknown_method_fails_when_the_config_is_composed(tmp_path):
+    with pytest.raises(ConfigCompositionException) as error:
+        compose_train(["data.split.method=random"], tmp_path / "run", tmp_path / "cache")
+    message = f"{error.value} {error.value.__cause__}"
+    assert "random" in message and "stratified, time, time_strict" in message and "split.method" in message
+
+
+def test_strict_time_split_drops_training_events_after_the_test_period_starts(log_):
+    split = split_sequences(log_, SplitSpec(method="time_strict"))
+    test_start = log_.start_time[split.test].min()
+    cut, dropped = strict_time_cut(log_, split)
+    assert cut.n_sequences == log_.n_sequences and np.array_equal(cut.sequence_ids, log_.sequence_ids)
+    earlier = np.concatenate([split.train, split.val])
+    late = log_.time[log_.event_positions(earlier)] > test_start
+    assert dropped == late.sum() > 0
+    assert (cut.time[cut.event_positions(earlier)] <= test_start).all()
+    # Test sequences keep every event; every training sequence keeps at least its first.
+    assert np.array_equal(cut.lengths[split.test], log_.lengths[split.test])
+    assert (cut.lengths >= 1).all()
 
 
 def test_too_few_sequences_for_a_part_is_a_data_error(log_):

@@ -189,7 +189,7 @@ def test_label_outside_configured_classes(load_log, tmp_path):
     events, labels = good_tables()
     labels["y"] = ["low", "high", "medium"]
     message = raises(
-        load_log, events, labels, label={"task": "multiclass", "positive": None, "classes": ["low", "high"]}
+        load_log, events, labels, label={"kind": "multiclass", "positive": None, "classes": ["low", "high"]}
     )
     assert str(tmp_path / "labels.csv") in message
     assert "'y' (label) has unknown values ['medium']" in message

@@ -142,5 +142,5 @@ def test_json_round_trip_gives_the_same_transform(log_):
 def test_prepare_fits_the_vocabulary_on_the_train_part_only(data_config, make_tables):
     prepared = prepare_from_config(data_config(*make_tables(90, seed=8)))
     vocab = prepared.pipeline.vocabulary
-    train_events = prepared.sequences.lengths[prepared.rows("train")].sum()
-    assert sum(vocab.frequencies_) == train_events < prepared.sequences.tokens.size
+    train_events = prepared.log.lengths[prepared.split.train].sum()
+    assert sum(vocab.frequencies_) == train_events < prepared.events.tokens.size

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from behave.data.errors import DataError
-from behave.data.spec import BucketSpec
+from behave.data.spec import BucketMethod, BucketSpec
 
 FEW_EDGES = 8
 
@@ -34,21 +34,21 @@ class NumericBucketer:
         if len(present) == 0:
             raise DataError(f"numeric token field '{self.field}' has no values in the training split to bin.")
         n_bins = max(1, self.spec.n_bins)
-        if self.spec.method == "quantile":
-            edges = np.quantile(present, np.linspace(0.0, 1.0, n_bins + 1))
-        elif self.spec.method == "log":
+        if self.spec.method == BucketMethod.log:
             edges = self._log_edges(present, n_bins)
         else:
-            raise DataError(f"bucket method for '{self.field}' must be 'quantile' or 'log', got '{self.spec.method}'.")
+            edges = np.quantile(present, np.linspace(0.0, 1.0, n_bins + 1))
         edges = np.unique(np.round(edges, 6))
         self.edges_ = (edges if len(edges) > 1 else np.repeat(edges, 2)).tolist()
         return self
 
-    @staticmethod
-    def _log_edges(present: np.ndarray, n_bins: int) -> np.ndarray:
+    def _log_edges(self, present: np.ndarray, n_bins: int) -> np.ndarray:
         low, high = present.min(), present.max()
         if low < 0:
-            raise DataError("log bins need non-negative values; use method 'quantile'.")
+            raise DataError(
+                f"tokens.buckets.{self.field}: log bins need non-negative values, but training values of "
+                f"'{self.field}' go down to {low:g}; use method 'quantile'."
+            )
         smallest_positive = present[present > 0].min() if (present > 0).any() else 1.0
         high = max(high, smallest_positive)
         if low < smallest_positive:  # zeros present: [0, smallest positive) is the first of the n_bins

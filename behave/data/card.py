@@ -6,37 +6,69 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from behave.data.event_log import EventLog
-from behave.data.spec import DatasetSpec
+from behave.data.sequences import SequenceStore
+from behave.data.spec import DatasetSpec, LabelKind
 from behave.data.split import PARTS, Split
 from behave.data.vocabulary import UNK
 
 
-def build_card(spec: DatasetSpec, log_: EventLog, split: Split, fitted, views, drops, key: str) -> dict:
+def family_inputs(spec: DatasetSpec, fitted) -> dict:
+    """Which fields of the log each model family sees (the same events, through different views)."""
+    schema = spec.schema
+    token_fields = list(spec.tokens.fields)
+    return {
+        "neural": {
+            "token_fields": token_fields,
+            "per_event_numeric": list(fitted.scaler.columns_),
+            "static": list(fitted.static.columns),
+        },
+        "tabular": {
+            "categorical_fields": list(schema.categorical),
+            "numeric_fields": list(schema.numeric),
+            "token_fields": token_fields,
+            "static": list(schema.static_categorical) + list(schema.static_numeric),
+            "n_features": len(fitted.features.feature_names),
+        },
+        # Categorical fields that reach the tree features but are neither tokens nor numeric inputs.
+        "tabular_only": [f for f in schema.categorical if f not in token_fields],
+    }
+
+
+def build_card(
+    spec: DatasetSpec, log_: EventLog, split: Split, fitted, events: SequenceStore, drops, key: str
+) -> dict:
     lengths = log_.lengths
-    token_ids = views.sequences.tokens
+    token_ids = events.tokens
     event_part = np.empty(log_.n_events, dtype=object)
     for name in PARTS:
         event_part[log_.event_positions(split.part(name))] = name
+    inputs = family_inputs(spec, fitted)
     card = {
         "dataset": spec.name,
         "fingerprint": key,
-        "task": spec.label.task,
+        "label_kind": spec.label.kind.value,
         "label": spec.label.column,
         "class_names": list(log_.class_names),
         "n_sequences": log_.n_sequences,
         "n_events": log_.n_events,
-        "dropped": {"sequences_without_label": drops.sequences_without_label,
-                    "labels_without_events": drops.labels_without_events},
-        "split": {"method": spec.split.method, "seed": spec.split.seed},
+        "dropped": {
+            "sequences_without_label": drops.sequences_without_label,
+            "labels_without_events": drops.labels_without_events,
+        },
+        "sampled_sequences": spec.sample_sequences,
+        "split": {"method": spec.split.method.value, "seed": spec.split.seed},
         "parts": {},
-        "length_percentiles": {f"p{q}": float(np.percentile(lengths, q)) for q in (5, 25, 50, 75, 95, 99, 100)},
+        "length_percentiles": {
+            f"p{q}": float(np.percentile(lengths, q)) for q in (5, 25, 50, 75, 95, 99, 100)
+        },
         "max_len": spec.sequences.max_len,
         "truncated_share": float(np.mean(lengths > spec.sequences.max_len)),
         "vocab_size": fitted.vocabulary.size,
         "token_fields": list(spec.tokens.fields),
-        "n_numeric_inputs": views.sequences.numeric.shape[1],
-        "n_static_inputs": views.sequences.static.shape[1],
-        "n_features": views.features.shape[1],
+        "n_numeric_inputs": events.numeric.shape[1],
+        "n_static_inputs": len(fitted.static.columns),
+        "n_features": len(fitted.features.feature_names),
+        "inputs": inputs,
         "oracle_test_auroc": None,
     }
     for name in PARTS:
@@ -45,32 +77,53 @@ def build_card(spec: DatasetSpec, log_: EventLog, split: Split, fitted, views, d
         card["parts"][name] = {
             "n_sequences": len(rows),
             "n_events": int(lengths[rows].sum()),
-            "label_share": {c: round(float(n) / max(len(rows), 1), 4) for c, n in zip(log_.class_names, counts)},
+            "label_share": {
+                c: round(float(n) / max(len(rows), 1), 4) for c, n in zip(log_.class_names, counts)
+            },
             "unknown_token_rate": round(float(np.mean(token_ids[event_part == name] == UNK)), 4),
         }
-    if "oracle_prob" in log_.extras and spec.label.task == "binary":
+    if "oracle_prob" in log_.extras and spec.label.kind == LabelKind.binary:
         test = split.test
-        card["oracle_test_auroc"] = round(float(roc_auc_score(log_.labels[test], log_.extras["oracle_prob"].to_numpy()[test])), 4)
+        card["oracle_test_auroc"] = round(
+            float(roc_auc_score(log_.labels[test], log_.extras["oracle_prob"].to_numpy()[test])), 4
+        )
     return card
 
 
 def format_card(card: dict) -> str:
     """A short human-readable rendering for the terminal."""
+    split = card["split"]
     lines = [
-        f"dataset      {card['dataset']}  (fingerprint {card['fingerprint']}, task {card['task']}, label '{card['label']}')",
+        f"dataset      {card['dataset']}  (fingerprint {card['fingerprint']}, {card['label_kind']} label "
+        f"'{card['label']}')",
         f"sequences    {card['n_sequences']:,}   events {card['n_events']:,}   "
         f"dropped: {card['dropped']['sequences_without_label']} unlabelled sequences, "
         f"{card['dropped']['labels_without_events']} labels without events",
-        "lengths      " + "  ".join(f"{k}={v:g}" for k, v in card["length_percentiles"].items())
+        "lengths      "
+        + "  ".join(f"{k}={v:g}" for k, v in card["length_percentiles"].items())
         + f"   (max_len {card['max_len']}, {card['truncated_share']:.1%} truncated)",
         f"vocabulary   {card['vocab_size']} tokens from {card['token_fields']}",
-        f"inputs       {card['n_numeric_inputs']} numeric per event, {card['n_static_inputs']} static, "
-        f"{card['n_features']} tabular features",
+        f"inputs       neural: {card['n_numeric_inputs']} numeric per event, "
+        f"{card['n_static_inputs']} static; "
+        f"tabular: {card['n_features']} features",
+        f"split        {split['method']}, seed {split['seed']}"
+        + (
+            f", {split['events_cut_after_test_start']:,} train/val events after the test start dropped"
+            if split.get("events_cut_after_test_start")
+            else ""
+        ),
     ]
+    tabular_only = card.get("inputs", {}).get("tabular_only") or []
+    if tabular_only:
+        lines.append(f"note         fields only the tabular features see: {tabular_only}")
     for name, part in card["parts"].items():
         shares = ", ".join(f"{c}: {s:.1%}" for c, s in part["label_share"].items())
-        lines.append(f"{name:<12} {part['n_sequences']:>7,} sequences {part['n_events']:>10,} events   "
-                     f"labels {shares}   unknown tokens {part['unknown_token_rate']:.2%}")
+        lines.append(
+            f"{name:<12} {part['n_sequences']:>7,} sequences {part['n_events']:>10,} events   "
+            f"labels {shares}   unknown tokens {part['unknown_token_rate']:.2%}"
+        )
     if card.get("oracle_test_auroc") is not None:
-        lines.append(f"oracle       Bayes-optimal test AUROC {card['oracle_test_auroc']:.4f} (simulator ceiling)")
+        lines.append(
+            f"oracle       Bayes-optimal test AUROC {card['oracle_test_auroc']:.4f} (simulator ceiling)"
+        )
     return "\n".join(lines)

@@ -12,6 +12,11 @@ from behave.data.errors import DataError
 from behave.data.prepared import PreparedDataset, prepare
 from behave.data.spec import DatasetSpec
 
+# Keys that changed name, so an older config gets told what to write instead.
+RENAMED_KEYS = {
+    "label.task": "\nlabel.task is now label.kind (binary | multiclass); `task` names what is predicted."
+}
+
 
 def dataset_spec(data_cfg: DictConfig | dict) -> DatasetSpec:
     """Check the data config against the `DatasetSpec` schema (unknown keys and wrong types are errors)."""
@@ -27,8 +32,9 @@ def dataset_spec(data_cfg: DictConfig | dict) -> DatasetSpec:
         merged = OmegaConf.merge(OmegaConf.structured(DatasetSpec), data_cfg)
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
+        hint = RENAMED_KEYS.get(getattr(error, "full_key", None) or "", "")
         raise DataError(
-            f"data config does not match the dataset schema (behave/data/spec.py): {error}"
+            f"data config does not match the dataset schema (behave/data/spec.py): {error}{hint}"
         ) from None
 
 

@@ -76,11 +76,12 @@ class EventLog:
         """(N,) int64 position of each event's sequence."""
         return np.repeat(np.arange(self.n_sequences, dtype=np.int64), self.lengths)
 
-    def event_positions(self, sequences: np.ndarray) -> np.ndarray:
-        """Event indices of the given sequence positions, in their order, without a Python loop."""
+    def event_positions(self, sequences: np.ndarray, cutoffs: np.ndarray | None = None) -> np.ndarray:
+        """Event indices of the given sequence positions (their first `cutoffs` events when given), in
+        their order, without a Python loop."""
         sequences = np.asarray(sequences, dtype=np.int64)
         starts = self.offsets[sequences]
-        lengths = self.offsets[sequences + 1] - starts
+        lengths = self.offsets[sequences + 1] - starts if cutoffs is None else np.asarray(cutoffs, np.int64)
         # For each output event: its sequence's start plus its rank within the sequence.
         new_offsets = np.concatenate([[0], np.cumsum(lengths)])
         rank = np.arange(new_offsets[-1], dtype=np.int64) - np.repeat(new_offsets[:-1], lengths)
@@ -89,8 +90,23 @@ class EventLog:
     def select(self, sequences: np.ndarray) -> EventLog:
         """A log holding only the given sequence positions (kept in the given order)."""
         sequences = np.asarray(sequences, dtype=np.int64)
-        events = self.event_positions(sequences)
-        lengths = self.lengths[sequences]
+        return self.cut(sequences, self.lengths[sequences])
+
+    def cut(self, sequences: np.ndarray, cutoffs: np.ndarray) -> EventLog:
+        """A log of R rows: row r holds the first `cutoffs[r]` events of sequence `sequences[r]`.
+
+        A sequence may appear in several rows (its prefixes of several lengths); every per-sequence field
+        (id, label, group, static attributes, extras) is repeated with it. This is how a task's rows see
+        only the events up to their cutoff, for the feature builder and the index sequences alike.
+        """
+        sequences = np.asarray(sequences, dtype=np.int64)
+        lengths = np.asarray(cutoffs, dtype=np.int64)
+        if len(lengths) and (lengths.min() < 1 or (lengths > self.lengths[sequences]).any()):
+            raise ValueError("cutoffs must lie in 1..length of their sequence")
+        whole = len(sequences) == self.n_sequences and np.array_equal(lengths, self.lengths)
+        if whole and np.array_equal(sequences, np.arange(self.n_sequences)):
+            return self
+        events = self.event_positions(sequences, lengths)
         return replace(
             self,
             sequence_ids=self.sequence_ids[sequences],

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from behave.data.errors import DataError
-from behave.data.spec import LabelSpec
+from behave.data.spec import LabelKind, LabelSpec
 
 
 def _as_text(values) -> pd.Series:
@@ -34,13 +34,11 @@ def encode_labels(labels: pd.Series, spec: LabelSpec, name: str) -> tuple[np.nda
                 f"{name}: column '{spec.column}' (label) has unknown values {unknown[:10]}; "
                 f"allowed (label.classes): {allowed}"
             )
-    if spec.task == "binary":
+    if spec.kind == LabelKind.binary:
         codes, class_names = _binary(text, observed, spec, name)
-    elif spec.task == "multiclass":
+    else:
         class_names = _as_text(spec.classes).tolist() if spec.classes is not None else observed
         codes = pd.Categorical(text, categories=class_names).codes.astype(np.int64)
-    else:
-        raise DataError(f"label.task must be 'binary' or 'multiclass', got '{spec.task}'.")
     present = np.unique(codes)
     if len(present) < 2:
         raise DataError(
@@ -65,7 +63,7 @@ def _binary(text: pd.Series, observed: list[str], spec: LabelSpec, name: str):
         raise DataError(
             f"{name}: column '{spec.column}' (label) is binary but has {len(observed)} values: unknown "
             f"values {[v for v in observed if v != positive][1:10]} (positive class: {positive!r}). "
-            "Use label.task=multiclass or fix the data."
+            "Use label.kind=multiclass or fix the data."
         )
     negatives = [v for v in observed if v != positive]
     if positive not in observed:

@@ -1,13 +1,16 @@
-"""Prepare a dataset once and cache it: source -> validate -> split -> fit on train -> both views -> disk.
+"""Prepare a dataset once and cache what is expensive and task-free: source -> validate -> split -> fit on
+train -> per-event inputs -> disk. Tasks then cut their rows from it (`behave/tasks/dataset.py`).
 
 Cache layout, `<cache_dir>/<fingerprint>/`:
-    split.parquet          sequence_id, part             (the split every model family uses)
-    sequences.parquet      sequence_id, label, part, length, + source extras (e.g. oracle_prob)
-    events.npz             offsets, tokens, numeric, static  (flat index sequences, all parts)
-    features.parquet       tabular features, one row per sequence, same order
+    log/                   the validated EventLog (see log_store.py), after a strict time split's cut
+    split.parquet          sequence_id, part             (the split every model family and task uses)
+    events/tokens.npy      (N,) int32 token ids          (the neural models' per-event inputs,
+    events/numeric.npy     (N, F) float32                 task-free: a task's row reads a prefix of them)
+    events/static.npy      (S, D) float32 static inputs of the neural head
     vocabulary.json        readable tokens with training frequencies
-    pipeline.json          everything fitted on train (vocabulary, scalers, feature state, spec)
-    card.json              the data card
+    pipeline.json          everything fitted on train (vocabulary, scalers, static encoder, feature state)
+    card.json              the data card (written last: its presence marks a complete cache)
+    tasks/<key>/           each task's rows and their tabular features
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,29 +29,39 @@ from omegaconf import OmegaConf
 
 from behave.data.cache import PIPELINE_VERSION, atomic_directory, fingerprint
 from behave.data.card import build_card
+from behave.data.event_log import EventLog
+from behave.data.log_store import load_log, save_log
 from behave.data.pipeline import FittedPipeline
 from behave.data.sequences import SequenceStore
-from behave.data.spec import DatasetSpec
-from behave.data.split import PARTS, Split, split_sequences
+from behave.data.spec import DatasetSpec, SplitMethod
+from behave.data.split import PARTS, Split, split_sequences, strict_time_cut
 from behave.data.validate import validate
 
 log = logging.getLogger(__name__)
 
+# The per-sequence key a split stratifies on, computed from the validated log (None: no stratification).
+Strata = Callable[[EventLog], "np.ndarray | None"]
+
+
+def label_strata(log_: EventLog) -> np.ndarray:
+    return log_.labels
+
 
 @dataclass(frozen=True)
 class PreparedDataset:
-    """Both views of every sequence (row s is the same sequence everywhere) plus the split and fitted state."""
+    """The task-free part of a dataset: the log, its split, the fitted pipeline and per-event inputs.
+
+    `events` and `static` are indexed like the log: sequence s owns events offsets[s]:offsets[s + 1].
+    """
 
     spec: DatasetSpec
     fingerprint: str
     directory: Path
-    sequence_ids: np.ndarray
-    labels: np.ndarray
+    log: EventLog
     split: Split
-    sequences: SequenceStore
-    features: pd.DataFrame
     pipeline: FittedPipeline
-    extras: pd.DataFrame
+    events: SequenceStore
+    static: np.ndarray
     card: dict
 
     @property
@@ -59,104 +73,109 @@ class PreparedDataset:
         return len(self.class_names)
 
     @property
-    def task(self) -> str:
-        return self.spec.label.task
-
-    @property
     def vocab_size(self) -> int:
         return self.pipeline.vocabulary.size
 
     @property
-    def feature_names(self) -> list[str]:
-        return list(self.features.columns)
-
-    @property
     def n_numeric(self) -> int:
-        return self.sequences.numeric.shape[1]
+        return self.events.numeric.shape[1]
 
     @property
     def n_static(self) -> int:
-        return self.sequences.static.shape[1]
-
-    def rows(self, part: str) -> np.ndarray:
-        return self.split.part(part)
-
-    def tabular(self, part: str) -> tuple[pd.DataFrame, np.ndarray]:
-        """(features, labels) of one split part."""
-        rows = self.rows(part)
-        return self.features.iloc[rows].reset_index(drop=True), self.labels[rows]
+        return self.static.shape[1]
 
     @cached_property
     def oracle_prob(self) -> np.ndarray | None:
         """(S,) the simulator's true probability of the positive class, when the source knows it."""
-        return self.extras["oracle_prob"].to_numpy() if "oracle_prob" in self.extras else None
+        extras = self.log.extras
+        return extras["oracle_prob"].to_numpy() if "oracle_prob" in extras else None
 
 
 def spec_payload(spec: DatasetSpec) -> dict:
-    """The spec as plain data, without the source node and the cache location (they do not change the data)."""
-    payload = OmegaConf.to_container(OmegaConf.structured(spec), resolve=True)
+    """The spec as plain data, without the source node and the cache location (neither changes the data)."""
+    payload = OmegaConf.to_container(OmegaConf.structured(spec), resolve=True, enum_to_str=True)
     payload.pop("source", None)
     payload.pop("cache_dir", None)
     return payload
 
 
-def prepare(spec: DatasetSpec, source) -> PreparedDataset:
-    """Load the cached dataset for (spec, source inputs), building it first if needed."""
-    key = fingerprint({"spec": spec_payload(spec), "source": source.fingerprint(), "version": PIPELINE_VERSION})
+def prepare(
+    spec: DatasetSpec, source, strata: Strata = label_strata, strata_name: str | None = "label"
+) -> PreparedDataset:
+    """The cached dataset for (spec, source inputs, what the split stratifies on), built if needed."""
+    key = fingerprint(
+        {
+            "spec": spec_payload(spec),
+            "source": source.fingerprint(),
+            "strata": strata_name,
+            "version": PIPELINE_VERSION,
+        }
+    )
     directory = Path(spec.cache_dir) / key
     if not (directory / "card.json").exists():
         with atomic_directory(directory) as temp:
-            _build(spec, source, key, temp)
+            _build(spec, source, strata, key, temp)
     return load(directory, spec)
 
 
-def _build(spec: DatasetSpec, source, key: str, out: Path) -> None:
+def sample_sequences(log_: EventLog, n: int | None, seed: int) -> EventLog:
+    """A seeded random sample of `n` sequences (all of them when n is None or not smaller)."""
+    if n is None or n >= log_.n_sequences:
+        return log_
+    chosen = np.random.default_rng(seed).choice(log_.n_sequences, size=n, replace=False)
+    return log_.select(np.sort(chosen))
+
+
+def _build(spec: DatasetSpec, source, strata: Strata, key: str, out: Path) -> None:
     started = time.perf_counter()
-    raw = source.load()
-    event_log, drops = validate(raw, spec)
-    split = split_sequences(event_log, spec.split)
+    event_log, drops = validate(source.load(), spec)
+    event_log = sample_sequences(event_log, spec.sample_sequences, spec.split.seed)
+    split = split_sequences(event_log, spec.split, strata(event_log))
+    events_cut = 0
+    if spec.split.method == SplitMethod.time_strict:
+        event_log, events_cut = strict_time_cut(event_log, split)
     fitted = FittedPipeline.fit(event_log.select(split.train), spec)
-    views = fitted.transform(event_log)
-    parts = np.empty(event_log.n_sequences, dtype=object)
-    for name in PARTS:
-        parts[split.part(name)] = name
-    index = pd.DataFrame({"sequence_id": event_log.sequence_ids, "label": event_log.labels, "part": parts,
-                          "length": event_log.lengths})
-    index = pd.concat([index, event_log.extras.reset_index(drop=True)], axis=1)
-    index.to_parquet(out / "sequences.parquet", index=False)
+    events = fitted.encode_events(event_log)
+    static = fitted.static_inputs(event_log)
+    save_log(event_log, out / "log")
     split.to_frame(event_log.sequence_ids).to_parquet(out / "split.parquet", index=False)
-    store = views.sequences
-    np.savez(out / "events.npz", offsets=store.offsets, tokens=store.tokens, numeric=store.numeric,
-             static=store.static)
-    views.features.to_parquet(out / "features.parquet", index=False)
+    (out / "events").mkdir()
+    np.save(out / "events" / "tokens.npy", events.tokens)
+    np.save(out / "events" / "numeric.npy", events.numeric)
+    np.save(out / "events" / "static.npy", static)
     (out / "vocabulary.json").write_text(json.dumps(fitted.vocabulary.to_json(), indent=1))
     pipeline_state = {"spec": spec_payload(spec), "fitted": fitted.state_dict(), "fingerprint": key}
     (out / "pipeline.json").write_text(json.dumps(pipeline_state, default=str))
-    card = build_card(spec, event_log, split, fitted, views, drops, key)
+    card = build_card(spec, event_log, split, fitted, events, drops, key)
+    card["split"]["events_cut_after_test_start"] = events_cut
     card["prepare_seconds"] = round(time.perf_counter() - started, 2)
     # card.json is written last: its presence marks a complete cache.
     (out / "card.json").write_text(json.dumps(card, indent=2, default=str))
 
 
 def load(directory: Path, spec: DatasetSpec) -> PreparedDataset:
-    index = pd.read_parquet(directory / "sequences.parquet")
-    arrays = np.load(directory / "events.npz")
+    event_log = load_log(directory / "log")
     state = json.loads((directory / "pipeline.json").read_text())
-    split_positions = [np.flatnonzero(index["part"].to_numpy() == name) for name in PARTS]
-    labels = index["label"].to_numpy(dtype=np.int64)
-    extras = index.drop(columns=["sequence_id", "label", "part", "length"])
-    store = SequenceStore(arrays["offsets"], arrays["tokens"], arrays["numeric"], labels, arrays["static"])
+    split_parts = _split_parts(directory, event_log)
+    events = SequenceStore(
+        offsets=event_log.offsets,
+        tokens=np.load(directory / "events" / "tokens.npy", mmap_mode="r"),
+        numeric=np.load(directory / "events" / "numeric.npy", mmap_mode="r"),
+    )
     return PreparedDataset(
         spec=spec,
         fingerprint=state["fingerprint"],
         directory=directory,
-        sequence_ids=index["sequence_id"].to_numpy(),
-        labels=labels,
-        split=Split(*split_positions),
-        sequences=store,
-        features=pd.read_parquet(directory / "features.parquet"),
+        log=event_log,
+        split=Split(*[np.flatnonzero(split_parts == name) for name in PARTS]),
         pipeline=FittedPipeline.from_state_dict(state["fitted"], spec),
-        extras=extras,
+        events=events,
+        static=np.load(directory / "events" / "static.npy"),
         card=json.loads((directory / "card.json").read_text()),
     )
 
+
+def _split_parts(directory: Path, event_log: EventLog) -> np.ndarray:
+    """(S,) part name of each sequence of the log, from split.parquet."""
+    table = pd.read_parquet(directory / "split.parquet")
+    return table.set_index("sequence_id")["part"].reindex(event_log.sequence_ids).to_numpy()

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from behave.data.errors import DataError
 from behave.data.event_log import EventLog
-from behave.data.spec import SequenceSpec
+from behave.data.spec import Keep, NumericTransform, SequenceSpec
 
 GAP_COLUMN = "log1p_gap_s"
 
@@ -44,11 +43,9 @@ class NumericScaler:
     def _raw_columns(self, log_: EventLog) -> dict[str, np.ndarray]:
         columns = {GAP_COLUMN: np.log1p(gaps_seconds(log_))}
         for name in self.fields:
-            transform = self.spec.numeric_transform.get(name, "none")
-            if transform not in ("none", "log1p"):
-                raise DataError(f"sequences.numeric_transform.{name} must be 'none' or 'log1p', got '{transform}'.")
+            transform = self.spec.numeric_transform.get(name, NumericTransform.none)
             values = log_.numeric[name]
-            columns[name] = _signed_log1p(values) if transform == "log1p" else values
+            columns[name] = _signed_log1p(values) if transform == NumericTransform.log1p else values
         return columns
 
     def fit(self, train: EventLog) -> NumericScaler:
@@ -88,16 +85,15 @@ class NumericScaler:
 
 @dataclass(frozen=True)
 class SequenceStore:
-    """All sequences of one dataset, flat. Sequence s owns rows offsets[s]:offsets[s + 1].
+    """Every event of one log as the neural models read it, flat and task-free: sequence s owns rows
+    offsets[s]:offsets[s + 1]. A task's row (sequence s, cutoff c) reads the first c of them.
 
-    offsets (S+1,) int64; tokens (N,) int32; numeric (N, F) float32; labels (S,) int64; static (S, D) float32.
+    offsets (S+1,) int64; tokens (N,) int32 vocabulary ids; numeric (N, F) float32 per-event inputs.
     """
 
     offsets: np.ndarray
     tokens: np.ndarray
     numeric: np.ndarray
-    labels: np.ndarray
-    static: np.ndarray
 
     @property
     def lengths(self) -> np.ndarray:
@@ -107,17 +103,19 @@ class SequenceStore:
     def n_sequences(self) -> int:
         return len(self.offsets) - 1
 
-    def window(self, sequences: np.ndarray, max_len: int, keep: str = "last") -> tuple[np.ndarray, np.ndarray]:
+    def window(
+        self, sequences: np.ndarray, cutoffs: np.ndarray, max_len: int, keep: Keep = Keep.last
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Flat positions (B, T) and lengths (B,) of the kept events, right-padded with -1.
 
-        `keep='last'` keeps each sequence's most recent `max_len` events, `'first'` its earliest.
+        Row b sees the first `cutoffs[b]` events of sequence `sequences[b]`; of those, `keep='last'` keeps
+        the most recent `max_len`, `'first'` the earliest.
         """
-        starts, ends = self.offsets[sequences], self.offsets[sequences + 1]
-        lengths = np.minimum(ends - starts, max_len)
-        if keep == "last":
+        starts = self.offsets[sequences]
+        ends = starts + cutoffs
+        lengths = np.minimum(cutoffs, max_len)
+        if keep == Keep.last:
             starts = ends - lengths
-        elif keep != "first":
-            raise DataError(f"sequences.keep must be 'last' or 'first', got '{keep}'.")
         steps = np.arange(lengths.max() if len(lengths) else 0)
         positions = starts[:, None] + steps[None, :]
         return np.where(steps[None, :] < lengths[:, None], positions, -1), lengths

@@ -3,14 +3,52 @@
 A `DatasetSpec` says where events and labels come from (`source`, built by Hydra `_target_`), which columns
 mean what (`EventSchema`, `LabelSpec`), how to split, how to form tokens, sequences and tabular features.
 Everything except `source` is plain data, so it is hashed into the cache fingerprint as is.
+
+String options are `str` enums: a typo fails when the config is composed, with the valid choices listed
+(`Invalid value 'tme', expected one of [stratified, time, time_strict]`), and a member still compares
+equal to its string. Built directly in Python, the dataclasses turn strings into members the same way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from omegaconf import MISSING
+
+
+class LabelKind(str, Enum):
+    binary = "binary"
+    multiclass = "multiclass"
+
+
+class LabelTable(str, Enum):
+    labels = "labels"  # the source's label table, keyed by the sequence id column
+    events = "events"  # a column of the events table, constant within a sequence
+
+
+class SplitMethod(str, Enum):
+    stratified = "stratified"  # seeded, stratified by label, grouped by schema.group when set
+    time = "time"  # sequences ordered by start time: the earliest train, the latest test
+    # As `time`, and events of train/val sequences after the test period starts are dropped, so no
+    # training event comes from the future of a test prefix.
+    time_strict = "time_strict"
+
+
+class BucketMethod(str, Enum):
+    quantile = "quantile"
+    log = "log"
+
+
+class Keep(str, Enum):
+    last = "last"  # the most recent max_len events
+    first = "first"  # the earliest max_len events
+
+
+class NumericTransform(str, Enum):
+    none = "none"
+    log1p = "log1p"
 
 
 @dataclass
@@ -26,45 +64,54 @@ class EventSchema:
     numeric: list[str] = field(default_factory=list)
     # Sequences that share a group value (e.g. sessions of one user) always land in the same split part.
     group: str | None = None
-    # Per-sequence attributes (constant within a sequence): tabular features and inputs to the RNN head.
+    # Per-sequence attributes (constant within a sequence): tabular features and inputs to the neural head.
     static_categorical: list[str] = field(default_factory=list)
     static_numeric: list[str] = field(default_factory=list)
 
 
 @dataclass
 class LabelSpec:
-    """Where the label lives and how to read it.
+    """Where the sequence label lives and how to read it (what the classification tasks predict).
 
     `table: labels` reads it from the source's label table (keyed by the sequence id column);
     `table: events` reads it from the events table, where it must be constant within a sequence.
     """
 
     column: str = MISSING
-    table: str = "labels"  # labels | events
-    task: str = "binary"  # binary | multiclass
+    table: LabelTable = LabelTable.labels
+    kind: LabelKind = LabelKind.binary
     # Binary: the raw value that counts as positive (compared as a string, so 1, "1", "yes" all work).
     positive: Any = None
     # Optional closed set of allowed raw values; anything else is an error. Multiclass order follows it.
     classes: list[Any] | None = None
 
+    def __post_init__(self) -> None:
+        self.table, self.kind = LabelTable(self.table), LabelKind(self.kind)
+
 
 @dataclass
 class SplitSpec:
-    """Split once, by sequence: `stratified` (by label, grouped by `schema.group` when set) or `time`."""
+    """Split once, by sequence (see `SplitMethod`)."""
 
-    method: str = "stratified"  # stratified | time
+    method: SplitMethod = SplitMethod.stratified
     train: float = 0.7
     val: float = 0.15
     test: float = 0.15
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.method = SplitMethod(self.method)
 
 
 @dataclass
 class BucketSpec:
     """Bins for a numeric field used in tokens; edges are fitted on the training split."""
 
-    method: str = "quantile"  # quantile | log
+    method: BucketMethod = BucketMethod.quantile
     n_bins: int = 5
+
+    def __post_init__(self) -> None:
+        self.method = BucketMethod(self.method)
 
 
 @dataclass
@@ -87,9 +134,20 @@ class SequenceSpec:
     """Index sequences for the neural models."""
 
     max_len: int = 256
-    keep: str = "last"  # last (most recent events) | first
-    # Per-field transform applied before standard scaling: none | log1p (for skewed counts and durations).
-    numeric_transform: dict[str, str] = field(default_factory=dict)
+    keep: Keep = Keep.last
+    # Per-field transform applied before standard scaling (log1p for skewed counts and durations).
+    numeric_transform: dict[str, NumericTransform] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.keep = Keep(self.keep)
+        self.numeric_transform = {k: NumericTransform(v) for k, v in self.numeric_transform.items()}
+
+
+@dataclass
+class StaticSpec:
+    """Per-sequence attributes, encoded once for both families (one-hot categories, numbers with a flag)."""
+
+    max_values: int = 50  # most frequent training values per categorical attribute; the rest share OTHER
 
 
 @dataclass
@@ -114,5 +172,9 @@ class DatasetSpec:
     split: SplitSpec = field(default_factory=SplitSpec)
     tokens: TokenSpec = field(default_factory=TokenSpec)
     sequences: SequenceSpec = field(default_factory=SequenceSpec)
+    static: StaticSpec = field(default_factory=StaticSpec)
     features: FeatureSpec = field(default_factory=FeatureSpec)
+    # Keep a seeded random sample of this many sequences (after validation, before the split): smoke runs
+    # and quick looks at large logs with any source. null keeps every sequence.
+    sample_sequences: int | None = None
     cache_dir: str = "data/cache"

@@ -1,8 +1,10 @@
-"""Split sequences ONCE into train/val/test; every model family uses this split.
+"""Split sequences ONCE into train/val/test; every model family and every task uses this split.
 
-`stratified`: seeded, stratified by label, and grouped by `schema.group` when set (a group never lands
-in two parts; groups are stratified by their first sequence's label). `time`: sequences (or groups)
-ordered by start time, the earliest go to train, the latest to test.
+`stratified`: seeded, stratified by a per-sequence key the task names (the label for classification
+tasks), and grouped by `schema.group` when set (a group never lands in two parts; groups are stratified
+by their first sequence's key). `time`: sequences (or groups) ordered by start time, the earliest go to
+train, the latest to test. `time_strict`: as `time`, then `strict_time_cut` drops every train/val event
+after the test period starts, so no training event comes from the future of a test sequence or prefix.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sklearn.model_selection import train_test_split
 
 from behave.data.errors import DataError
 from behave.data.event_log import EventLog
-from behave.data.spec import SplitSpec
+from behave.data.spec import SplitMethod, SplitSpec
 
 log = logging.getLogger(__name__)
 PARTS = ("train", "val", "test")
@@ -33,6 +35,13 @@ class Split:
     def part(self, name: str) -> np.ndarray:
         return getattr(self, name)
 
+    def part_index(self, n_sequences: int) -> np.ndarray:
+        """(S,) int8 index into PARTS of each sequence's part."""
+        parts = np.full(n_sequences, -1, dtype=np.int8)
+        for index, name in enumerate(PARTS):
+            parts[self.part(name)] = index
+        return parts
+
     def sizes(self) -> dict[str, int]:
         return {name: len(self.part(name)) for name in PARTS}
 
@@ -42,18 +51,19 @@ class Split:
         return pd.concat(frames, ignore_index=True)
 
 
-def split_sequences(log_: EventLog, spec: SplitSpec) -> Split:
-    """Assign each sequence of `log_` to train, val or test."""
+def split_sequences(log_: EventLog, spec: SplitSpec, strata: np.ndarray | None = None) -> Split:
+    """Assign each sequence of `log_` to train, val or test; `strata` (S,) int keys to stratify on."""
     fractions = np.array([spec.train, spec.val, spec.test], dtype=float)
     if (fractions <= 0).any() or not np.isclose(fractions.sum(), 1.0):
-        raise DataError(f"split fractions must be positive and sum to 1, got train/val/test = {fractions.tolist()}")
+        raise DataError(
+            f"split fractions must be positive and sum to 1, got train/val/test = {fractions.tolist()}"
+        )
     units, unit_of_sequence = _units(log_)
-    if spec.method == "stratified":
-        parts = _stratified(units, log_.labels, unit_of_sequence, fractions, spec.seed)
-    elif spec.method == "time":
-        parts = _by_time(units, log_.start_time, unit_of_sequence, fractions)
+    if spec.method == SplitMethod.stratified:
+        keys = np.zeros(log_.n_sequences, np.int64) if strata is None else np.asarray(strata, np.int64)
+        parts = _stratified(units, keys, unit_of_sequence, fractions, spec.seed)
     else:
-        raise DataError(f"split.method must be 'stratified' or 'time', got '{spec.method}'.")
+        parts = _by_time(units, log_.start_time, unit_of_sequence, fractions)
     positions = [np.sort(np.flatnonzero(np.isin(unit_of_sequence, p))) for p in parts]
     split = Split(*positions)
     empty = [name for name, size in split.sizes().items() if size == 0]
@@ -63,7 +73,7 @@ def split_sequences(log_: EventLog, spec: SplitSpec) -> Split:
 
 
 def _units(log_: EventLog) -> tuple[np.ndarray, np.ndarray]:
-    """What gets assigned: groups when configured, else single sequences. (unit ids, unit of each sequence)."""
+    """What gets assigned: groups when configured, else sequences. (unit ids, unit of each sequence)."""
     if log_.groups is None:
         ids = np.arange(log_.n_sequences)
         return ids, ids
@@ -100,7 +110,9 @@ def _draw(units, unit_labels, fraction, seed):
     try:
         keep, draw = train_test_split(units, test_size=fraction, random_state=seed, stratify=stratify)
     except ValueError as error:
-        raise DataError(f"cannot split {len(units)} sequences/groups with fraction {fraction:.3f}: {error}") from None
+        raise DataError(
+            f"cannot split {len(units)} sequences/groups with fraction {fraction:.3f}: {error}"
+        ) from None
     return keep, draw
 
 
@@ -109,3 +121,19 @@ def _by_time(units, start_time, unit_of_sequence, fractions) -> list[np.ndarray]
     ordered = units[np.argsort(unit_start, kind="stable")]
     cuts = np.round(np.cumsum(fractions)[:2] * len(ordered)).astype(int)
     return np.split(ordered, cuts)
+
+
+def strict_time_cut(log_: EventLog, split: Split) -> tuple[EventLog, int]:
+    """Drop the events of train/val sequences that come after the test period starts (its earliest start).
+
+    Returns the cut log (same sequences, same order) and the number of events dropped. Each sequence keeps
+    at least its first event, because train/val sequences start no later than the test period.
+    """
+    test_start = float(log_.start_time[split.test].min())
+    cutoffs = log_.lengths.copy()
+    earlier = np.concatenate([split.train, split.val])
+    within = log_.time <= test_start
+    kept = np.add.reduceat(within.astype(np.int64), log_.offsets[:-1]) if log_.n_events else cutoffs
+    cutoffs[earlier] = np.maximum(kept[earlier], 1)
+    dropped = int(log_.n_events - cutoffs.sum())
+    return log_.cut(np.arange(log_.n_sequences), cutoffs), dropped

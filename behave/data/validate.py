@@ -97,13 +97,16 @@ def parse_timestamps(events: pd.DataFrame, schema: EventSchema, name: str) -> np
     raw = events[column]
     if _is_missing(raw).any():
         bad = _is_missing(raw)
-        raise DataError(f"{name}: column '{column}' (timestamp) is empty in {describe_rows(events, bad, column)}")
+        raise DataError(
+            f"{name}: column '{column}' (timestamp) is empty in {describe_rows(events, bad, column)}"
+        )
     if fmt in ("unix_s", "unix_ms") or (fmt == "auto" and _looks_numeric(raw)):
         seconds = pd.to_numeric(raw, errors="coerce").astype("float64")
         bad = seconds.isna()
         if bad.any():
             raise DataError(
-                f"{name}: column '{column}' (timestamp) is not a unix time in {describe_rows(events, bad, column)}"
+                f"{name}: column '{column}' (timestamp) is not a unix time in "
+                f"{describe_rows(events, bad, column)}"
             )
         return (seconds / 1000.0 if fmt == "unix_ms" else seconds).to_numpy()
     if pd.api.types.is_datetime64_any_dtype(raw):
@@ -121,7 +124,8 @@ def parse_timestamps(events: pd.DataFrame, schema: EventSchema, name: str) -> np
             expected = "a date/time" if fmt == "auto" else f"format '{fmt}'"
             raise DataError(
                 f"{name}: column '{column}' (timestamp) has values that are not {expected} in "
-                f"{describe_rows(events, bad, column)}. Set `schema.timestamp_format` if the format is unusual."
+                f"{describe_rows(events, bad, column)}. "
+                "Set `schema.timestamp_format` if the format is unusual."
             )
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -156,8 +160,6 @@ def _sequence_labels(raw: RawTables, spec: DatasetSpec, events: pd.DataFrame) ->
     seq_col, label = spec.schema.sequence_id, spec.label
     if label.table == "events":
         return _constant_per_sequence(events, seq_col, label.column, raw.events_name, "label")
-    if label.table != "labels":
-        raise DataError(f"label.table must be 'labels' or 'events', got '{label.table}'.")
     if raw.labels is None:
         raise DataError(f"{raw.events_name}: label.table is 'labels' but the source provides no label table.")
     table, name = raw.labels.reset_index(drop=True), raw.labels_name or "labels"
@@ -166,7 +168,10 @@ def _sequence_labels(raw: RawTables, spec: DatasetSpec, events: pd.DataFrame) ->
     _require_columns(table, name, {seq_col: "sequence id", label.column: "label"})
     missing = _is_missing(table[label.column])
     if missing.any():
-        raise DataError(f"{name}: column '{label.column}' (label) is empty in {describe_rows(table, missing, label.column)}")
+        raise DataError(
+            f"{name}: column '{label.column}' (label) is empty in "
+            f"{describe_rows(table, missing, label.column)}"
+        )
     duplicated = table[seq_col].duplicated(keep=False)
     conflicting = table[duplicated].groupby(seq_col)[label.column].nunique() > 1
     if conflicting.any():
@@ -180,7 +185,9 @@ def _constant_per_sequence(frame: pd.DataFrame, seq_col: str, column: str, name:
     values = frame[column]
     missing = _is_missing(values)
     if missing.any() and role == "label":
-        raise DataError(f"{name}: column '{column}' (label) is empty in {describe_rows(frame, missing, column)}")
+        raise DataError(
+            f"{name}: column '{column}' (label) is empty in {describe_rows(frame, missing, column)}"
+        )
     n_distinct = values.groupby(frame[seq_col], sort=False).nunique(dropna=False)
     changing = n_distinct[n_distinct > 1]
     if len(changing):
@@ -220,11 +227,17 @@ def _align_labels(sequence_ids, seq_labels: pd.Series, spec: DatasetSpec, raw: R
     has_events = seq_labels.index.isin(pd.Index(sequence_ids))
     drops = DropCounts(int((~has_label).sum()), int((~has_events).sum()))
     if drops.sequences_without_label:
-        log.warning("%s: dropping %d sequence(s) that have events but no label", raw.events_name,
-                    drops.sequences_without_label)
+        log.warning(
+            "%s: dropping %d sequence(s) that have events but no label",
+            raw.events_name,
+            drops.sequences_without_label,
+        )
     if drops.labels_without_events:
-        log.warning("%s: dropping %d label(s) whose sequence has no events", raw.labels_name or raw.events_name,
-                    drops.labels_without_events)
+        log.warning(
+            "%s: dropping %d label(s) whose sequence has no events",
+            raw.labels_name or raw.events_name,
+            drops.labels_without_events,
+        )
     if not has_label.any():
         raise DataError(
             f"{raw.events_name}: no sequence has a label: the sequence ids in the events "
@@ -237,7 +250,9 @@ def _align_labels(sequence_ids, seq_labels: pd.Series, spec: DatasetSpec, raw: R
     return labels, class_names, has_label, drops
 
 
-def _assemble(events, order, sequence_ids, offsets, time, numeric, labels, class_names, spec, raw) -> EventLog:
+def _assemble(
+    events, order, sequence_ids, offsets, time, numeric, labels, class_names, spec, raw
+) -> EventLog:
     schema = spec.schema
     # Only the per-sequence columns are reordered as a frame; event fields are reordered as integer codes.
     per_sequence = [schema.sequence_id, *schema.static_categorical, *schema.static_numeric, schema.group]
@@ -298,7 +313,9 @@ def _distinct_categorical(values: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=unique_names)
 
 
-def _static_table(sorted_events: pd.DataFrame, schema: EventSchema, firsts: np.ndarray, name: str) -> pd.DataFrame:
+def _static_table(
+    sorted_events: pd.DataFrame, schema: EventSchema, firsts: np.ndarray, name: str
+) -> pd.DataFrame:
     columns = schema.static_categorical + schema.static_numeric
     for column in columns:
         _constant_per_sequence(sorted_events, schema.sequence_id, column, name, "static attribute")

@@ -22,7 +22,7 @@ import pandas as pd
 from behave.data.buckets import NumericBucketer
 from behave.data.errors import DataError
 from behave.data.event_log import EventLog, category_counts
-from behave.data.spec import BucketSpec, TokenSpec
+from behave.data.spec import BucketMethod, BucketSpec, TokenSpec
 
 PAD, UNK = 0, 1
 SPECIALS = ["<pad>", "<unk>"]
@@ -102,7 +102,8 @@ class Vocabulary:
                 self.bucketers_[name] = NumericBucketer(bucket_spec, name).fit(train.numeric[name])
             else:
                 raise DataError(
-                    f"tokens.fields names '{name}', which is neither a categorical nor a numeric field of the "
+                    f"tokens.fields names '{name}', which is neither a categorical nor a numeric field of "
+                    "the "
                     f"schema (categorical: {list(train.categorical)}, numeric: {list(train.numeric)})."
                 )
 
@@ -141,7 +142,9 @@ class Vocabulary:
             keys += self._field_codes(log_, name) * multiplier
             multiplier *= self._radix(name)
             if multiplier > 2**62:
-                raise DataError(f"tokens.fields {self.spec.fields}: too many combinations; bucket or drop a field.")
+                raise DataError(
+                    f"tokens.fields {self.spec.fields}: too many combinations; bucket or drop a field."
+                )
         # Keys holding an unseen value (code 1) in any field are never known tokens.
         return keys
 
@@ -172,17 +175,25 @@ class Vocabulary:
             "min_freq": self.spec.min_freq,
             "max_size": self.spec.max_size,
             "categories": self.categories_,
-            "buckets": {k: {"method": b.spec.method, "n_bins": b.spec.n_bins, "edges": b.edges_}
-                        for k, b in self.bucketers_.items()},
-            "tokens": [{"id": i, "token": t, "train_freq": f, "parts": p}
-                       for i, (t, f, p) in enumerate(zip(self.tokens_, self.frequencies_, self.parts_))],
+            "buckets": {
+                k: {"method": BucketMethod(b.spec.method).value, "n_bins": b.spec.n_bins, "edges": b.edges_}
+                for k, b in self.bucketers_.items()
+            },
+            "tokens": [
+                {"id": i, "token": t, "train_freq": f, "parts": p}
+                for i, (t, f, p) in enumerate(zip(self.tokens_, self.frequencies_, self.parts_))
+            ],
             "keys": {"keys": self.keys_.tolist(), "ids": self.key_ids_.tolist()},
         }
 
     @classmethod
     def from_json(cls, state: dict) -> Vocabulary:
-        spec = TokenSpec(fields=state["fields"], aliases=state["aliases"], min_freq=state["min_freq"],
-                         max_size=state["max_size"])
+        spec = TokenSpec(
+            fields=state["fields"],
+            aliases=state["aliases"],
+            min_freq=state["min_freq"],
+            max_size=state["max_size"],
+        )
         vocab = cls(spec, categories_=state["categories"])
         for name, b in state["buckets"].items():
             vocab.bucketers_[name] = NumericBucketer(BucketSpec(b["method"], b["n_bins"]), name, b["edges"])

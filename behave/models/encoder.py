@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from behave.data.batch import EventBatch
+from behave.data.batches.batch import EventBatch
 from behave.models.embedding_size import resolve_embedding_dim
 from behave.models.pooling import build_pooling, pooling_names
 

@@ -20,15 +20,16 @@ from torch.optim import AdamW, Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torchmetrics.functional import classification as tm
 
-from behave.data.batch import EventBatch
+from behave.data.batches.batch import EventBatch
 from behave.models.encoder import EventEncoder
+from behave.tasks.metrics import monitor_mode
 
 BINARY_METRICS = ("loss", "auroc", "auprc", "accuracy")
 MULTICLASS_METRICS = ("loss", "accuracy", "macro_f1", "macro_auroc")
 
 
 def metric_names(num_classes: int) -> tuple[str, ...]:
-    """Names logged per stage (as `val/<name>`, `test/<name>`) for a task with num_classes classes."""
+    """Names logged per validation epoch (as `val/<name>`) for a label with num_classes classes."""
     return BINARY_METRICS if num_classes == 2 else MULTICLASS_METRICS
 
 
@@ -123,7 +124,7 @@ class SequenceClassifier(pl.LightningModule):
         # Not persistent: a checkpoint's weights must load into a module built with or without class weights.
         weights = None if class_weights is None else torch.tensor([float(w) for w in class_weights])
         self.register_buffer("class_weights", weights, persistent=False)
-        self._epoch_outputs: dict[str, list[tuple[Tensor, Tensor]]] = {"val": [], "test": []}
+        self._val_outputs: list[tuple[Tensor, Tensor]] = []
         # An explicit dict of plain values, so checkpoints carry their config and load with weights_only=True.
         self.save_hyperparameters(
             {
@@ -153,8 +154,8 @@ class SequenceClassifier(pl.LightningModule):
 
     @property
     def monitor_mode(self) -> str:
-        """`min` for the loss, `max` for any other monitored metric (for checkpoint and early stopping)."""
-        return "min" if self.monitor.endswith("/loss") else "max"
+        """`min` for the loss or another lower-is-better metric, else `max` (the rule in tasks.metrics)."""
+        return monitor_mode(self.monitor)
 
     def forward(self, batch: EventBatch) -> Tensor:
         encoding = self.encoder(batch)
@@ -169,33 +170,21 @@ class SequenceClassifier(pl.LightningModule):
 
     def training_step(self, batch: EventBatch, batch_idx: int) -> Tensor:
         loss = self.loss(self(batch), batch.labels)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(batch))
+        # One point per epoch under `train/loss`: the tag the tree family logs per boosting round.
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch))
         return loss
 
     def validation_step(self, batch: EventBatch, batch_idx: int) -> None:
-        self._epoch_outputs["val"].append((self(batch).detach(), batch.labels))
-
-    def test_step(self, batch: EventBatch, batch_idx: int) -> None:
-        self._epoch_outputs["test"].append((self(batch).detach(), batch.labels))
-
-    def predict_step(self, batch: EventBatch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
-        return {"index": batch.index, "probs": self.predict_proba(batch)}
+        self._val_outputs.append((self(batch).detach(), batch.labels))
 
     def on_validation_epoch_start(self) -> None:
-        self._epoch_outputs["val"].clear()
-
-    def on_test_epoch_start(self) -> None:
-        self._epoch_outputs["test"].clear()
+        self._val_outputs.clear()
 
     def on_validation_epoch_end(self) -> None:
-        self._log_epoch_metrics("val")
+        """Metrics over all of the epoch's rows at once: AUROC averaged over batches would be wrong.
 
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch_metrics("test")
-
-    def _log_epoch_metrics(self, stage: str) -> None:
-        """Metrics over all of the epoch's rows at once: AUROC averaged over batches would be wrong."""
-        outputs = self._epoch_outputs[stage]
+        Test rows are scored outside Lightning, by the task's metric function, like every other family."""
+        outputs = self._val_outputs
         if not outputs:
             return
         # On CPU: cheap at epoch end, and sidesteps CUDA ops without a deterministic implementation.
@@ -205,7 +194,7 @@ class SequenceClassifier(pl.LightningModule):
         class_weights = None if self.class_weights is None else self.class_weights.cpu()
         metrics = {"loss": classification_loss(logits, labels, class_weights)}
         metrics |= classification_metrics(probabilities(logits), labels)
-        self.log_dict({f"{stage}/{name}": value for name, value in metrics.items()})
+        self.log_dict({f"val/{name}": value for name, value in metrics.items()})
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         # Lightning cannot rebuild a frozen dataclass; the batch knows how to move itself.

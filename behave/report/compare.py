@@ -1,4 +1,6 @@
-"""What the report concludes for one dataset: per-model summaries over seeds and paired AUROC comparisons."""
+"""What the report concludes for one dataset and task: per-model summaries over seeds and paired AUROC
+comparisons. Which metric leads and which way is better come from the runs' recorded task, never from
+a rule of the report's own."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ import numpy as np
 
 from behave.report.records import Predictions, RunRecord, check_same_rows
 from behave.report.stats import PairedAucDiff, paired_auc_comparison, seed_mean_ci
+from behave.tasks.metrics import LOWER_IS_BETTER, headline_metric
 
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece"})
 # Columns in reading order; metrics not listed here follow alphabetically.
 METRIC_ORDER = ("auroc", "macro_auroc", "auprc", "accuracy", "f1", "macro_f1", "log_loss", "brier", "ece")
 DISPLAY_NAMES = {"gru": "GRU", "lstm": "LSTM", "xgboost": "XGBoost", "transformer": "Transformer"}
@@ -64,9 +66,14 @@ def metric_names(records: list[RunRecord]) -> list[str]:
     return known + sorted(present - set(known))
 
 
-def auroc_metric(records: list[RunRecord]) -> str:
-    """The AUROC column of this task: `auroc` (binary) or `macro_auroc` (multiclass)."""
-    return "macro_auroc" if "macro_auroc" in metric_names(records) else "auroc"
+def headline(records: list[RunRecord]) -> str:
+    """The metric that selects models, as the runs' task recorded it (e.g. `auroc`, `macro_auroc`)."""
+    for record in records:
+        if record.task.get("headline"):
+            return str(record.task["headline"])
+    # Records from before tasks were recorded: the one rule, applied to the label kind they had.
+    kind = next((r.dataset.get("task") for r in records if r.dataset.get("task")), None)
+    return headline_metric(kind) if kind in ("binary", "multiclass") else "auroc"
 
 
 def model_names(records: list[RunRecord]) -> list[str]:

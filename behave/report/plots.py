@@ -116,6 +116,34 @@ def plot_metric_by_seed(
     return _save(fig, path)
 
 
+def plot_metric_by_group(
+    values: pd.DataFrame, groups: list[str], metric: str, group_label: str, path: Path
+) -> Path:
+    """One line per model (mean over seeds) with a band over seeds, against the groups in order; the number
+    of test sequences per group as grey bars underneath. `values`: model, seed, group, value, n_sequences."""
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.28 * len(groups) + 3), 4.2))
+    positions = {group: i for i, group in enumerate(groups)}
+    sizes = values.groupby("group")["n_sequences"].max().reindex(groups)
+    counts_ax = ax.twinx()
+    counts_ax.bar(range(len(groups)), sizes.fillna(0).to_numpy(), color="lightgrey", alpha=0.5, width=0.8)
+    counts_ax.set_ylabel("test sequences", color="grey")
+    counts_ax.tick_params(axis="y", colors="grey")
+    ax.set_zorder(counts_ax.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    for model in sorted(values["model"].unique()):
+        stats = values[values["model"] == model].groupby("group")["value"].agg(["mean", "min", "max"])
+        stats = stats.reindex([g for g in groups if g in stats.index])
+        x = [positions[g] for g in stats.index]
+        (line,) = ax.plot(x, stats["mean"], marker="o", markersize=3, label=model)
+        ax.fill_between(x, stats["min"], stats["max"], color=line.get_color(), alpha=0.2, linewidth=0)
+    step = max(1, len(groups) // 20)
+    ax.set_xticks(range(0, len(groups), step), groups[::step])
+    ax.set(xlabel=group_label, ylabel=metric, title=f"Test {metric} by {group_label}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
 def embedding_groups(table: pd.DataFrame) -> pd.Series:
     """Colour group per token: its first field, split by the second where one first value holds most tokens.
 

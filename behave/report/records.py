@@ -1,8 +1,8 @@
 """Find and read run records: `result.json`, test predictions and token embeddings of each run folder.
 
-A record is read as training writes it (`result.json`, schema_version 1); fields a
-failed run may lack are optional here. Prediction files are aligned on `sequence_id`, because paired
-comparisons are only honest when every model is scored on exactly the same test rows.
+A record is read as training writes it (`result.json`); fields a failed run (or an older schema) may lack
+are optional here. Prediction files are aligned on (`sequence_id`, `cutoff`), because paired comparisons
+are only honest when every model is scored on exactly the same test rows.
 """
 
 from __future__ import annotations
@@ -38,6 +38,15 @@ class RunRecord:
     raw: dict[str, Any] = field(repr=False)
 
     @property
+    def task(self) -> dict[str, Any]:
+        """The task block the run recorded (name, headline metric, groups); {} for records that lack it."""
+        return self.raw.get("task") or {}
+
+    @property
+    def metrics_by_group(self) -> dict[str, dict[str, float]]:
+        return self.raw.get("test_metrics_by_group") or {}
+
+    @property
     def ok(self) -> bool:
         return self.status == "ok"
 
@@ -57,14 +66,29 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class Predictions:
-    """Test predictions sorted by sequence id.
+    """Test predictions sorted by (sequence id, cutoff): one row per test row of the task.
 
-    sequence_ids (n,), labels (n,) int class index, probs (n, C) class probabilities.
+    sequence_ids (n,), cutoffs (n,) events each row saw, groups (n,) evaluation group name or None,
+    labels (n,) int class index, probs (n, C) class probabilities.
     """
 
     sequence_ids: np.ndarray
+    cutoffs: np.ndarray
+    groups: np.ndarray
     labels: np.ndarray
     probs: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Predictions:
+        return Predictions(
+            self.sequence_ids[rows],
+            self.cutoffs[rows],
+            self.groups[rows],
+            self.labels[rows],
+            self.probs[rows],
+        )
+
+    def in_group(self, name: str) -> Predictions:
+        return self.take(np.flatnonzero(self.groups == name))
 
     @property
     def scores(self) -> np.ndarray:
@@ -122,45 +146,59 @@ def load_records(paths: Iterable[Path]) -> list[RunRecord]:
     return records
 
 
-def group_by_dataset(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
-    """Group runs by data fingerprint (name when a failed run has none), in order of first appearance.
+def task_key(record: RunRecord) -> str:
+    """The task a run predicted, as recorded in its config (runs of different tasks are never compared)."""
+    config = (record.raw.get("config") or {}).get("task")
+    return json.dumps(config, sort_keys=True) if config else "sequence"
 
-    A run without a fingerprint joins the fingerprinted group of the same dataset name when there is
-    exactly one, so a run that failed before loading data is still listed next to its siblings.
+
+def group_by_dataset(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
+    """Group runs by (data fingerprint, task), in order of first appearance.
+
+    A run without a fingerprint (it failed before loading data) joins the fingerprinted group of the same
+    dataset name and task when there is exactly one, so it is still listed next to its siblings.
     """
-    fingerprints_by_name: dict[str, set[str]] = {}
+    fingerprints: dict[tuple[str, str], set[str]] = {}
     for record in records:
         if record.fingerprint:
-            fingerprints_by_name.setdefault(record.dataset_name, set()).add(record.fingerprint)
+            fingerprints.setdefault((record.dataset_name, task_key(record)), set()).add(record.fingerprint)
     groups: dict[str, list[RunRecord]] = {}
     for record in records:
+        task = task_key(record)
         key = record.fingerprint
         if not key:
-            candidates = fingerprints_by_name.get(record.dataset_name, set())
+            candidates = fingerprints.get((record.dataset_name, task), set())
             key = next(iter(candidates)) if len(candidates) == 1 else f"name:{record.dataset_name}"
-        groups.setdefault(key, []).append(record)
+        groups.setdefault(f"{key}|{task}", []).append(record)
     return groups
 
 
 def load_predictions(record: RunRecord) -> Predictions | None:
-    """The run's test predictions sorted by sequence id, or None when the file is missing."""
+    """The run's test predictions sorted by (sequence id, cutoff), or None when the file is missing."""
     path = record.run_dir / PREDICTIONS_FILE
     if not path.exists():
         return None
-    frame = pd.read_parquet(path).sort_values("sequence_id", kind="stable")
+    frame = pd.read_parquet(path)
+    if "cutoff" not in frame:  # records written before tasks: one row per whole sequence
+        frame = frame.assign(cutoff=0, group=None)
+    frame = frame.sort_values(["sequence_id", "cutoff"], kind="stable")
     prob_columns = sorted((c for c in frame.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
     return Predictions(
         sequence_ids=frame["sequence_id"].to_numpy(),
+        cutoffs=frame["cutoff"].to_numpy(dtype=np.int64),
+        groups=frame["group"].to_numpy(dtype=object),
         labels=frame["label"].to_numpy(dtype=np.int64),
         probs=frame[prob_columns].to_numpy(dtype=np.float64),
     )
 
 
 def check_same_rows(reference: Predictions, other: Predictions, what: str) -> None:
-    """Raise ValueError unless both predict the same sequence ids with the same labels."""
-    same_ids = np.array_equal(reference.sequence_ids, other.sequence_ids)
+    """Raise ValueError unless both predict the same (sequence id, cutoff) rows with the same labels."""
+    same_ids = np.array_equal(reference.sequence_ids, other.sequence_ids) and np.array_equal(
+        reference.cutoffs, other.cutoffs
+    )
     if not same_ids or not np.array_equal(reference.labels, other.labels):
-        problem = "sequence ids" if not same_ids else "labels"
+        problem = "sequence ids or cutoffs" if not same_ids else "labels"
         raise ValueError(f"{what}: test rows differ ({problem}); paired comparison needs identical test rows")
 
 

@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from behave.report import compare
-from behave.report.compare import LOWER_IS_BETTER, Comparison, MetricSummary, ModelSummary
+from behave.report.compare import Comparison, MetricSummary, ModelSummary
 from behave.report.document import Block, Bullets, Code, Heading, Paragraph, Table, code_span
 from behave.report.figures import dataset_figures
+from behave.report.groups import group_blocks
 from behave.report.records import Predictions, RunRecord, load_predictions
 from behave.report.stats import auc
+from behave.tasks.metrics import LOWER_IS_BETTER
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def slug(text: str) -> str:
 
 CARD_FIELDS = (
     ("label", "label"),
-    ("task", "task"),
+    ("label_kind", "label kind"),
     ("class_names", "classes"),
     ("n_sequences", "sequences"),
     ("n_events", "events"),
@@ -134,7 +136,9 @@ def _metric_cell(summary: MetricSummary | None, bold: bool) -> str:
     return f"**{text}**" if bold else text
 
 
-def results_table(summaries: list[ModelSummary], metrics: list[str], oracle: float | None) -> Table:
+def results_table(
+    summaries: list[ModelSummary], metrics: list[str], oracle: float | None, headline: str
+) -> Table:
     """Model x metric (mean ± std [95% t-interval over seeds]), best per column in bold, then costs."""
     best = compare.best_model_per_metric(summaries)
     arrows = {name: ("↓" if name in LOWER_IS_BETTER else "↑") for name in metrics}
@@ -146,8 +150,7 @@ def results_table(summaries: list[ModelSummary], metrics: list[str], oracle: flo
         costs = [fmt(s.fit_seconds, 1), fmt(s.predict_seconds, 2), fmt(s.n_parameters, 0)]
         rows.append([s.model, f"{len(s.seeds_ok)} / {len(s.seeds_failed)}", *cells, *costs])
     if oracle is not None:
-        auroc_name = "macro_auroc" if "macro_auroc" in metrics else "auroc"
-        cells = [fmt(oracle) if name == auroc_name else "—" for name in metrics]
+        cells = [fmt(oracle) if name == headline else "—" for name in metrics]
         rows.append(["oracle (Bayes-optimal)", "—", *cells, "—", "—", "—"])
     return Table(header, rows)
 
@@ -223,12 +226,26 @@ def failure_blocks(records: list[RunRecord]) -> list[Block]:
     return [Heading("Failed runs", 3), Bullets(items)]
 
 
+def task_sentence(first: RunRecord) -> str:
+    """What the runs predicted, in one sentence (from the recorded task)."""
+    task = first.task
+    name = task.get("name", "sequence")
+    if name == "sequence":
+        return "Task `sequence`: one prediction per sequence, from its whole history."
+    config = {k: v for k, v in (task.get("config") or {}).items() if k != "name" and v is not None}
+    shown = ", ".join(f"{k}={v}" for k, v in config.items())
+    return f"Task `{name}` ({shown}): one prediction per {task.get('group_label') or 'row'} of each sequence."
+
+
 def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOptions) -> list[Block]:
-    """All blocks for the runs of one dataset (one fingerprint)."""
+    """All blocks for the runs of one dataset (one fingerprint) and one task."""
     first = next((r for r in records if r.ok), records[0])
-    file_prefix = slug(first.dataset_name + "-" + (first.fingerprint or "")[:8])
-    title = f"Dataset: {first.dataset_name}" + (
-        f" ({code_span(first.fingerprint[:12])})" if first.fingerprint else ""
+    task_name = first.task.get("name", "sequence")
+    file_prefix = slug(f"{first.dataset_name}-{(first.fingerprint or '')[:8]}-{task_name}")
+    title = (
+        f"Dataset: {first.dataset_name}"
+        + (f" ({code_span(first.fingerprint[:12])})" if first.fingerprint else "")
+        + (f", task {task_name}" if task_name != "sequence" else "")
     )
     loaded = {r.run_dir: load_predictions(r) for r in records if r.ok}
     predictions = compare.predictions_by_model_seed(records, loaded)
@@ -236,16 +253,18 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     summaries = [compare.summarize_model(records, model) for model in models]
     metrics = compare.metric_names(records)
     oracle = first.dataset.get("oracle_test_auroc")
-    auroc_name = compare.auroc_metric(records)
+    headline = compare.headline(records)
+    pairs = compare.comparison_pairs(models, options.reference)
     comparisons = [
         compare.compare_models(predictions, model, reference, options.n_boot, options.seed)
-        for model, reference in compare.comparison_pairs(models, options.reference)
+        for model, reference in pairs
     ]
     n_ok = sum(r.ok for r in records)
     blocks: list[Block] = [
         Heading(title, 2),
         Paragraph(
-            f"{count(len(records), 'run')} ({n_ok} ok, {len(records) - n_ok} failed) of {', '.join(models)}."
+            f"{count(len(records), 'run')} ({n_ok} ok, {len(records) - n_ok} failed) of {', '.join(models)}. "
+            + task_sentence(first)
         ),
         *data_blocks(records),
         *reproduce_blocks(records),
@@ -253,8 +272,14 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         Paragraph(
             "Mean ± std over seeds [95% t-interval over seeds]; best per column in bold "
             "(↑ higher is better, ↓ lower is better). Costs are means over successful runs."
+            + (
+                f" The table scores all test rows together (every {first.task['group_label']}); the "
+                "section below breaks them down."
+                if first.task.get("group_label")
+                else ""
+            )
         ),
-        results_table(summaries, metrics, oracle),
+        results_table(summaries, metrics, oracle, headline),
     ]
     notes = seed_notes(records, summaries)
     if notes:
@@ -266,11 +291,14 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             "of test rows (both models scored on each resample). The mean row averages the per-seed "
             "differences within each draw, seeds paired by seed number."
         ),
-        *comparison_blocks(comparisons, predictions, auroc_name),
+        *comparison_blocks(comparisons, predictions, headline),
     ]
+    blocks += group_blocks(
+        records, predictions, headline, pairs, options.n_boot, options.seed, out_dir / "figures", file_prefix
+    )
     calibration = calibration_table(summaries)
     if calibration is not None:
         blocks += [Heading("Calibration", 3), calibration]
-    blocks += dataset_figures(records, predictions, auroc_name, oracle, out_dir / "figures", file_prefix)
+    blocks += dataset_figures(records, predictions, headline, oracle, out_dir / "figures", file_prefix)
     blocks += failure_blocks(records)
     return blocks

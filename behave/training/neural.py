@@ -4,6 +4,7 @@ restore the best checkpoint, predict, and leave the embeddings for the projector
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import warnings
 from functools import partial
@@ -16,11 +17,13 @@ import torch
 from hydra.utils import instantiate
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from behave.data.datamodule import EventDataModule
-from behave.data.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
-from behave.data.pipeline import Views
-from behave.data.prepared import PreparedDataset
+from behave.data.batches.datamodule import EventDataModule
+from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
+from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
+from behave.data.vocabulary import Vocabulary
+from behave.tasks.dataset import TaskDataset
+from behave.training.lightning_board import BoardLogger
 from behave.training.recipe import FitOutcome, RunContext
 
 # Lightning notes that our module moves its own batches (EventBatch is a frozen dataclass it cannot
@@ -51,7 +54,7 @@ class NeuralRecipe:
     def build(self, sizes: dict) -> pl.LightningModule:
         return self.module(**sizes)
 
-    def fit(self, data: PreparedDataset, context: RunContext) -> FitOutcome:
+    def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
         pl.seed_everything(context.seed, workers=True, verbose=False)
         threads = context.cfg.get("torch_threads")
         if threads:
@@ -68,18 +71,19 @@ class NeuralRecipe:
         }
         model = self.build(sizes)
         callbacks = [instantiate(node) for node in context.cfg.get("callbacks", {}).values() if node]
-        trainer = instantiate(context.cfg.trainer, logger=context.logger, callbacks=callbacks)
+        logger = BoardLogger(context.board) if context.board is not None else False
+        trainer = instantiate(context.cfg.trainer, logger=logger, callbacks=callbacks)
         started = time.perf_counter()
         trainer.fit(model, datamodule=datamodule)
         fit_seconds = time.perf_counter() - started
         best_val = self._restore_best(model, callbacks)
+        # The best weights are kept once, as a weights-only state dict (the checkpoint folder is removed).
         torch.save(model.state_dict(), context.run_dir / WEIGHTS_FILE)
         (context.run_dir / SIZES_FILE).write_text(json.dumps(sizes))
         started = time.perf_counter()
-        test_views = Views(data.sequences, data.features, 0.0)
-        test_probs = predict_store(model, test_views, data.rows("test"), data.spec, self.eval_batch_size)
+        test_probs = predict_rows(model, data.inputs("test"), data.spec, self.eval_batch_size)
         predict_seconds = time.perf_counter() - started
-        write_embeddings(model, data, context)
+        write_embeddings(model, data.base.pipeline.vocabulary, context)
         return FitOutcome(
             test_probs=test_probs,
             best_val=best_val,
@@ -92,43 +96,43 @@ class NeuralRecipe:
 
     @staticmethod
     def _restore_best(model: pl.LightningModule, callbacks: list) -> float | None:
-        """Load the best checkpoint's weights (safe loading) and return its validation score."""
+        """Load the best checkpoint's weights (safe loading), remove the checkpoint folder, and return the
+        checkpoint's validation score."""
         checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
         if checkpoint is None or not checkpoint.best_model_path:
             return None
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["state_dict"])
+        shutil.rmtree(Path(checkpoint.best_model_path).parent, ignore_errors=True)
         score = checkpoint.best_model_score
         return None if score is None else float(score)
 
-    def predict_proba(self, run_dir: Path, views: Views, spec: DatasetSpec) -> np.ndarray:
+    def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())
         model = self.build(sizes)
         model.load_state_dict(torch.load(Path(run_dir) / WEIGHTS_FILE, map_location="cpu", weights_only=True))
-        rows = np.arange(views.sequences.n_sequences)
-        return predict_store(model, views, rows, spec, self.eval_batch_size)
+        return predict_rows(model, inputs, spec, self.eval_batch_size)
 
 
 @torch.no_grad()
-def predict_store(model, views: Views, rows: np.ndarray, spec: DatasetSpec, batch_size: int) -> np.ndarray:
-    """(len(rows), C) probabilities in `rows` order, batched by length for speed."""
+def predict_rows(model, inputs: RowInputs, spec: DatasetSpec, batch_size: int) -> np.ndarray:
+    """(R, C) probabilities for the rows of `inputs`, in their order, batched by length for speed."""
     model.eval()
-    dataset = SequenceDataset(views.sequences, rows, spec.sequences.max_len, spec.sequences.keep)
+    dataset = SequenceDataset(inputs, spec.sequences.max_len, spec.sequences.keep)
     sampler = LengthBucketBatchSampler(dataset.lengths, batch_size, shuffle=False)
     out = None
     for indices in sampler:
         batch = keep_batch(dataset.__getitems__(indices))
         probs = model.predict_proba(batch).cpu().numpy()
         if out is None:
-            out = np.zeros((len(rows), probs.shape[1]), dtype=np.float64)
+            out = np.zeros((len(inputs), probs.shape[1]), dtype=np.float64)
         out[batch.index.numpy()] = probs
     return out
 
 
-def write_embeddings(model, data: PreparedDataset, context: RunContext) -> None:
+def write_embeddings(model, vocabulary: Vocabulary, context: RunContext) -> None:
     """Token embeddings for the TensorBoard projector (with metadata) and for the report's PCA map."""
     weights = model.encoder.embedding.weight.detach().cpu().numpy()
-    vocabulary = data.pipeline.vocabulary
     first_field = vocabulary.spec.fields[0]
     field0 = [parts.get(first_field, token) for token, parts in zip(vocabulary.tokens_, vocabulary.parts_)]
     # The second field splits a dominant first value in the report's map (page views by page type).
@@ -146,11 +150,8 @@ def write_embeddings(model, data: PreparedDataset, context: RunContext) -> None:
         [table, pd.DataFrame(weights, columns=[f"dim_{i}" for i in range(weights.shape[1])])], axis=1
     )
     table.to_parquet(context.run_dir / "token_embeddings.parquet", index=False)
-    if context.logger is not None:
+    if context.board is not None:
         metadata = [[t, f, str(n)] for t, f, n in zip(vocabulary.tokens_, field0, vocabulary.frequencies_)]
-        context.logger.experiment.add_embedding(
-            torch.from_numpy(weights),
-            metadata=metadata,
-            metadata_header=["token", first_field, "train_freq"],
-            tag="token_embeddings",
+        context.board.add_embedding(
+            "token_embeddings", weights, metadata, ["token", first_field, "train_freq"]
         )

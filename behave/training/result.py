@@ -16,7 +16,7 @@ import pandas as pd
 from behave.data.cache import atomic_path, write_json_atomic
 from behave.paths import REPO_ROOT
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "test_predictions.parquet"
 
@@ -33,10 +33,14 @@ class RunResult:
     git_commit: str | None
     error: str | None = None
     dataset: dict[str, Any] = field(default_factory=dict)
+    # The task's own description (name, headline metric, monitor, evaluation groups): the report asks it.
+    task: dict[str, Any] = field(default_factory=dict)
     n_parameters: int | None = None
     embedding_dim: int | None = None
     best_val: dict[str, Any] | None = None
     test_metrics: dict[str, float] = field(default_factory=dict)
+    # Per evaluation group of the task (e.g. prefix length "5"): metrics plus n_rows and n_sequences.
+    test_metrics_by_group: dict[str, dict[str, float]] = field(default_factory=dict)
     fit_seconds: float | None = None
     predict_seconds: float | None = None
     hparams_search: dict[str, Any] | None = None
@@ -80,9 +84,17 @@ def git_commit() -> str | None:
         return None
 
 
-def write_predictions(run_dir: Path, sequence_ids: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> Path:
-    """`test_predictions.parquet`: sequence_id, label, prob_0..prob_{C-1} (atomic)."""
-    table = pd.DataFrame({"sequence_id": sequence_ids, "label": labels})
+def write_predictions(
+    run_dir: Path,
+    sequence_ids: np.ndarray,
+    cutoffs: np.ndarray,
+    groups: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+) -> Path:
+    """`test_predictions.parquet`, one row per test row of the task (atomic):
+    sequence_id, cutoff (events seen), group (evaluation group name or null), label, prob_0..prob_{C-1}."""
+    table = pd.DataFrame({"sequence_id": sequence_ids, "cutoff": cutoffs, "group": groups, "label": labels})
     for k in range(probs.shape[1]):
         table[f"prob_{k}"] = probs[:, k]
     path = Path(run_dir) / PREDICTIONS_FILE

@@ -1,7 +1,11 @@
-"""The tree family's recipe: XGBoost (hist) on the pipeline's tabular features of the same split.
+"""The tree family's recipe: XGBoost (hist) on the pipeline's tabular features of the task's rows.
 
-Early stopping on the validation part; the per-round validation metric goes to TensorBoard under the
-same tag as the neural runs' epochs (`val/auroc`); the model is saved as XGBoost JSON, never pickled.
+Early stopping on the validation rows' log loss: unlike AUROC it keeps improving while probabilities
+sharpen, so a validation AUROC that reaches 1.0 in the first round does not freeze the model at one tree
+(whose accuracy is the majority rate and whose probabilities mean nothing). The task's headline metric on
+the validation rows is what the run reports for selection, as for the neural family. Per-round train and
+validation losses go to TensorBoard under the neural runs' tags (`train/loss`, `val/loss`, one round =
+one step); the model is saved as XGBoost JSON, never pickled.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from behave.data.pipeline import Views
-from behave.data.prepared import PreparedDataset
+from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
-from behave.training.metrics import score
+from behave.tasks.dataset import TaskDataset
 from behave.training.recipe import FitOutcome, RunContext
 
 MODEL_FILE = "model.xgb.json"
+# Per-round curves logged under the neural runs' tags; the LAST eval metric is the one early stopping uses.
+ROUND_TAGS = {"logloss": "loss", "mlogloss": "loss", "auc": "auroc"}
 
 
 class XGBoostRecipe:
@@ -33,68 +38,87 @@ class XGBoostRecipe:
         self.n_jobs = n_jobs
 
     def classifier(self, num_classes: int, seed: int) -> xgb.XGBClassifier:
-        objective = (
-            {"objective": "binary:logistic", "eval_metric": "auc"}
+        """The estimator; `params` may override the objective's defaults, `eval_metric` included."""
+        defaults = (
+            {"objective": "binary:logistic", "eval_metric": ["auc", "logloss"]}
             if num_classes == 2
-            else {"objective": "multi:softprob", "eval_metric": "mlogloss"}
+            else {"objective": "multi:softprob", "eval_metric": ["mlogloss"]}
         )
-        return xgb.XGBClassifier(**self.params, **objective, n_jobs=self.n_jobs, random_state=seed)
+        settings = {**defaults, **self.params, "n_jobs": self.n_jobs, "random_state": seed}
+        return xgb.XGBClassifier(**settings)
 
-    def fit(self, data: PreparedDataset, context: RunContext) -> FitOutcome:
-        x_train, y_train = data.tabular("train")
-        x_val, y_val = data.tabular("val")
-        self.feature_names = list(x_train.columns)
-        x_train, x_val = positional(x_train), positional(x_val)
+    def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
+        train, val = data.inputs("train"), data.inputs("val")
+        self.feature_names = list(train.features.columns)
+        x_train, x_val = positional(train.features), positional(val.features)
         model = self.classifier(data.num_classes, context.seed)
         started = time.perf_counter()
-        model.fit(x_train, y_train, eval_set=[(x_val, y_val)], verbose=False)
+        model.fit(
+            x_train, train.labels, eval_set=[(x_train, train.labels), (x_val, val.labels)], verbose=False
+        )
         fit_seconds = time.perf_counter() - started
         model.save_model(context.run_dir / MODEL_FILE)
-        val_probs = model.predict_proba(x_val)
-        best_val = score(y_val, val_probs)[context.monitor.split("/", 1)[1]]
-        self._log_rounds(model, context, data.num_classes)
+        best_val = data.task.score(val.labels, model.predict_proba(x_val))[data.headline]
+        self._log_rounds(model, context)
         self._log_importances(model, context)
         started = time.perf_counter()
-        test_probs = model.predict_proba(positional(data.tabular("test")[0]))
+        test_probs = model.predict_proba(positional(data.inputs("test").features))
         predict_seconds = time.perf_counter() - started
+        n_trees, n_nodes = used_trees(model)
         return FitOutcome(
             test_probs=np.asarray(test_probs, dtype=np.float64),
             best_val=float(best_val),
-            n_parameters=int(model.get_booster().trees_to_dataframe().shape[0]),
+            n_parameters=n_nodes,
             fit_seconds=fit_seconds,
             predict_seconds=predict_seconds,
-            extra={"best_iteration": int(model.best_iteration), "n_trees": int(model.best_iteration) + 1},
+            extra={"best_iteration": best_iteration(model), "n_trees": n_trees},
         )
 
-    def _log_rounds(self, model: xgb.XGBClassifier, context: RunContext, num_classes: int) -> None:
-        """The per-round validation curve, under the neural runs' tag names (one round = one step)."""
-        if context.logger is None:
+    def _log_rounds(self, model: xgb.XGBClassifier, context: RunContext) -> None:
+        """Per-round train and validation curves under the neural runs' tag names (one round = one step)."""
+        if context.board is None:
             return
-        history = model.evals_result()["validation_0"]
-        tag = "val/auroc" if num_classes == 2 else "val/log_loss"
-        curve = history["auc"] if num_classes == 2 else history["mlogloss"]
-        for step, value in enumerate(curve):
-            context.logger.log_metrics({tag: float(value)}, step=step)
+        history = model.evals_result()
+        for part, key in (("train", "validation_0"), ("val", "validation_1")):
+            for metric, values in history[key].items():
+                tag = f"{part}/{ROUND_TAGS.get(metric, metric)}"
+                if part == "train" and tag != "train/loss":
+                    continue  # the neural family logs only its loss on train
+                for step, value in enumerate(values):
+                    context.board.log_scalars({tag: float(value)}, step=step)
 
     def _log_importances(self, model: xgb.XGBClassifier, context: RunContext) -> None:
-        """Total gain per feature: a TensorBoard text table and a CSV in the run folder."""
+        """Total gain per feature: a CSV in the run folder and one TensorBoard text table (top 50)."""
         gains = model.get_booster().get_score(importance_type="total_gain")
         named = {self.feature_names[int(key[1:])]: gain for key, gain in gains.items()}
         ranked = sorted(named.items(), key=lambda item: -item[1])
         lines = ["feature,total_gain"] + [f'"{name}",{gain:.6g}' for name, gain in ranked]
         (context.run_dir / "feature_importance.csv").write_text("\n".join(lines) + "\n")
-        if context.logger is not None:
+        if context.board is not None:
             table = "| feature | total gain |\n|---|---|\n" + "\n".join(
                 f"| {n} | {g:.4g} |" for n, g in ranked[:50]
             )
-            context.logger.experiment.add_text("feature_importance", table)
-            for name, gain in ranked[:50]:
-                context.logger.experiment.add_scalar(f"feature_importance/{name}", gain, 0)
+            context.board.add_text("feature_importance", table)
 
-    def predict_proba(self, run_dir: Path, views: Views, spec: DatasetSpec) -> np.ndarray:
+    def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         model = xgb.XGBClassifier()
         model.load_model(Path(run_dir) / MODEL_FILE)
-        return np.asarray(model.predict_proba(positional(views.features)), dtype=np.float64)
+        return np.asarray(model.predict_proba(positional(inputs.features)), dtype=np.float64)
+
+
+def best_iteration(model: xgb.XGBClassifier) -> int:
+    """The last boosting round the model predicts with (all rounds when early stopping never triggered)."""
+    best = getattr(model, "best_iteration", None)
+    return int(best) if best is not None else model.get_booster().num_boosted_rounds() - 1
+
+
+def used_trees(model: xgb.XGBClassifier) -> tuple[int, int]:
+    """(trees, nodes) up to the best round: a multiclass round grows one tree per class."""
+    booster = model.get_booster()
+    per_round = len(booster.get_dump()) // max(booster.num_boosted_rounds(), 1)
+    n_trees = (best_iteration(model) + 1) * per_round
+    nodes = booster.trees_to_dataframe()
+    return n_trees, int((nodes["Tree"] < n_trees).sum())
 
 
 def positional(features: pd.DataFrame) -> pd.DataFrame:

@@ -137,12 +137,6 @@ def count_matrix(codes: np.ndarray, sequence: np.ndarray, n_sequences: int, widt
     return np.bincount(keys, minlength=width * n_sequences).reshape(width, n_sequences).T
 
 
-def one_hot_into(out: np.ndarray, codes: np.ndarray) -> None:
-    """Write a one-hot of `codes` (S,) into `out` (S, W) in place."""
-    out[:] = 0.0
-    out[np.arange(len(codes)), codes] = 1.0
-
-
 def distinct_count(
     top_counts: np.ndarray, raw: np.ndarray, rest: np.ndarray, sequence: np.ndarray, n_sequences: int
 ) -> np.ndarray:

@@ -15,9 +15,9 @@ class EventBatch:
     numeric  (B, T, F) float32, per-event inputs (log gap to the previous event, scaled numeric
                        fields); 0 at padding
     lengths  (B,)      int64, true lengths, 1 <= lengths <= T
-    labels   (B,)      int64 class index
+    labels   (B,)      int64 class index (-1 where unknown)
     static   (B, D)    float32, per-sequence inputs for the head (D may be 0)
-    index    (B,)      int64, row of each sequence within its split part (to write predictions back)
+    index    (B,)      int64, position of each row within its RowInputs (to write predictions back)
 
     Example: lengths [3, 1] gives tokens [[5, 9, 2], [7, 0, 0]].
     """

@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from behave.data.batch import EventBatch
-from behave.data.sequences import SequenceStore
+from behave.data.batches.batch import EventBatch
+from behave.data.inputs import RowInputs
+from behave.data.spec import Keep
 
 
 class LengthBucketBatchSampler(Sampler[list[int]]):
@@ -62,39 +63,43 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
 
 
 class SequenceDataset(Dataset):
-    """The sequences of one split part. `__getitems__` turns a list of rows into one `EventBatch`."""
+    """The rows of one `RowInputs` (a split part, or new data); `__getitems__` makes one `EventBatch`.
 
-    def __init__(self, store: SequenceStore, rows: np.ndarray, max_len: int, keep: str = "last") -> None:
-        self.store = store
-        self.rows = np.asarray(rows, dtype=np.int64)
+    Row r reads the first `cutoff[r]` events of its sequence, of which the `max_len` kept by `keep`.
+    """
+
+    def __init__(self, inputs: RowInputs, max_len: int, keep: Keep = Keep.last) -> None:
+        self.inputs = inputs
         self.max_len = max_len
         self.keep = keep
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.inputs)
 
     @property
     def lengths(self) -> np.ndarray:
         """(n,) lengths after truncation, for the bucketing sampler."""
-        return np.minimum(self.store.lengths[self.rows], self.max_len)
+        return np.minimum(self.inputs.cutoff, self.max_len)
 
     def __getitem__(self, index: int) -> EventBatch:
         return self.__getitems__([index])
 
     def __getitems__(self, indices: list[int]) -> EventBatch:
         index = np.asarray(indices, dtype=np.int64)
-        sequences = self.rows[index]
-        positions, lengths = self.store.window(sequences, self.max_len, self.keep)
+        inputs, events = self.inputs, self.inputs.events
+        positions, lengths = events.window(
+            inputs.sequence[index], inputs.cutoff[index], self.max_len, self.keep
+        )
         real = positions >= 0
         safe = np.where(real, positions, 0)
-        tokens = np.where(real, self.store.tokens[safe], 0)
-        numeric = self.store.numeric[safe] * real[..., None]
+        tokens = np.where(real, events.tokens[safe], 0)
+        numeric = events.numeric[safe] * real[..., None]
         return EventBatch(
             tokens=torch.from_numpy(tokens.astype(np.int64)),
             numeric=torch.from_numpy(numeric.astype(np.float32, copy=False)),
             lengths=torch.from_numpy(lengths.astype(np.int64)),
-            labels=torch.from_numpy(self.store.labels[sequences]),
-            static=torch.from_numpy(self.store.static[sequences]),
+            labels=torch.from_numpy(inputs.labels[index].astype(np.int64)),
+            static=torch.from_numpy(np.ascontiguousarray(inputs.static[index], dtype=np.float32)),
             index=torch.from_numpy(index),
         )
 

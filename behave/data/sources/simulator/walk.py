@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from behave.data.sources import simulator_tables as tables
+from behave.data.sources.simulator import tables
 
 _ADD, _REMOVE, _CHECKOUT = (
     tables.STATE["add_to_cart"],

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from behave.data.sources import simulator_tables as tables
-from behave.data.sources.simulator_walk import Users, Walk
+from behave.data.sources.simulator import tables
+from behave.data.sources.simulator.walk import Users, Walk
 
 _DWELL_SIGMA = 0.8
 _MIN_DWELL_S = 0.5

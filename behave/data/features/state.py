@@ -9,47 +9,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import pandas as pd
 
-from behave.data.event_log import EventLog, category_counts
-from behave.data.features_segments import Segments
+from behave.data.event_log import EventLog
+from behave.data.features.segments import Segments
+from behave.data.levels import Levels, fit_levels
+from behave.data.static import StaticEncoder
 
-OTHER = "(other)"
-MISSING = "(missing)"
 # Ids below this are not real tokens: 0 = padding (never in a log), 1 = unknown (counted as "other").
 FIRST_REAL_TOKEN = 2
 # Bigram counts use a dense (token x token) table up to this many cells (32 MB), np.unique beyond.
 DENSE_PAIR_SPACE = 1 << 22
-
-
-@dataclass
-class Levels:
-    """Columns of one categorical input: its top training values, then OTHER, then MISSING if train had any.
-
-    Values unseen in fit and (when train had none) missing values fall into OTHER, so a new log never
-    creates columns.
-    """
-
-    values: list[str]
-    has_missing: bool
-
-    @property
-    def width(self) -> int:
-        return len(self.values) + 1 + int(self.has_missing)
-
-    @property
-    def labels(self) -> list[str]:
-        return [*self.values, OTHER] + ([MISSING] if self.has_missing else [])
-
-    def codes(self, values: pd.Categorical) -> np.ndarray:
-        """(N,) int64 column of each value: 0..V-1 top values, V = OTHER, V + 1 = MISSING."""
-        n_top = len(self.values)
-        column_of_category = pd.Index(self.values).get_indexer(values.categories.astype(str))
-        column_of_category[column_of_category < 0] = n_top
-        missing_column = n_top + 1 if self.has_missing else n_top
-        # Appended last, so pandas' missing code -1 indexes it.
-        lookup = np.append(column_of_category, missing_column).astype(np.int64)
-        return lookup[values.codes]
 
 
 @dataclass
@@ -84,33 +53,30 @@ class FeatureState:
         )
 
 
-def fit_state(spec, train: EventLog, token_ids: np.ndarray, tokens: list[str]) -> FeatureState:
-    """Learn the feature columns from the training log only. `token_ids` (N,) int64, `tokens` id -> string."""
+def fit_state(
+    spec, train: EventLog, token_ids: np.ndarray, tokens: list[str], static: StaticEncoder
+) -> FeatureState:
+    """Learn the feature columns from the training log only. `token_ids` (N,) int64, `tokens` id -> string.
+
+    Static attributes take the columns of the pipeline's one `StaticEncoder`, so the tree models see
+    exactly the static values the neural head sees.
+    """
     top_tokens = _top_tokens(token_ids, len(tokens), spec.max_token_features)
     bigrams = _top_bigrams(token_ids, len(tokens), Segments.from_offsets(train.offsets), spec.top_bigrams)
-    static_numeric = [c for c in train.static.columns if _is_numeric(train.static[c])]
-    static_categorical = [c for c in train.static.columns if c not in static_numeric]
     return FeatureState(
         n_tokens=len(tokens),
         token_ids=top_tokens,
         token_names=[tokens[i] for i in top_tokens],
         categorical={
-            name: _fit_levels(values, spec.max_values_per_field) for name, values in train.categorical.items()
+            name: fit_levels(values, spec.max_values_per_field) for name, values in train.categorical.items()
         },
         numeric_has_missing={name: bool(np.isnan(v).any()) for name, v in train.numeric.items()},
         window_field=next(iter(train.categorical), None),
         bigrams=bigrams,
         bigram_names=[f"{tokens[a]} -> {tokens[b]}" for a, b in bigrams],
-        static_categorical={
-            c: _fit_levels(pd.Categorical(train.static[c]), spec.max_values_per_field)
-            for c in static_categorical
-        },
-        static_numeric_has_missing={c: bool(train.static[c].isna().any()) for c in static_numeric},
+        static_categorical=dict(static.categorical_),
+        static_numeric_has_missing={c: stats.has_missing for c, stats in static.numeric_.items()},
     )
-
-
-def _is_numeric(column: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
 
 def _top_tokens(token_ids: np.ndarray, n_tokens: int, limit: int) -> list[int]:
@@ -119,14 +85,6 @@ def _top_tokens(token_ids: np.ndarray, n_tokens: int, limit: int) -> list[int]:
     counts[:FIRST_REAL_TOKEN] = 0
     order = np.argsort(-counts, kind="stable")[:limit]
     return [int(i) for i in order if counts[i] > 0]
-
-
-def _fit_levels(values: pd.Categorical, limit: int) -> Levels:
-    """Top `limit` values by training frequency, ties broken by category order."""
-    missing, counts = category_counts(values)
-    order = np.argsort(-counts, kind="stable")[:limit]
-    names = values.categories.astype(str)
-    return Levels(values=[str(names[i]) for i in order if counts[i] > 0], has_missing=bool(missing))
 
 
 def _top_bigrams(token_ids: np.ndarray, n_tokens: int, segments: Segments, limit: int) -> list[list[int]]:

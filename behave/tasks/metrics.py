@@ -1,4 +1,6 @@
-"""The ONE metric function that scores every model family on the same test rows (scikit-learn based).
+"""The ONE metric function that scores every model family on the same test rows (scikit-learn based),
+and the ONE rule for which metric selects models. Tasks, recipes, the config's `monitor` and the report all
+ask this module; none of them decides "auroc or macro_auroc" on its own.
 
 Binary: auroc, auprc, accuracy, f1, log_loss, brier, ece. Multiclass: accuracy, macro_f1, log_loss,
 macro_auroc (one-vs-rest). `probs` is (n, C) with rows summing to 1; binary uses column 1.
@@ -61,6 +63,20 @@ def score(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     }
 
 
-def headline_metric(n_classes: int) -> str:
-    """The metric that selects models: AUROC (binary) or macro AUROC (multiclass)."""
-    return "auroc" if n_classes == 2 else "macro_auroc"
+# The metric that selects models, per kind of label: AUROC (binary) or macro one-vs-rest AUROC (multiclass).
+HEADLINE = {"binary": "auroc", "multiclass": "macro_auroc"}
+
+
+def headline_metric(label_kind: str) -> str:
+    """The metric that selects models for a label kind ('binary' or 'multiclass')."""
+    return HEADLINE[str(getattr(label_kind, "value", label_kind))]
+
+
+def label_kind(n_classes: int) -> str:
+    return "binary" if n_classes == 2 else "multiclass"
+
+
+def monitor_mode(monitor: str) -> str:
+    """'min' for a validation metric that is lower-is-better (`val/loss`, `val/log_loss`...), else 'max'."""
+    name = monitor.split("/", 1)[-1]
+    return "min" if name == "loss" or name in LOWER_IS_BETTER else "max"

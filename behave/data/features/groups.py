@@ -1,6 +1,6 @@
 """Feature groups over whole sequences: shape and timing, tokens, bigrams, static attributes.
 
-Like the per-field groups in `features_fields.py`, each knows its column names from the fitted state
+Like the per-field groups in `fields.py`, each knows its column names from the fitted state
 and fills its (S, width) slice of the feature matrix in place.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from behave.data.features_fields import EventInputs, window_label
-from behave.data.features_segments import count_matrix, distinct_count, one_hot_into, segment_stats
-from behave.data.features_state import OTHER, Levels
+from behave.data.features.fields import EventInputs, window_label
+from behave.data.features.segments import count_matrix, distinct_count, segment_stats
+from behave.data.levels import OTHER, Levels, one_hot_into
 
 SECONDS_PER_DAY = 86400.0
 # 1970-01-01 was a Thursday; with Monday = 0 that is weekday 3.

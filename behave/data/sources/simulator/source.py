@@ -2,11 +2,11 @@
 
 Generation, in order (each step has its own random stream, so label knobs never change the events):
 1. users: hidden intent (browser / researcher / buyer), latent propensity, drift, preferred portal and
-   category, lognormal number of events (`simulator_walk.draw_users`);
-2. an intent-dependent Markov walk over page views and actions (`simulator_walk.walk`);
-3. sessions, portals, dwell times, timestamps and scroll depth (`simulator_render.render`);
+   category, lognormal number of events (`walk.draw_users`);
+2. an intent-dependent Markov walk over page views and actions (`walk.walk`);
+3. sessions, portals, dwell times, timestamps and scroll depth (`render.render`);
 4. the label: p = sigmoid(intercept + count_strength * counts + order_strength * order) from the observed
-   events only, intercept set so the positive rate is about `positive_rate` (`simulator_label`).
+   events only, intercept set so the positive rate is about `positive_rate` (`label.py`).
 
 `label_noise` is a FLIP probability e: the drawn label is flipped with probability e, and `oracle_prob` is
 the Bayes-optimal probability of the observed label, p * (1 - 2e) + e.
@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from behave.data.event_log import RawTables
-from behave.data.sources import simulator_label as label_model
-from behave.data.sources import simulator_tables as tables
-from behave.data.sources.simulator_render import Rendered, render
-from behave.data.sources.simulator_walk import Walk, draw_users, walk
+from behave.data.sources.simulator import label as label_model
+from behave.data.sources.simulator import tables
+from behave.data.sources.simulator.render import Rendered, render
+from behave.data.sources.simulator.walk import Walk, draw_users, walk
 
 # Bump when a change to the generator changes its output for the same arguments (invalidates caches).
 VERSION = 3

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from behave.data.sources import simulator_tables as tables
-from behave.data.sources.simulator_render import Rendered
-from behave.data.sources.simulator_walk import Walk
+from behave.data.sources.simulator import tables
+from behave.data.sources.simulator.render import Rendered
+from behave.data.sources.simulator.walk import Walk
 
 COUNT_WEIGHTS = {
     "product": 0.5,

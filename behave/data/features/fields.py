@@ -12,8 +12,8 @@ from typing import Protocol
 import numpy as np
 
 from behave.data.event_log import EventLog
-from behave.data.features_segments import Segments, count_matrix, distinct_count, one_hot_into, segment_stats
-from behave.data.features_state import Levels
+from behave.data.features.segments import Segments, count_matrix, distinct_count, segment_stats
+from behave.data.levels import Levels, one_hot_into
 
 
 @dataclass(frozen=True)

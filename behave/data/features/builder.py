@@ -17,7 +17,7 @@ Columns, in order (`k` = spec.last_k, `1d` = spec.last_window_s written as a dur
     bigram_count[a -> b]                     top spec.top_bigrams training bigrams within sequences
     static.c (numeric, + static.c_missing), static.c[v] (categorical one-hot)
 
-Everything is vectorised over integer codes in the log's one sort order (see `features_segments.py`);
+Everything is vectorised over integer codes in the log's one sort order (see `segments.py`);
 the groups of columns are filled on `n_threads` threads (numpy releases the GIL in the heavy calls).
 """
 
@@ -32,17 +32,18 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from behave.data.event_log import EventLog
-from behave.data.features_fields import CategoricalField, EventInputs, FeatureGroup, NumericField
-from behave.data.features_groups import (
+from behave.data.features.fields import CategoricalField, EventInputs, FeatureGroup, NumericField
+from behave.data.features.groups import (
     Bigrams,
     SequenceShape,
     StaticCategorical,
     StaticNumeric,
     TokenCounts,
 )
-from behave.data.features_segments import Segments
-from behave.data.features_state import FeatureState, fit_state
+from behave.data.features.segments import Segments
+from behave.data.features.state import FeatureState, fit_state
 from behave.data.spec import FeatureSpec
+from behave.data.static import StaticEncoder
 
 
 @dataclass
@@ -53,9 +54,14 @@ class FeatureBuilder:
     n_threads: int = 2  # a runtime setting, not part of the saved state
     state_: FeatureState | None = None
 
-    def fit(self, train: EventLog, token_ids: np.ndarray, tokens: list[str]) -> FeatureBuilder:
-        """Learn the columns from `train` only. `token_ids` (N,) int64 vocabulary ids, `tokens` id -> str."""
-        self.state_ = fit_state(self.spec, train, _checked_token_ids(train, token_ids, len(tokens)), tokens)
+    def fit(
+        self, train: EventLog, token_ids: np.ndarray, tokens: list[str], static: StaticEncoder | None = None
+    ) -> FeatureBuilder:
+        """Learn the columns from `train` only. `token_ids` (N,) int64 vocabulary ids, `tokens` id -> str,
+        `static` the pipeline's fitted encoder of static attributes (fitted here on `train` when None)."""
+        static = static or StaticEncoder().fit(train.static)
+        token_ids = _checked_token_ids(train, token_ids, len(tokens))
+        self.state_ = fit_state(self.spec, train, token_ids, tokens, static)
         duplicated = [name for name, count in Counter(self.feature_names).items() if count > 1]
         if duplicated:
             raise ValueError(f"feature names collide (rename the fields or values): {duplicated[:10]}")

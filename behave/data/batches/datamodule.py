@@ -1,0 +1,40 @@
+"""LightningDataModule over one task's rows: bucketed loaders for the train/val/test parts."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
+from behave.tasks.dataset import TaskDataset
+
+
+class EventDataModule(pl.LightningDataModule):
+    """Loaders for the train/val/test rows of ONE task on one prepared dataset (the rows the tree models use).
+
+    Loaders run in the main process: worker processes slowed 2-core training down.
+    """
+
+    def __init__(self, data: TaskDataset, batch_size: int = 256, eval_batch_size: int = 1024, seed: int = 0):
+        super().__init__()
+        self.data = data
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+
+    def dataset(self, part: str) -> SequenceDataset:
+        spec = self.data.spec.sequences
+        return SequenceDataset(self.data.inputs(part), spec.max_len, spec.keep)
+
+    def _loader(self, part: str, train: bool) -> DataLoader:
+        dataset = self.dataset(part)
+        sampler = LengthBucketBatchSampler(
+            dataset.lengths, self.batch_size if train else self.eval_batch_size, shuffle=train, seed=self.seed
+        )
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=keep_batch, num_workers=0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", train=False)

@@ -1,0 +1,36 @@
+"""`RowInputs`: what both model families read for a set of rows, in ONE row order (the recipe contract).
+
+    events     SequenceStore over the whole log (task-free): row r reads events offsets[s]:offsets[s] + c
+    sequence   (R,) int64 sequence position of each row (s)
+    cutoff     (R,) int64 events each row may see (c), 1 <= c <= length
+    labels     (R,) int64 class index, -1 where unknown (scoring new data)
+    static     (R, D) float32 static inputs of the neural head
+    features   (R, F) float32 tabular features of each row's events up to its cutoff
+    sequence_ids (R,) raw sequence ids, for prediction files
+
+The neural family reads (events, sequence, cutoff, static); the tree family reads `features`, which the
+pipeline built from exactly those events. Neither can see an event past a row's cutoff.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from behave.data.sequences import SequenceStore
+
+
+@dataclass(frozen=True)
+class RowInputs:
+    events: SequenceStore
+    sequence: np.ndarray
+    cutoff: np.ndarray
+    labels: np.ndarray
+    static: np.ndarray
+    features: pd.DataFrame
+    sequence_ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.sequence)

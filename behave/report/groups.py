@@ -1,0 +1,150 @@
+"""The report's section for tasks with evaluation groups (prefix lengths): the headline metric by group,
+per model with a band over seeds, and paired verdicts per group on the same test rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from behave.report import compare, plots
+from behave.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
+from behave.report.records import Predictions, RunRecord
+
+
+def group_order(records: list[RunRecord]) -> list[str]:
+    """Group names in the task's order (numeric when they are numbers, e.g. prefix lengths)."""
+    names = {name for r in records if r.ok for name in r.metrics_by_group}
+
+    def key(name: str):
+        try:
+            return (0, float(name), name)
+        except ValueError:
+            return (1, 0.0, name)
+
+    return sorted(names, key=key)
+
+
+def group_values(records: list[RunRecord], metric: str) -> pd.DataFrame:
+    """One row per (ok run, group): model, seed, group, value, n_rows, n_sequences."""
+    rows = []
+    for r in records:
+        if not r.ok:
+            continue
+        for group, values in r.metrics_by_group.items():
+            if values.get(metric) is not None:
+                rows.append((r.model, r.seed, group, float(values[metric]), values.get("n_rows"),
+                             values.get("n_sequences")))  # fmt: skip
+    return pd.DataFrame(rows, columns=["model", "seed", "group", "value", "n_rows", "n_sequences"])
+
+
+def per_group_comparisons(
+    predictions: dict[tuple[str, int], Predictions],
+    pairs: list[tuple[str, str]],
+    groups: list[str],
+    n_boot: int,
+    seed: int,
+) -> dict[str, list[compare.Comparison]]:
+    """group -> the paired comparisons of every pair on that group's test rows only."""
+    out: dict[str, list[compare.Comparison]] = {}
+    for group in groups:
+        subset = {key: preds.in_group(group) for key, preds in predictions.items()}
+        out[group] = [compare.compare_models(subset, a, b, n_boot, seed) for a, b in pairs]
+    return out
+
+
+def _verdict_cell(comparison: compare.Comparison) -> str:
+    result = comparison.result
+    if result is None:
+        return "n/a"
+    text = f"{result.mean:+.3f} [{result.lo:+.3f}, {result.hi:+.3f}]"
+    return f"**{text}**" if result.lo > 0 or result.hi < 0 else text
+
+
+def group_blocks(
+    records: list[RunRecord],
+    predictions: dict[tuple[str, int], Predictions],
+    metric: str,
+    pairs: list[tuple[str, str]],
+    n_boot: int,
+    seed: int,
+    fig_dir: Path,
+    prefix: str,
+) -> list[Block]:
+    """Figure and table of the headline metric by group, with per-group paired verdicts."""
+    groups = group_order(records)
+    values = group_values(records, metric)
+    if not groups or values.empty:
+        return []
+    label = next((r.task.get("group_label") for r in records if r.task.get("group_label")), "group")
+    path = plots.plot_metric_by_group(
+        values, groups, metric, label, fig_dir / f"{prefix}_{metric}_by_group.png"
+    )
+    comparisons = per_group_comparisons(predictions, pairs, groups, n_boot, seed)
+    models = compare.model_names([r for r in records if r.ok])
+    header = [label, "test sequences", *[f"{m} {metric}" for m in models]]
+    header += [f"{a} − {b}" for a, b in pairs]
+    rows = []
+    for group in groups:
+        here = values[values["group"] == group]
+        sequences = here["n_sequences"].max()
+        cells = [_mean_cell(here[here["model"] == m]["value"]) for m in models]
+        verdicts = [_verdict_cell(c) for c in comparisons[group]]
+        rows.append([group, "—" if pd.isna(sequences) else f"{int(sequences):,}", *cells, *verdicts])
+    significant = _significant(comparisons)
+    return [
+        Heading(f"{metric} by {label}", 3),
+        Paragraph(
+            f"Test {metric} of each model at each {label}: mean over seeds, the band spans the seeds' "
+            f"lowest and highest value. Differences are paired on the same test rows of each group, with "
+            f"95% CIs from {n_boot} bootstrap draws of those rows (bold: the CI excludes 0). The number "
+            "of test sequences behind each group is in the table."
+        ),
+        Figure(path, f"Test {metric} by {label}, mean over seeds with the range over seeds."),
+        Table(header, rows),
+        *([Bullets(significant)] if significant else []),
+    ]
+
+
+def _mean_cell(values: pd.Series) -> str:
+    if values.empty:
+        return "—"
+    text = f"{values.mean():.3f}"
+    return text if len(values) < 2 else f"{text} ({values.min():.3f}–{values.max():.3f})"
+
+
+def _significant(comparisons: dict[str, list[compare.Comparison]]) -> list[str]:
+    """One line per pair: at which groups its difference is significant, in which direction."""
+    lines = []
+    pairs = {(c.model, c.reference) for cs in comparisons.values() for c in cs}
+    for a, b in sorted(pairs):
+        wins = [
+            g
+            for g, cs in comparisons.items()
+            for c in cs
+            if (c.model, c.reference) == (a, b) and _sign(c) > 0
+        ]
+        losses = [
+            g
+            for g, cs in comparisons.items()
+            for c in cs
+            if (c.model, c.reference) == (a, b) and _sign(c) < 0
+        ]
+        name_a, name_b = compare.display_name(a), compare.display_name(b)
+        if not wins and not losses:
+            lines.append(f"{name_a} vs {name_b}: no significant difference at any group.")
+            continue
+        parts = []
+        if wins:
+            parts.append(f"{name_a} better at {', '.join(wins)}")
+        if losses:
+            parts.append(f"{name_b} better at {', '.join(losses)}")
+        lines.append(f"{name_a} vs {name_b}: " + "; ".join(parts) + "; no significant difference elsewhere.")
+    return lines
+
+
+def _sign(comparison: compare.Comparison) -> int:
+    result = comparison.result
+    if result is None:
+        return 0
+    return 1 if result.lo > 0 else (-1 if result.hi < 0 else 0)

@@ -1,0 +1,125 @@
+"""What a prediction task is: which rows are predicted, their labels, what the split stratifies on, how
+rows are scored and which metric selects models. Built from `conf/task/<name>.yaml` by `_target_`.
+
+Everything that used to assume "one label per whole sequence, scored by AUROC" asks the task instead:
+the split (`strata`), the cache of rows and features (`rows`, `fingerprint`), recipes and the run record
+(`evaluate`, `headline`, `monitor`), the report (the `describe()` block in result.json).
+
+Where the next tasks plug in, on the same event log, split and vocabulary:
+- a rating task (one row per user x item event, a numeric target, RMSE): `rows` gives one row per rating
+  event with `cutoff` = the events before it (so the row sees the history, not the rating), the label comes
+  from a numeric field instead of `EventLog.labels`, `strata` returns None, and `evaluate` scores RMSE/MAE
+  with `headline` "rmse" (lower is better, which `metrics.monitor_mode` already honours);
+- a label-free pretraining task: `rows` gives every training sequence whole, `strata` None, no `evaluate`;
+  its objective (e.g. contrastive) consumes the same `SequenceStore` the supervised encoders read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from behave.data.event_log import EventLog
+from behave.data.split import Split
+from behave.tasks import metrics
+from behave.tasks.rows import TaskRows
+
+
+@dataclass
+class Evaluation:
+    """Test metrics over all rows, and per evaluation group (with its numbers of rows and sequences)."""
+
+    overall: dict[str, float]
+    by_group: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+class Task(Protocol):
+    name: str
+    # Whether the source's oracle probability (a property of the whole sequence) is a ceiling for these rows.
+    oracle_applies: bool
+
+    def fingerprint(self) -> dict:
+        """Everything that changes the rows; the key of the task's cached rows and features."""
+        ...
+
+    def strata(self, log_: EventLog) -> np.ndarray | None:
+        """(S,) per-sequence key the split stratifies on, or None."""
+        ...
+
+    @property
+    def strata_name(self) -> str | None: ...
+
+    def rows(self, log_: EventLog, split: Split) -> TaskRows: ...
+
+    def headline(self, label_kind: str) -> str: ...
+
+    def monitor(self, label_kind: str) -> str: ...
+
+    def evaluate(self, rows: TaskRows, probs: np.ndarray) -> Evaluation: ...
+
+    def describe(self, label_kind: str) -> dict: ...
+
+
+class ClassificationTask:
+    """Rows labelled with their sequence's class; metrics from `behave.tasks.metrics`.
+
+    Subclasses decide which (sequence, cutoff) rows exist (`_cut`) and how rows are grouped for evaluation.
+    """
+
+    name = "classification"
+    oracle_applies = False
+    # What the evaluation groups are, in words (e.g. "prefix length"); None for a task without groups.
+    group_label: str | None = None
+
+    def fingerprint(self) -> dict:
+        return {"name": self.name}
+
+    @property
+    def strata_name(self) -> str | None:
+        return "label"
+
+    def strata(self, log_: EventLog) -> np.ndarray:
+        return log_.labels
+
+    def rows(self, log_: EventLog, split: Split) -> TaskRows:
+        raise NotImplementedError
+
+    @classmethod
+    def headline(cls, label_kind: str) -> str:
+        """The metric that selects models (from the one rule in `tasks.metrics`)."""
+        return metrics.headline_metric(label_kind)
+
+    @classmethod
+    def monitor(cls, label_kind: str) -> str:
+        """The validation metric that selects checkpoints and stops training; known before any data is read,
+        so the composed config can hand it to callbacks (`${behave_monitor:...}`)."""
+        return f"val/{cls.headline(label_kind)}"
+
+    def score(self, labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+        return metrics.score(labels, probs)
+
+    def evaluate(self, rows: TaskRows, probs: np.ndarray) -> Evaluation:
+        """Metrics over all `rows` (with their `probs` (R, C)), then per group."""
+        evaluation = Evaluation(overall=self.score(rows.label, probs))
+        for index, name in enumerate(rows.group_names):
+            members = np.flatnonzero(rows.group == index)
+            if len(members) == 0:
+                continue
+            group = self.score(rows.label[members], probs[members])
+            group["n_rows"] = len(members)
+            group["n_sequences"] = len(np.unique(rows.sequence[members]))
+            evaluation.by_group[name] = group
+        return evaluation
+
+    def describe(self, label_kind: str) -> dict:
+        """The block recorded in result.json: the report reads the headline and groups from here."""
+        return {
+            "name": self.name,
+            "headline": self.headline(label_kind),
+            "monitor": self.monitor(label_kind),
+            "lower_is_better": sorted(metrics.LOWER_IS_BETTER),
+            "group_label": self.group_label,
+            "config": self.fingerprint(),
+        }

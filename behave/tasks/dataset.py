@@ -1,0 +1,164 @@
+"""A task on a prepared dataset: its rows, and the tabular features of each row's events up to its cutoff.
+
+The task-free base (log, split, fitted pipeline, per-event neural inputs) is shared by every task on the
+same data; each task's rows and features are cached beside it, under `<base>/tasks/<task key>/`:
+
+    rows.parquet       sequence, cutoff, label, part, group   (TaskRows)
+    features.parquet   (R, F) float32 tabular features, row r from the first cutoff[r] events of its sequence
+    task.json          the task's config, group names and card (written last: marks a complete cache)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from behave.data.cache import atomic_directory, fingerprint
+from behave.data.config import build_source, dataset_spec
+from behave.data.inputs import RowInputs
+from behave.data.prepared import PreparedDataset, prepare
+from behave.data.spec import DatasetSpec
+from behave.data.split import PARTS
+from behave.tasks.base import Task
+from behave.tasks.rows import TaskRows
+
+
+@dataclass(frozen=True)
+class TaskDataset:
+    """What recipes train and test on: `inputs(part)` gives both families the same rows."""
+
+    base: PreparedDataset
+    task: Task
+    rows: TaskRows
+    features: pd.DataFrame
+    card: dict
+
+    @property
+    def spec(self) -> DatasetSpec:
+        return self.base.spec
+
+    @property
+    def fingerprint(self) -> str:
+        return self.base.fingerprint
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.base.class_names
+
+    @property
+    def num_classes(self) -> int:
+        return self.base.num_classes
+
+    @property
+    def label_kind(self) -> str:
+        return self.spec.label.kind.value
+
+    @property
+    def vocab_size(self) -> int:
+        return self.base.vocab_size
+
+    @property
+    def n_numeric(self) -> int:
+        return self.base.n_numeric
+
+    @property
+    def n_static(self) -> int:
+        return self.base.n_static
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.features.columns)
+
+    @property
+    def headline(self) -> str:
+        return self.task.headline(self.label_kind)
+
+    def inputs(self, part: str) -> RowInputs:
+        """Both families' inputs for the rows of one split part, in row order."""
+        rows = self.rows.in_part(part)
+        sequence = self.rows.sequence[rows]
+        return RowInputs(
+            events=self.base.events,
+            sequence=sequence,
+            cutoff=self.rows.cutoff[rows],
+            labels=self.rows.label[rows],
+            static=self.base.static[sequence],
+            features=self.features.iloc[rows].reset_index(drop=True),
+            sequence_ids=self.base.log.sequence_ids[sequence],
+        )
+
+    def part_rows(self, part: str) -> TaskRows:
+        return self.rows.take(self.rows.in_part(part))
+
+
+def prepare_task(data_cfg: DictConfig | dict, task: Task) -> TaskDataset:
+    """Validate the data config, prepare (or load) the task-free base, then the task's rows and features."""
+    spec = dataset_spec(data_cfg)
+    base = prepare(spec, build_source(spec), strata=task.strata, strata_name=task.strata_name)
+    return task_dataset(base, task)
+
+
+def task_dataset(base: PreparedDataset, task: Task) -> TaskDataset:
+    folder = base.directory / "tasks" / fingerprint(task.fingerprint())
+    if not (folder / "task.json").exists():
+        with atomic_directory(folder) as temp:
+            _build(base, task, temp)
+    meta = json.loads((folder / "task.json").read_text())
+    rows = TaskRows.from_frame(pd.read_parquet(folder / "rows.parquet"), meta["group_names"])
+    features = pd.read_parquet(folder / "features.parquet")
+    return TaskDataset(base=base, task=task, rows=rows, features=features, card=meta["card"])
+
+
+def _build(base: PreparedDataset, task: Task, out: Path) -> None:
+    started = time.perf_counter()
+    rows = task.rows(base.log, base.split)
+    cut = base.log.cut(rows.sequence, rows.cutoff)
+    token_ids = np.asarray(base.events.tokens)[base.log.event_positions(rows.sequence, rows.cutoff)]
+    features = base.pipeline.feature_table(cut, token_ids)
+    rows.to_frame().to_parquet(out / "rows.parquet", index=False)
+    features.to_parquet(out / "features.parquet", index=False)
+    card = task_card(rows, base.class_names)
+    card["prepare_seconds"] = round(time.perf_counter() - started, 2)
+    meta = {"task": task.fingerprint(), "group_names": rows.group_names, "card": card}
+    (out / "task.json").write_text(json.dumps(meta, indent=2, default=str))
+
+
+def task_card(rows: TaskRows, class_names: list[str]) -> dict:
+    """Rows and label shares per part, and test rows per evaluation group."""
+    card: dict = {"n_rows": len(rows), "parts": {}, "test_groups": {}}
+    for name in PARTS:
+        members = rows.in_part(name)
+        counts = np.bincount(rows.label[members], minlength=len(class_names))
+        card["parts"][name] = {
+            "n_rows": len(members),
+            "n_sequences": len(np.unique(rows.sequence[members])),
+            "label_share": {
+                c: round(float(n) / max(len(members), 1), 4) for c, n in zip(class_names, counts)
+            },
+        }
+    test = rows.in_part("test")
+    for index, name in enumerate(rows.group_names):
+        card["test_groups"][name] = int(np.count_nonzero(rows.group[test] == index))
+    return card
+
+
+def format_task_card(name: str, card: dict) -> str:
+    """The task's rows per part (and test rows per group) for the terminal."""
+    lines = [f"task         {name}: {card['n_rows']:,} rows"]
+    for part, values in card["parts"].items():
+        shares = ", ".join(f"{c}: {s:.1%}" for c, s in values["label_share"].items())
+        lines.append(
+            f"  {part:<10} {values['n_rows']:>8,} rows from {values['n_sequences']:,} sequences   "
+            f"labels {shares}"
+        )
+    if card["test_groups"]:
+        shown = ", ".join(f"{g}: {n}" for g, n in list(card["test_groups"].items())[:12])
+        more = f", ... ({len(card['test_groups'])} groups)" if len(card["test_groups"]) > 12 else ""
+        lines.append(f"  test rows per group: {shown}{more}")
+    return "\n".join(lines)
