@@ -96,6 +96,7 @@ def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataF
     """One row per sequence of `events`: sequence_id, prob_<class> for each class, predicted class."""
     result = load_record(run_dir)
     config = OmegaConf.create(result["config"])
+    model_config = checked_model_config(OmegaConf.to_container(config.model, resolve=True), run_dir)
     spec = dataset_spec(config.data)
     pipeline_file = run_dir / "pipeline.json"
     if not pipeline_file.is_file():
@@ -115,7 +116,6 @@ def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataF
         features=pipeline.feature_table(event_log, events.tokens),
         sequence_ids=event_log.sequence_ids,
     )
-    model_config = checked_model_config(OmegaConf.to_container(config.model, resolve=True), run_dir)
     recipe = instantiate(model_config)
     probs = recipe.predict_proba(run_dir, inputs, spec)
     table = pd.DataFrame({"sequence_id": event_log.sequence_ids})

@@ -106,3 +106,15 @@ def test_interrupted_build_leaves_nothing_that_is_reused(data_config, tables, mo
     assert (rebuilt.directory / "card.json").exists()
     assert rebuilt.card["n_sequences"] == 60
     assert cache_entries(config) == [rebuilt.fingerprint]
+
+
+def test_sample_sequences_keeps_a_seeded_subset_of_whole_sequences(data_config, tables):
+    whole = prepare_from_config(data_config(*tables))
+    sampled = prepare_from_config(data_config(*tables, sample_sequences=25))
+    again = prepare_from_config(data_config(*tables, sample_sequences=25))
+    assert sampled.log.n_sequences == 25 and sampled.fingerprint != whole.fingerprint
+    assert np.array_equal(sampled.log.sequence_ids, again.log.sequence_ids)
+    kept = np.searchsorted(whole.log.sequence_ids, sampled.log.sequence_ids)
+    assert np.array_equal(whole.log.sequence_ids[kept], sampled.log.sequence_ids)
+    assert np.array_equal(whole.log.lengths[kept], sampled.log.lengths)  # whole sequences, never cut
+    assert sampled.card["sampled_sequences"] == 25 and sum(sampled.split.sizes().values()) == 25

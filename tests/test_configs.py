@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -125,3 +126,35 @@ def test_every_task_config_builds_a_task(task, tmp_path):
     cfg = compose_train([f"task={task}"], tmp_path / "run", tmp_path / "cache")
     built = instantiate(cfg.task)
     assert built.name == task and built.fingerprint()["name"] == task
+
+
+@pytest.mark.parametrize("data", options("data"))
+def test_debug_fast_works_with_every_dataset(data, tmp_path):
+    """The smoke-run preset sets nothing only one source has: it samples sequences, whatever the data."""
+    cfg = compose_train(
+        [f"data={data}", "debug=fast", *TEMPLATE_VALUES.get(data, [])], tmp_path / "r", tmp_path
+    )
+    assert dataset_spec(cfg.data).sample_sequences == 600 and cfg.trainer.max_epochs == 2
+
+
+@pytest.mark.parametrize(
+    ("override", "choices"),
+    [
+        ("data.split.method=random", "[stratified, time, time_strict]"),
+        ("data.label.kind=ordinal", "[binary, multiclass]"),
+        ("data.label.table=sidecar", "[labels, events]"),
+        ("data.sequences.keep=middle", "[last, first]"),
+        ("data.tokens.buckets={scroll_px: {method: sqrt}}", "[quantile, log]"),
+        ("data.sequences.numeric_transform={dwell_s: log2}", "[none, log1p]"),
+    ],
+)
+def test_a_string_option_typo_fails_at_compose_time_with_the_choices(override, choices, tmp_path):
+    with pytest.raises(ConfigCompositionException) as error:
+        compose_train([override], tmp_path / "run", tmp_path / "cache")
+    message = f"{error.value} {error.value.__cause__}"
+    assert choices in message and override.split("=")[0].split(".")[-1] in message
+
+
+def test_an_unknown_data_key_fails_at_compose_time(tmp_path):
+    with pytest.raises(ConfigCompositionException, match="split.methd"):
+        compose_train(["data.split.methd=time"], tmp_path / "run", tmp_path / "cache")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import pytest
 from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from behave.paths import REPO_ROOT
 from behave.tasks.metrics import BINARY_METRICS
 from behave.train import run
 from tests.compose import SMALL_DATA, compose_train
@@ -188,3 +191,47 @@ def test_best_weights_are_kept_once_and_load_safely(runs):
     module.load_state_dict(saved)  # strict: every weight present, none missing
     assert sum(t.numel() for t in saved.values()) >= _result(runs["gru"])["n_parameters"]
     assert isinstance(instantiate(config), NeuralRecipe)
+
+
+def test_a_boosted_tree_run_never_imports_torch(tmp_path):
+    command = [
+        sys.executable, "-X", "importtime", "-m", "behave.train", "model=xgboost", "data.source.n_users=300",
+        f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}",
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "import time:" in line
+    }
+    assert {"xgboost", "tensorboard.compat.proto.summary_pb2"} <= imported  # the check sees real imports
+    assert not {"torch", "pytorch_lightning", "tensorboardX"} & imported
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["status"] == "ok"
+
+
+def test_multiclass_xgboost_logs_the_neural_tags_and_counts_a_tree_per_class(tmp_path, make_tables):
+    events, labels = make_tables(300, seed=12)
+    # A learnable class: each sequence's most frequent page, so validation loss falls round after round.
+    labels["y"] = labels["seq"].map(events.groupby("seq")["page"].agg(lambda p: p.value_counts().index[0]))
+    events.to_csv(tmp_path / "events.csv", index=False)
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    overrides = [
+        "data=csv",
+        f"data.source.events={tmp_path / 'events.csv'}",
+        f"data.source.labels={tmp_path / 'labels.csv'}",
+        "data.schema.sequence_id=seq",
+        "data.schema.timestamp=ts",
+        "data.schema.categorical=[event,page]",
+        "data.label.column=y",
+        "data.label.table=labels",
+        "data.label.kind=multiclass",
+        "data.tokens.fields=[event,page]",
+        "model=xgboost",
+        "model.params.n_estimators=30",
+        "model.params.early_stopping_rounds=100",
+    ]
+    result = run(compose_train(overrides, tmp_path / "run", tmp_path / "cache"))
+    assert result.status == "ok", result.error
+    assert result.best_val["metric"] == "val/macro_auroc" and result.task["headline"] == "macro_auroc"
+    assert result.extra == {"best_iteration": 29, "n_trees": 30 * 3}  # one tree per class and round
+    tags = _scalars(tmp_path / "run")
+    assert {"train/loss", "val/loss", "test/macro_auroc"} <= tags and "val/log_loss" not in tags
