@@ -112,7 +112,9 @@ def test_search_budgets_are_equal_across_families():
 def test_monitor_is_the_tasks_choice_for_the_label_kind(task, kind, monitor, tmp_path):
     cfg = compose_train([f"task={task}", f"data.label.kind={kind}"], tmp_path / "run", tmp_path / "cache")
     assert cfg.monitor == monitor == instantiate(cfg.task).monitor(kind)
-    assert cfg.callbacks.model_checkpoint.monitor == monitor
+    assert cfg.model.module.monitor == monitor
+    # Callbacks watch the monitor with the loss as tie-breaker, in the monitor's direction.
+    assert cfg.callbacks.model_checkpoint.monitor == cfg.callbacks.early_stopping.monitor == "val/selection"
     assert cfg.callbacks.early_stopping.mode == cfg.callbacks.model_checkpoint.mode == "max"
 
 

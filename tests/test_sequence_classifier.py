@@ -151,7 +151,7 @@ def test_multiclass_head_reduces_loss_and_logs_multiclass_metrics():
     (before,) = trainer.validate(model, val, verbose=False)
     trainer.fit(model, loader(which_token_task(400, seed=3), shuffle=True), val)
     (after,) = trainer.validate(model, val, verbose=False)
-    assert after.keys() == {"val/loss", "val/accuracy", "val/macro_f1", "val/macro_auroc"}
+    assert after.keys() == {"val/loss", "val/accuracy", "val/macro_f1", "val/macro_auroc", "val/selection"}
     assert after["val/loss"] < 0.5 * before["val/loss"]
     assert after["val/accuracy"] > 0.8
     probs = model.predict_proba(next(iter(val)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import chi2_contingency
 from sklearn.metrics import roc_auc_score
 
 from behave.data.event_log import EventLog
@@ -34,8 +35,37 @@ def family_inputs(spec: DatasetSpec, fitted) -> dict:
     }
 
 
+# Below this p-value the label shares of the split parts differ by more than sampling noise explains.
+DRIFT_P_VALUE = 0.01
+
+
+def label_drift(counts: np.ndarray) -> float | None:
+    """p-value of a chi-square test that the parts (rows of `counts`, parts x classes) share one label
+    distribution; None when there is nothing to test (one class, or an empty part)."""
+    table = counts[:, counts.sum(axis=0) > 0]
+    if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
+        return None
+    return float(chi2_contingency(table).pvalue)
+
+
+def drift_warning(card: dict) -> str | None:
+    """A sentence for the card and the report when the parts' label shares differ beyond noise."""
+    p_value = card.get("label_drift_p")
+    if p_value is None or p_value >= DRIFT_P_VALUE:
+        return None
+    shares = "; ".join(
+        f"{part} {', '.join(f'{c} {v:.1%}' for c, v in values['label_share'].items())}"
+        for part, values in card["parts"].items()
+    )
+    return (
+        f"label shares differ between the split parts beyond sampling noise (chi-square p = {p_value:.2g}): "
+        f"{shares}. Test scores then measure a shifted population; a {card['split']['method']} split of this "
+        "log moves the label rate."
+    )
+
+
 def build_card(
-    spec: DatasetSpec, log_: EventLog, split: Split, fitted, events: SequenceStore, drops, key: str
+    spec: DatasetSpec, log_: EventLog, split: Split, fitted, events: SequenceStore, report, key: str
 ) -> dict:
     lengths = log_.lengths
     token_ids = events.tokens
@@ -52,9 +82,10 @@ def build_card(
         "n_sequences": log_.n_sequences,
         "n_events": log_.n_events,
         "dropped": {
-            "sequences_without_label": drops.sequences_without_label,
-            "labels_without_events": drops.labels_without_events,
+            "sequences_without_label": report.sequences_without_label,
+            "labels_without_events": report.labels_without_events,
         },
+        "warnings": list(report.warnings),
         "sampled_sequences": spec.sample_sequences,
         "split": {"method": spec.split.method.value, "seed": spec.split.seed},
         "parts": {},
@@ -71,9 +102,11 @@ def build_card(
         "inputs": inputs,
         "oracle_test_auroc": None,
     }
+    counts_by_part = []
     for name in PARTS:
         rows = split.part(name)
         counts = np.bincount(log_.labels[rows], minlength=len(log_.class_names))
+        counts_by_part.append(counts)
         card["parts"][name] = {
             "n_sequences": len(rows),
             "n_events": int(lengths[rows].sum()),
@@ -82,6 +115,10 @@ def build_card(
             },
             "unknown_token_rate": round(float(np.mean(token_ids[event_part == name] == UNK)), 4),
         }
+    card["label_drift_p"] = label_drift(np.stack(counts_by_part))
+    drift = drift_warning(card)
+    if drift:
+        card["warnings"].append(drift)
     if "oracle_prob" in log_.extras and spec.label.kind == LabelKind.binary:
         test = split.test
         card["oracle_test_auroc"] = round(

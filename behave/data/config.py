@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from hydra.utils import instantiate
@@ -12,6 +13,8 @@ from behave.data.errors import DataError
 from behave.data.prepared import PreparedDataset, prepare
 from behave.data.spec import DatasetSpec
 
+log = logging.getLogger(__name__)
+
 # Keys that changed name, so an older config gets told what to write instead.
 RENAMED_KEYS = {
     "label.task": "\nlabel.task is now label.kind (binary | multiclass); `task` names what is predicted."
@@ -19,23 +22,74 @@ RENAMED_KEYS = {
 
 
 def dataset_spec(data_cfg: DictConfig | dict) -> DatasetSpec:
-    """Check the data config against the `DatasetSpec` schema (unknown keys and wrong types are errors)."""
+    """Check the data config against the `DatasetSpec` schema: unknown keys, wrong types, keys still to
+    fill in, a source that names no reader, and settings that contradict the schema are all errors."""
     if OmegaConf.is_config(data_cfg):
-        missing = [f"data.{key}" for key in _missing_keys(data_cfg)]
-        if missing:
-            raise DataError(
-                f"data config: {', '.join(missing)} must be set (e.g. data.{missing[0][5:]}=...)."
-            )
         # Resolve against the whole config first (the node refers to ${paths...}), then check the schema.
         data_cfg = OmegaConf.to_container(data_cfg, resolve=True)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(DatasetSpec), data_cfg)
-        return OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         hint = RENAMED_KEYS.get(getattr(error, "full_key", None) or "", "")
         raise DataError(
             f"data config does not match the dataset schema (behave/data/spec.py): {error}{hint}"
         ) from None
+    missing = [f"data.{key}" for key in _missing_keys(merged)]
+    if missing:
+        raise DataError(f"data config: {', '.join(missing)} must be set (e.g. {missing[0]}=...).")
+    source = OmegaConf.to_container(merged.source) if OmegaConf.is_dict(merged.source) else merged.source
+    if not isinstance(source, dict) or "_target_" not in source:
+        raise DataError(
+            "data config: data.source names no reader (`_target_`). A data YAML for your own file starts "
+            "with `defaults: [csv]` (the template conf/data/csv.yaml), which reads CSV/Parquet files."
+        )
+    try:
+        spec = OmegaConf.to_object(merged)
+    except (OmegaConfBaseException, ValueError) as error:
+        raise DataError(f"data config: {error}") from None
+    check_spec(spec)
+    return spec
+
+
+def check_spec(spec: DatasetSpec) -> None:
+    """Settings that the schema's types allow but that contradict each other or can only fail later."""
+    schema, tokens = spec.schema, spec.tokens
+    fields = list(schema.categorical) + list(schema.numeric)
+    problems = []
+    if not tokens.fields:
+        problems.append("data.tokens.fields is empty: name the event field(s) that form a token")
+    problems += [
+        f"data.tokens.fields names '{f}', which is not in data.schema.categorical or .numeric {fields}"
+        for f in tokens.fields
+        if f not in fields
+    ]
+    for name in tokens.buckets:
+        if name in schema.categorical:
+            problems.append(
+                f"data.tokens.buckets.{name}: '{name}' is categorical; bins apply to numeric fields"
+            )
+        elif name not in schema.numeric:
+            problems.append(f"data.tokens.buckets.{name}: '{name}' is not in data.schema.numeric")
+        elif name not in tokens.fields:
+            # Kept for a command-line change of tokens.fields, but said: the setting has no effect now.
+            log.warning("data.tokens.buckets.%s has no effect: '%s' is not in data.tokens.fields", name, name)
+    problems += [
+        f"data.sequences.numeric_transform.{name}: '{name}' is not in data.schema.numeric"
+        for name in spec.sequences.numeric_transform
+        if name not in schema.numeric
+    ]
+    minimums = {
+        "data.sequences.max_len": (spec.sequences.max_len, 1),
+        "data.tokens.min_freq": (tokens.min_freq, 1),
+        "data.features.last_k": (spec.features.last_k, 0),
+        "data.static.max_values": (spec.static.max_values, 1),
+        "data.sample_sequences": (spec.sample_sequences if spec.sample_sequences is not None else 1, 1),
+    }
+    problems += [
+        f"{key} must be at least {low}, got {value}" for key, (value, low) in minimums.items() if value < low
+    ]
+    if problems:
+        raise DataError("data config: " + "; ".join(problems) + ".")
 
 
 def _missing_keys(node, prefix: str = "") -> list[str]:

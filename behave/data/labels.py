@@ -1,4 +1,5 @@
-"""Raw label values -> class indices, with errors for unknown values and single-class labels.
+"""Sequence labels: read from the label table or the events, aligned with the sequences, encoded as class
+indices, with errors for unknown values, single-class labels and ids that do not match.
 
 Binary: class 1 is `label.positive` (compared as strings, so 1, "1" and "yes" all work); when no positive
 value is configured, labels must be 0/1 or False/True. Multiclass: classes in `label.classes` order,
@@ -7,11 +8,17 @@ else sorted.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
-from behave.data.errors import DataError
-from behave.data.spec import LabelKind, LabelSpec
+from behave.data.columns import constant_per_sequence, is_missing, require_columns
+from behave.data.errors import DataError, describe_rows
+from behave.data.event_log import RawTables
+from behave.data.spec import DatasetSpec, LabelKind, LabelSpec
+
+log = logging.getLogger(__name__)
 
 
 def _as_text(values) -> pd.Series:
@@ -73,3 +80,70 @@ def _binary(text: pd.Series, observed: list[str], spec: LabelSpec, name: str):
         )
     negative = negatives[0] if negatives else f"not {positive}"
     return (text == positive).to_numpy(dtype=bool).astype(np.int64), [negative, positive]
+
+
+def sequence_labels(raw: RawTables, spec: DatasetSpec, events: pd.DataFrame) -> pd.Series:
+    """Raw label per raw sequence id (index), from the label table or from the events."""
+    seq_col, label = spec.schema.sequence_id, spec.label
+    if label.table == "events":
+        return constant_per_sequence(events, seq_col, label.column, raw.events_name, "label")
+    if raw.labels is None:
+        raise DataError(f"{raw.events_name}: label.table is 'labels' but the source provides no label table.")
+    table, name = raw.labels.reset_index(drop=True), raw.labels_name or "labels"
+    if table.empty:
+        raise DataError(f"{name}: the label table is empty (no rows).")
+    require_columns(table, name, {seq_col: "sequence id", label.column: "label"})
+    missing = is_missing(table[label.column])
+    if missing.any():
+        raise DataError(
+            f"{name}: column '{label.column}' (label) is empty in "
+            f"{describe_rows(table, missing, label.column)}"
+        )
+    duplicated = table[seq_col].duplicated(keep=False)
+    conflicting = table[duplicated].groupby(seq_col)[label.column].nunique() > 1
+    if conflicting.any():
+        ids = conflicting[conflicting].index[:5].tolist()
+        raise DataError(f"{name}: column '{label.column}' (label) has different values for sequences {ids}")
+    return table.drop_duplicates(seq_col).set_index(seq_col)[label.column]
+
+
+def align_labels(sequence_ids, seq_labels: pd.Series, spec: DatasetSpec, raw: RawTables):
+    """Encode labels in sequence order; drop (with a warning) what lacks a partner."""
+    has_label = pd.Index(sequence_ids).isin(seq_labels.index)
+    has_events = seq_labels.index.isin(pd.Index(sequence_ids))
+    drops = (int((~has_label).sum()), int((~has_events).sum()))
+    if drops[0]:
+        log.warning("%s: dropping %d sequence(s) that have events but no label", raw.events_name, drops[0])
+    if drops[1]:
+        log.warning(
+            "%s: dropping %d label(s) whose sequence has no events",
+            raw.labels_name or raw.events_name,
+            drops[1],
+        )
+    if not has_label.any():
+        raise DataError(_no_overlap(sequence_ids, seq_labels.index, spec, raw))
+    kept_labels = seq_labels.reindex(pd.Index(sequence_ids)[has_label])
+    encoded, class_names = encode_labels(kept_labels, spec.label, raw.labels_name or raw.events_name)
+    labels = np.full(len(sequence_ids), -1, dtype=np.int64)
+    labels[has_label] = encoded
+    return labels, class_names, has_label, drops
+
+
+def _no_overlap(sequence_ids, label_ids: pd.Index, spec: DatasetSpec, raw: RawTables) -> str:
+    """Why no sequence found its label; ints in one file and strings in the other is the usual cause."""
+    where = f"the events ('{spec.schema.sequence_id}') and in {raw.labels_name or 'the labels'}"
+    event_kind, label_kind = _id_kind(pd.Index(sequence_ids)), _id_kind(label_ids)
+    if event_kind != label_kind:
+        return (
+            f"{raw.events_name}: no sequence has a label: the sequence ids in {where} are of different types "
+            f"({event_kind}, e.g. {list(sequence_ids[:2])}, vs {label_kind}, e.g. {list(label_ids[:2])}). "
+            "Make both columns the same type (e.g. read them as text with read_options: {dtype: {...: str}})."
+        )
+    return (
+        f"{raw.events_name}: no sequence has a label: the sequence ids in {where} do not overlap "
+        f"(e.g. {list(sequence_ids[:2])} vs {list(label_ids[:2])})."
+    )
+
+
+def _id_kind(ids: pd.Index) -> str:
+    return "numbers" if pd.api.types.is_numeric_dtype(ids) else "text"

@@ -69,6 +69,21 @@ def classification_metrics(probs: Tensor, labels: Tensor) -> dict[str, Tensor]:
     }
 
 
+# How much one unit of validation loss counts against the monitored metric in `val/selection`: small enough
+# never to reorder two different AUROCs seen in practice, large enough to order epochs that tie.
+TIE_BREAK = 1e-6
+SELECTION = "val/selection"
+
+
+def selection_score(monitored: Tensor, loss: Tensor, monitor: str) -> Tensor:
+    """The monitored metric with the validation loss as tie-breaker, as `val/selection`, which checkpoints
+    and early stopping watch. A validation AUROC that reaches 1.0 in the first epoch would otherwise freeze
+    the checkpoint there, however much further the loss (and the calibration) improves."""
+    if monitor_mode(monitor) == "min":
+        return monitored + TIE_BREAK * loss if not monitor.endswith("/loss") else monitored
+    return monitored - TIE_BREAK * loss
+
+
 def factory_config(factory: Callable | None) -> dict[str, Any] | None:
     """A partial's target and plain keyword values, for checkpoints that must load with weights_only=True."""
     if factory is None:
@@ -194,6 +209,9 @@ class SequenceClassifier(pl.LightningModule):
         class_weights = None if self.class_weights is None else self.class_weights.cpu()
         metrics = {"loss": classification_loss(logits, labels, class_weights)}
         metrics |= classification_metrics(probabilities(logits), labels)
+        metrics["selection"] = selection_score(
+            metrics[self.monitor.split("/", 1)[1]], metrics["loss"], self.monitor
+        )
         self.log_dict({f"val/{name}": value for name, value in metrics.items()})
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:

@@ -44,12 +44,14 @@ class NeuralRecipe:
         family: str = "neural",
         batch_size: int = 256,
         eval_batch_size: int = 1024,
+        rows_per_sequence: int | None = 1,
     ) -> None:
         self.module = module
         self.name = name
         self.family = family
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
+        self.rows_per_sequence = rows_per_sequence
 
     def build(self, sizes: dict) -> pl.LightningModule:
         return self.module(**sizes)
@@ -62,7 +64,9 @@ class NeuralRecipe:
         # Gradients flowing back hundreds of steps shrink into denormal floats, which x86 CPUs handle
         # slowly: flushing them to zero trained 1.5-1.75x faster (benchmarks/train_throughput.py).
         torch.set_flush_denormal(True)
-        datamodule = EventDataModule(data, self.batch_size, self.eval_batch_size, seed=context.seed)
+        datamodule = EventDataModule(
+            data, self.batch_size, self.eval_batch_size, context.seed, self.rows_per_sequence
+        )
         sizes = {
             "vocab_size": data.vocab_size,
             "n_numeric": data.n_numeric,
@@ -76,17 +80,20 @@ class NeuralRecipe:
         started = time.perf_counter()
         trainer.fit(model, datamodule=datamodule)
         fit_seconds = time.perf_counter() - started
-        best_val = self._restore_best(model, callbacks)
+        self._restore_best(model, callbacks)
         # The best weights are kept once, as a weights-only state dict (the checkpoint folder is removed).
         torch.save(model.state_dict(), context.run_dir / WEIGHTS_FILE)
         (context.run_dir / SIZES_FILE).write_text(json.dumps(sizes))
+        # Reported like every family's: the task's metric on the validation rows, from the kept model.
+        val = data.inputs("val")
+        best_val = data.task.score(val.labels, predict_rows(model, val, data.spec, self.eval_batch_size))
         started = time.perf_counter()
         test_probs = predict_rows(model, data.inputs("test"), data.spec, self.eval_batch_size)
         predict_seconds = time.perf_counter() - started
         write_embeddings(model, data.base.pipeline.vocabulary, context)
         return FitOutcome(
             test_probs=test_probs,
-            best_val=best_val,
+            best_val=best_val[data.headline],
             n_parameters=int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
             fit_seconds=fit_seconds,
             predict_seconds=predict_seconds,
@@ -95,17 +102,15 @@ class NeuralRecipe:
         )
 
     @staticmethod
-    def _restore_best(model: pl.LightningModule, callbacks: list) -> float | None:
-        """Load the best checkpoint's weights (safe loading), remove the checkpoint folder, and return the
-        checkpoint's validation score."""
+    def _restore_best(model: pl.LightningModule, callbacks: list) -> None:
+        """Load the best checkpoint's weights (safe loading) and remove the checkpoint folder; without a
+        checkpoint callback the model stays as training left it."""
         checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
         if checkpoint is None or not checkpoint.best_model_path:
-            return None
+            return
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["state_dict"])
         shutil.rmtree(Path(checkpoint.best_model_path).parent, ignore_errors=True)
-        score = checkpoint.best_model_score
-        return None if score is None else float(score)
 
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())

@@ -15,12 +15,21 @@ class EventDataModule(pl.LightningDataModule):
     Loaders run in the main process: worker processes slowed 2-core training down.
     """
 
-    def __init__(self, data: TaskDataset, batch_size: int = 256, eval_batch_size: int = 1024, seed: int = 0):
+    def __init__(
+        self,
+        data: TaskDataset,
+        batch_size: int = 256,
+        eval_batch_size: int = 1024,
+        seed: int = 0,
+        rows_per_sequence: int | None = None,
+    ):
         super().__init__()
         self.data = data
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
+        # Training rows drawn per sequence and epoch (None: all of a sequence's rows every epoch).
+        self.rows_per_sequence = rows_per_sequence
 
     def dataset(self, part: str) -> SequenceDataset:
         spec = self.data.spec.sequences
@@ -29,7 +38,12 @@ class EventDataModule(pl.LightningDataModule):
     def _loader(self, part: str, train: bool) -> DataLoader:
         dataset = self.dataset(part)
         sampler = LengthBucketBatchSampler(
-            dataset.lengths, self.batch_size if train else self.eval_batch_size, shuffle=train, seed=self.seed
+            dataset.lengths,
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            seed=self.seed,
+            groups=dataset.inputs.sequence if train else None,
+            per_group=self.rows_per_sequence,
         )
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=keep_batch, num_workers=0)
 

@@ -22,6 +22,11 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
     """Shuffle, cut into chunks of `batch_size * chunk_batches`, sort each chunk by length, cut into
     batches, shuffle the batches. With `shuffle=False` (evaluation) batches are simply sorted by length.
     Each pass draws a new order from (seed, pass number), so training is reproducible for a seed.
+
+    With `groups` (the sequence of each row) and `per_group`, each training pass draws only `per_group`
+    rows of every sequence, a new draw each pass. A prefix task gives a sequence one row per prefix length,
+    all with its label: seeing all of them in every epoch let a GRU memorise the training sequences within
+    one epoch on the simulator (validation loss 1.3 after epoch 1, against 0.60 for the base rate).
     """
 
     def __init__(
@@ -31,16 +36,42 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         shuffle: bool = True,
         seed: int = 0,
         chunk_batches: int = 50,
+        groups: np.ndarray | None = None,
+        per_group: int | None = None,
     ) -> None:
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
         self.chunk_batches = chunk_batches
+        self.per_group = per_group
+        # Drawing applies only when some sequence has more rows than `per_group`; otherwise every pass is
+        # exactly the plain one (the sequence task trains as it always did).
+        subsample = groups is not None and per_group is not None
+        if subsample and np.unique(np.asarray(groups), return_counts=True)[1].max(initial=0) <= per_group:
+            subsample = False
+        self.groups = np.asarray(groups) if subsample else None
         self.passes = 0
 
+    @property
+    def n_rows(self) -> int:
+        """Rows one training pass yields."""
+        if self.groups is None or not self.shuffle:
+            return len(self.lengths)
+        return int(np.minimum(np.unique(self.groups, return_counts=True)[1], self.per_group).sum())
+
     def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
+        return -(-self.n_rows // self.batch_size)
+
+    def _draw(self, rng: np.random.Generator) -> np.ndarray:
+        """Row indices of one pass, shuffled: all rows, or `per_group` random rows of each group."""
+        order = rng.permutation(len(self.lengths))
+        if self.groups is None:
+            return order
+        by_group = order[np.argsort(self.groups[order], kind="stable")]
+        first = np.r_[True, self.groups[by_group][1:] != self.groups[by_group][:-1]]
+        rank = np.arange(len(by_group)) - np.maximum.accumulate(np.where(first, np.arange(len(by_group)), 0))
+        return rng.permutation(by_group[rank < self.per_group])
 
     def __iter__(self) -> Iterator[list[int]]:
         if not self.shuffle:
@@ -51,7 +82,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
             return
         rng = np.random.default_rng([self.seed, self.passes])
         self.passes += 1
-        order = rng.permutation(len(self.lengths))
+        order = self._draw(rng)
         chunk = self.batch_size * self.chunk_batches
         batches = []
         for start in range(0, len(order), chunk):
