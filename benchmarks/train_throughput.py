@@ -52,6 +52,7 @@ def make_rows(n_sequences: int, seed: int) -> RowInputs:
         offsets=offsets,
         tokens=rng.integers(2, VOCAB_SIZE, offsets[-1]).astype(np.int32),
         numeric=rng.standard_normal((offsets[-1], N_NUMERIC), dtype=np.float32),
+        fields=np.zeros((offsets[-1], 0), dtype=np.int32),
     )
     rows = np.arange(n_sequences)
     return RowInputs(

@@ -13,12 +13,14 @@ from behave.models.encoder import EventEncoder, reversal_index
 from behave.models.pooling import AttentionPooling, MaxPooling, MeanPooling
 
 VOCAB, N_NUMERIC = 20, 3
+FIELD_SIZES = (6, 9)  # two categorical fields embedded beside the token
 CELLS = ["gru", "lstm"]
 POOLINGS = ["last", "mean", "max", "attention", "last+mean+max"]
 
 
 def padded_batch(sequences: list[tuple[torch.Tensor, torch.Tensor]]) -> EventBatch:
-    """Right-pad (tokens (L,), numeric (L, F)) pairs into an EventBatch with 0 at padding."""
+    """Right-pad (tokens (L,), numeric (L, F)) pairs into an EventBatch with 0 at padding; the embedded
+    fields' codes are a fixed function of the token, so a sequence has the same fields in any batch."""
     lengths = torch.tensor([len(tokens) for tokens, _ in sequences])
     size, max_len = len(sequences), int(lengths.max())
     tokens = torch.zeros(size, max_len, dtype=torch.long)
@@ -26,9 +28,12 @@ def padded_batch(sequences: list[tuple[torch.Tensor, torch.Tensor]]) -> EventBat
     for row, (seq_tokens, seq_numeric) in enumerate(sequences):
         tokens[row, : len(seq_tokens)] = seq_tokens
         numeric[row, : len(seq_tokens)] = seq_numeric
+    real = tokens > 0
+    fields = torch.stack([torch.where(real, 1 + tokens % (n - 1), 0) for n in FIELD_SIZES], dim=-1)
     return EventBatch(
         tokens=tokens,
         numeric=numeric,
+        fields=fields,
         lengths=lengths,
         labels=torch.zeros(size, dtype=torch.long),
         static=torch.zeros(size, 0),
@@ -43,7 +48,14 @@ def random_sequence(length: int, generator: torch.Generator) -> tuple[torch.Tens
 
 def make_encoder(**kwargs) -> EventEncoder:
     torch.manual_seed(0)
-    settings = dict(vocab_size=VOCAB, n_numeric=N_NUMERIC, embedding_dim=8, hidden_size=16, num_layers=2)
+    settings = dict(
+        vocab_size=VOCAB,
+        n_numeric=N_NUMERIC,
+        field_sizes=FIELD_SIZES,
+        embedding_dim=8,
+        hidden_size=16,
+        num_layers=2,
+    )
     return EventEncoder(**(settings | kwargs)).eval()
 
 
@@ -110,6 +122,7 @@ def test_values_at_padded_positions_do_not_matter(pooling, bidirectional):
     garbage = EventBatch(
         tokens=batch.tokens.masked_fill(padding, VOCAB - 1),
         numeric=batch.numeric.masked_fill(padding.unsqueeze(-1), 1e3),
+        fields=batch.fields.masked_fill(padding.unsqueeze(-1), 5),
         lengths=batch.lengths,
         labels=batch.labels,
         static=batch.static,
@@ -137,7 +150,7 @@ def test_mean_max_attention_pooling_read_only_real_events():
 @pytest.mark.parametrize("cell", CELLS)
 def test_bidirectional_stack_matches_torch_on_packed_sequences(cell):
     """Our padded two-RNN stack computes what nn.GRU/LSTM(bidirectional=True) computes on packed input."""
-    encoder = make_encoder(cell=cell, bidirectional=True, pooling="last")
+    encoder = make_encoder(cell=cell, bidirectional=True, pooling="last", field_sizes=())
     reference = getattr(nn, cell.upper())(
         8 + N_NUMERIC, 16, num_layers=2, bidirectional=True, batch_first=True
     )

@@ -42,6 +42,7 @@ def collate(examples: list[Example]) -> EventBatch:
     return EventBatch(
         tokens=tokens,
         numeric=numeric,
+        fields=torch.zeros(*tokens.shape, 0, dtype=torch.long),
         lengths=lengths,
         labels=torch.tensor([example.label for example in examples]),
         static=torch.from_numpy(np.stack([example.static for example in examples])),

@@ -96,6 +96,7 @@ def small_store() -> SequenceStore:
         offsets=offsets,
         tokens=(flat + 2).astype(np.int32),
         numeric=np.stack([flat + 1.0, -(flat + 1.0)], axis=1).astype(np.float32),
+        fields=(flat[:, None] % 3 + 1).astype(np.int32),
     )
 
 
@@ -139,6 +140,7 @@ def test_dataset_builds_a_right_padded_event_batch():
     assert batch.numeric.shape == (3, 4, 2) and batch.numeric.dtype == torch.float32
     assert batch.tokens.tolist() == [[7, 8, 9, 10], [5, 0, 0, 0], [2, 3, 4, 0]]
     assert batch.numeric[:, :, 0].tolist() == [[6, 7, 8, 9], [4, 0, 0, 0], [1, 2, 3, 0]]
+    assert batch.fields[:, :, 0].tolist() == [[3, 1, 2, 3], [1, 0, 0, 0], [1, 2, 3, 0]]  # 0 at padding
     assert batch.lengths.tolist() == [4, 1, 3]
     assert batch.labels.tolist() == [1, 1, 0]
     assert batch.static.tolist() == [[2.5], [1.5], [0.5]]
@@ -194,6 +196,7 @@ def test_data_loader_yields_event_batches_covering_the_part():
         offsets=np.concatenate([[0], np.cumsum(lengths)]),
         tokens=np.full(lengths.sum(), 2, np.int32),
         numeric=np.zeros((lengths.sum(), 1), np.float32),
+        fields=np.zeros((lengths.sum(), 0), np.int32),
     )
     dataset = SequenceDataset(row_inputs(store, np.arange(10, 50), labels=np.arange(40) % 2), max_len=64)
     loader = DataLoader(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 # Bump when the prepared data changes for the same inputs, so old caches are not reused.
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3
 
 
 def fingerprint(payload: Any) -> str:

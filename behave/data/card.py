@@ -17,9 +17,11 @@ def family_inputs(spec: DatasetSpec, fitted) -> dict:
     """Which fields of the log each model family sees (the same events, through different views)."""
     schema = spec.schema
     token_fields = list(spec.tokens.fields)
+    embedded = list(fitted.event_fields.fields)
     return {
         "neural": {
             "token_fields": token_fields,
+            "per_event_fields": embedded,
             "per_event_numeric": list(fitted.scaler.columns_),
             "static": list(fitted.static.columns),
         },
@@ -30,8 +32,9 @@ def family_inputs(spec: DatasetSpec, fitted) -> dict:
             "static": list(schema.static_categorical) + list(schema.static_numeric),
             "n_features": len(fitted.features.feature_names),
         },
-        # Categorical fields that reach the tree features but are neither tokens nor numeric inputs.
-        "tabular_only": [f for f in schema.categorical if f not in token_fields],
+        # Categorical fields the tree features count but the neural family sees neither in its tokens nor
+        # as embedded fields (only when `sequences.embed_fields` leaves them out).
+        "tabular_only": [f for f in schema.categorical if f not in token_fields and f not in embedded],
     }
 
 

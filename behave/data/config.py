@@ -74,12 +74,18 @@ def check_spec(spec: DatasetSpec) -> None:
             # Kept for a command-line change of tokens.fields, but said: the setting has no effect now.
             log.warning("data.tokens.buckets.%s has no effect: '%s' is not in data.tokens.fields", name, name)
     problems += [
+        f"data.sequences.embed_fields names '{name}', which is not in data.schema.categorical"
+        for name in spec.sequences.embed_fields or []
+        if name not in schema.categorical
+    ]
+    problems += [
         f"data.sequences.numeric_transform.{name}: '{name}' is not in data.schema.numeric"
         for name in spec.sequences.numeric_transform
         if name not in schema.numeric
     ]
     minimums = {
         "data.sequences.max_len": (spec.sequences.max_len, 1),
+        "data.sequences.max_field_values": (spec.sequences.max_field_values, 1),
         "data.tokens.min_freq": (tokens.min_freq, 1),
         "data.features.last_k": (spec.features.last_k, 0),
         "data.static.max_values": (spec.static.max_values, 1),

@@ -3,7 +3,8 @@
 `FittedPipeline` holds the vocabulary, the per-event numeric scaler, the static-attribute encoder and the
 feature builder, all fitted on train only. It never refits. It turns a log into:
 
-- `encode_events`: the task-free per-event inputs of the neural models (token ids, scaled numerics);
+- `encode_events`: the task-free per-event inputs of the neural models (token ids, scaled numerics, codes
+  of the other categorical fields);
 - `static_inputs`: the per-sequence static inputs of the neural head;
 - `features`: the tabular feature matrix of the tree models, for whatever rows a task cut the log into
   (`EventLog.cut`), from the same token ids. Both families therefore see the same events of each row.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from behave.data.event_fields import EventFieldCodes, embedded_fields
 from behave.data.event_log import EventLog
 from behave.data.features.builder import FeatureBuilder
 from behave.data.sequences import NumericScaler, SequenceStore
@@ -29,6 +31,7 @@ from behave.data.vocabulary import Vocabulary
 class FittedPipeline:
     vocabulary: Vocabulary
     scaler: NumericScaler
+    event_fields: EventFieldCodes
     static: StaticEncoder
     features: FeatureBuilder
     class_names: list[str]
@@ -42,7 +45,8 @@ class FittedPipeline:
             train_ids = vocabulary.fit_transform(train)
             static = StaticEncoder(spec.static).fit(train.static)
             builder = FeatureBuilder(spec.features).fit(train, train_ids, vocabulary.tokens_, static)
-        return cls(vocabulary, scaler.result(), static, builder, list(train.class_names))
+        fields = EventFieldCodes(embedded_fields(spec), spec.sequences.max_field_values).fit(train)
+        return cls(vocabulary, scaler.result(), fields, static, builder, list(train.class_names))
 
     def encode_events(self, log_: EventLog) -> SequenceStore:
         """The neural models' per-event inputs for every event of `log_` (independent of any task)."""
@@ -50,7 +54,10 @@ class FittedPipeline:
             numeric = pool.submit(self.scaler.transform, log_)  # independent of the tokens: runs alongside
             token_ids = self.vocabulary.transform(log_)
         return SequenceStore(
-            offsets=log_.offsets, tokens=token_ids.astype(np.int32), numeric=numeric.result()
+            offsets=log_.offsets,
+            tokens=token_ids.astype(np.int32),
+            numeric=numeric.result(),
+            fields=self.event_fields.transform(log_),
         )
 
     def static_inputs(self, log_: EventLog) -> np.ndarray:
@@ -65,6 +72,7 @@ class FittedPipeline:
         return {
             "vocabulary": self.vocabulary.to_json(),
             "scaler": self.scaler.state_dict(),
+            "event_fields": self.event_fields.state_dict(),
             "static": self.static.state_dict(),
             "features": self.features.state_dict(),
             "class_names": self.class_names,
@@ -75,6 +83,7 @@ class FittedPipeline:
         return cls(
             Vocabulary.from_json(state["vocabulary"]),
             NumericScaler.from_state_dict(state["scaler"], spec.sequences or SequenceSpec()),
+            EventFieldCodes.from_state_dict(state["event_fields"]),
             StaticEncoder.from_state_dict(state["static"]),
             FeatureBuilder.from_state_dict(state["features"]),
             state["class_names"],

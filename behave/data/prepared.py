@@ -6,6 +6,7 @@ Cache layout, `<cache_dir>/<fingerprint>/`:
     split.parquet          sequence_id, part             (the split every model family and task uses)
     events/tokens.npy      (N,) int32 token ids          (the neural models' per-event inputs,
     events/numeric.npy     (N, F) float32                 task-free: a task's row reads a prefix of them)
+    events/fields.npy      (N, K) int32 codes of the other categorical fields, embedded beside the token
     events/static.npy      (S, D) float32 static inputs of the neural head
     vocabulary.json        readable tokens with training frequencies
     pipeline.json          everything fitted on train (vocabulary, scalers, static encoder, feature state)
@@ -142,6 +143,7 @@ def _build(spec: DatasetSpec, source, strata: Strata, key: str, out: Path) -> No
     (out / "events").mkdir()
     np.save(out / "events" / "tokens.npy", events.tokens)
     np.save(out / "events" / "numeric.npy", events.numeric)
+    np.save(out / "events" / "fields.npy", events.fields)
     np.save(out / "events" / "static.npy", static)
     (out / "vocabulary.json").write_text(json.dumps(fitted.vocabulary.to_json(), indent=1))
     pipeline_state = {"spec": spec_payload(spec), "fitted": fitted.state_dict(), "fingerprint": key}
@@ -161,6 +163,7 @@ def load(directory: Path, spec: DatasetSpec) -> PreparedDataset:
         offsets=event_log.offsets,
         tokens=np.load(directory / "events" / "tokens.npy", mmap_mode="r"),
         numeric=np.load(directory / "events" / "numeric.npy", mmap_mode="r"),
+        fields=np.load(directory / "events" / "fields.npy", mmap_mode="r"),
     )
     return PreparedDataset(
         spec=spec,

@@ -88,12 +88,14 @@ class SequenceStore:
     """Every event of one log as the neural models read it, flat and task-free: sequence s owns rows
     offsets[s]:offsets[s + 1]. A task's row (sequence s, cutoff c) reads the first c of them.
 
-    offsets (S+1,) int64; tokens (N,) int32 vocabulary ids; numeric (N, F) float32 per-event inputs.
+    offsets (S+1,) int64; tokens (N,) int32 vocabulary ids; numeric (N, F) float32 per-event inputs;
+    fields (N, K) int32 codes of the categorical fields embedded beside the token (K may be 0).
     """
 
     offsets: np.ndarray
     tokens: np.ndarray
     numeric: np.ndarray
+    fields: np.ndarray
 
     @property
     def lengths(self) -> np.ndarray:

@@ -9,6 +9,8 @@ sequence therefore encodes to the same vector alone or padded inside any batch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -86,15 +88,19 @@ class EventEncoder(nn.Module):
     """EventBatch -> (B, output_dim) sequence vectors.
 
     embedding_dim is an int or a rule name (see embedding_size.py); the resolved int is `.embedding_dim`.
-    dropout acts between stacked RNN layers (as in nn.GRU, so none with num_layers=1); embedding_dropout
-    acts on the token embeddings.
+    Each categorical field embedded beside the token (`field_sizes`, from data: one table size per field)
+    gets its own embedding of `field_embedding_dim` (an int or a rule on that field's size), concatenated
+    to the token's. dropout acts between stacked RNN layers (as in nn.GRU, so none with num_layers=1);
+    embedding_dropout acts on the token and field embeddings.
     """
 
     def __init__(
         self,
         vocab_size: int,
         n_numeric: int,
+        field_sizes: Sequence[int] = (),
         embedding_dim: int | str = 32,
+        field_embedding_dim: int | str = "fourth_root",
         cell: str = "gru",
         hidden_size: int = 64,
         num_layers: int = 1,
@@ -106,10 +112,13 @@ class EventEncoder(nn.Module):
         super().__init__()
         self.embedding_dim = resolve_embedding_dim(embedding_dim, vocab_size)
         self.embedding = nn.Embedding(vocab_size, self.embedding_dim, padding_idx=0)
-        self.embedding_dropout = nn.Dropout(embedding_dropout)
-        self.rnn = PaddedRNN(
-            self.embedding_dim + n_numeric, cell, hidden_size, num_layers, bidirectional, dropout
+        self.field_embeddings = nn.ModuleList(
+            nn.Embedding(size, resolve_embedding_dim(field_embedding_dim, size), padding_idx=0)
+            for size in field_sizes
         )
+        self.embedding_dropout = nn.Dropout(embedding_dropout)
+        input_size = self.embedding_dim + sum(e.embedding_dim for e in self.field_embeddings) + n_numeric
+        self.rnn = PaddedRNN(input_size, cell, hidden_size, num_layers, bidirectional, dropout)
         self.pooling = build_pooling(pooling, hidden_size, bidirectional)
         self._output_dim = hidden_size * (2 if bidirectional else 1) * len(pooling_names(pooling))
 
@@ -119,7 +128,9 @@ class EventEncoder(nn.Module):
 
     def event_states(self, batch: EventBatch) -> Tensor:
         """(B, T, output_dim) RNN states per event; meaningless at padded positions."""
-        embedded = self.embedding_dropout(self.embedding(batch.tokens))
+        parts = [self.embedding(batch.tokens)]
+        parts += [embedding(batch.fields[..., j]) for j, embedding in enumerate(self.field_embeddings)]
+        embedded = self.embedding_dropout(torch.cat(parts, dim=-1))
         inputs = torch.cat([embedded, batch.numeric.to(embedded.dtype)], dim=-1)
         return self.rnn(inputs, batch.lengths)
 

@@ -1,7 +1,7 @@
 """LightningModule: EventEncoder -> MLP head over [encoding, static] -> logits, with loss and epoch metrics.
 
 Hydra builds it: `encoder`, `optimizer` and `scheduler` arrive as partials (`_partial_: true`); sizes
-learned from data (vocab_size, n_numeric, n_static, num_classes) come from the datamodule. Binary tasks
+learned from data (vocab_size, n_numeric, n_static, num_classes, field_sizes) come from the data. Binary tasks
 get one logit and BCE, multiclass tasks one logit per class and cross-entropy. No file I/O here.
 """
 
@@ -108,6 +108,7 @@ class SequenceClassifier(pl.LightningModule):
         n_numeric: int,
         n_static: int,
         num_classes: int,
+        field_sizes: Sequence[int] = (),
         head_hidden: int = 64,
         head_dropout: float = 0.1,
         optimizer: Callable[[Iterable[Parameter]], Optimizer] | None = None,
@@ -127,7 +128,7 @@ class SequenceClassifier(pl.LightningModule):
             raise ValueError(f"class_weights has {len(class_weights)} entries for {num_classes} classes")
         self.num_classes = num_classes
         self.monitor = monitor
-        self.encoder = encoder(vocab_size=vocab_size, n_numeric=n_numeric)
+        self.encoder = encoder(vocab_size=vocab_size, n_numeric=n_numeric, field_sizes=list(field_sizes))
         self.head = nn.Sequential(
             nn.Linear(self.encoder.output_dim + n_static, head_hidden),
             nn.ReLU(),
@@ -147,6 +148,7 @@ class SequenceClassifier(pl.LightningModule):
                 "n_numeric": n_numeric,
                 "n_static": n_static,
                 "num_classes": num_classes,
+                "field_sizes": [int(size) for size in field_sizes],
                 "head_hidden": head_hidden,
                 "head_dropout": head_dropout,
                 "class_weights": None if weights is None else weights.tolist(),

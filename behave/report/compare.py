@@ -11,7 +11,7 @@ import numpy as np
 
 from behave.report.records import Predictions, RunRecord, check_same_rows
 from behave.report.stats import PairedAucDiff, paired_auc_comparison, seed_mean_ci
-from behave.tasks.metrics import LOWER_IS_BETTER, headline_metric
+from behave.tasks.metrics import LOWER_IS_BETTER, headline_metric, metric_range
 
 # Columns in reading order; metrics not listed here follow alphabetically.
 METRIC_ORDER = ("auroc", "macro_auroc", "auprc", "accuracy", "f1", "macro_f1", "log_loss", "brier", "ece")
@@ -87,7 +87,10 @@ def summarize_model(records: list[RunRecord], model: str) -> ModelSummary:
     metrics = {}
     for name in metric_names(ok_runs):
         values = np.array([r.test_metrics[name] for r in ok_runs if name in r.test_metrics])
-        metrics[name] = MetricSummary(*seed_mean_ci(values), n=len(values))
+        mean, std, lo, hi = seed_mean_ci(values)
+        # A t-interval knows nothing of the metric's range (AUROC [0.992, 1.004], ECE [-0.025, ...]).
+        low, high = metric_range(name)
+        metrics[name] = MetricSummary(mean, std, max(lo, low), min(hi, high), n=len(values))
     return ModelSummary(
         model=model,
         family=runs[0].family,
@@ -105,15 +108,17 @@ def _nanmean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else np.nan
 
 
-def best_model_per_metric(summaries: list[ModelSummary]) -> dict[str, str]:
-    """metric -> model with the best mean (lowest for LOWER_IS_BETTER metrics)."""
+def best_model_per_metric(summaries: list[ModelSummary], digits: int = 3) -> dict[str, str]:
+    """metric -> the model whose mean is best (lowest for LOWER_IS_BETTER metrics), only where it is best
+    alone at the shown precision: nothing is marked best where every model scores the same (F1 0.000 all
+    round), nor where two tie."""
     best: dict[str, str] = {}
     for name in {name for summary in summaries for name in summary.metrics}:
         sign = 1.0 if name in LOWER_IS_BETTER else -1.0
         scored = [(sign * s.metrics[name].mean, s.model) for s in summaries if name in s.metrics]
-        scored = [(score, model) for score, model in scored if np.isfinite(score)]
-        if scored:
-            best[name] = min(scored)[1]
+        scored = sorted((round(score, digits), model) for score, model in scored if np.isfinite(score))
+        if len(scored) >= 2 and scored[0][0] < scored[1][0]:
+            best[name] = scored[0][1]
     return best
 
 

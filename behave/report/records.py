@@ -178,7 +178,10 @@ def load_predictions(record: RunRecord) -> Predictions | None:
     path = record.run_dir / PREDICTIONS_FILE
     if not path.exists():
         return None
-    frame = pd.read_parquet(path)
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as error:  # a truncated or foreign file: pyarrow raises several types
+        raise UnreadablePredictions(f"{path}: cannot be read ({type(error).__name__}: {error})") from None
     if "cutoff" not in frame:  # records written before tasks: one row per whole sequence
         frame = frame.assign(cutoff=0, group=None)
     frame = frame.sort_values(["sequence_id", "cutoff"], kind="stable")
@@ -190,6 +193,25 @@ def load_predictions(record: RunRecord) -> Predictions | None:
         labels=frame["label"].to_numpy(dtype=np.int64),
         probs=frame[prob_columns].to_numpy(dtype=np.float64),
     )
+
+
+class UnreadablePredictions(ValueError):
+    """A prediction file that exists but cannot be read (truncated by a kill or a full disk)."""
+
+
+def readable_predictions(records: list[RunRecord]) -> tuple[dict[Path, Predictions | None], list[str]]:
+    """Predictions of every ok run; an unreadable file is reported on stderr, listed, and left out."""
+    loaded: dict[Path, Predictions | None] = {}
+    problems = []
+    for record in records:
+        if not record.ok:
+            continue
+        try:
+            loaded[record.run_dir] = load_predictions(record)
+        except UnreadablePredictions as error:
+            print(f"behave-report: skipping {error}", file=sys.stderr)
+            problems.append(str(error))
+    return loaded, problems
 
 
 def check_same_rows(reference: Predictions, other: Predictions, what: str) -> None:

@@ -10,10 +10,11 @@ import numpy as np
 
 from behave.report import compare
 from behave.report.compare import Comparison, MetricSummary, ModelSummary
+from behave.report.data_section import data_blocks
 from behave.report.document import Block, Bullets, Code, Heading, Paragraph, Table, code_span
 from behave.report.figures import dataset_figures
 from behave.report.groups import group_blocks
-from behave.report.records import Predictions, RunRecord, load_predictions
+from behave.report.records import Predictions, RunRecord, readable_predictions
 from behave.report.stats import auc
 from behave.tasks.metrics import LOWER_IS_BETTER
 
@@ -29,78 +30,12 @@ def fmt(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
-def _fmt_scalar(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _fmt_card_value(value: object) -> str:
-    """Card values in one cell: dicts as `k: v` pairs, long lists shortened."""
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_fmt_card_value(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        shown = ", ".join(_fmt_scalar(v) for v in value[:12])
-        return shown + (f", ... ({len(value)} in all)" if len(value) > 12 else "")
-    return _fmt_scalar(value)
-
-
 def count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "dataset"
-
-
-CARD_FIELDS = (
-    ("label", "label"),
-    ("label_kind", "label kind"),
-    ("class_names", "classes"),
-    ("n_sequences", "sequences"),
-    ("n_events", "events"),
-    ("dropped", "dropped by validation"),
-    ("split", "split"),
-    ("length_percentiles", "sequence length percentiles"),
-    ("max_len", "max_len"),
-    ("truncated_share", "share truncated to max_len"),
-    ("vocab_size", "vocabulary size"),
-    ("token_fields", "token fields"),
-    ("n_numeric_inputs", "numeric inputs per event"),
-    ("n_static_inputs", "static inputs"),
-    ("n_features", "tabular features"),
-    ("oracle_test_auroc", "oracle test AUROC (Bayes-optimal)"),
-)
-
-
-def data_blocks(records: list[RunRecord]) -> list[Block]:
-    """The data card of the first run that has one: a field table and a per-part table."""
-    dataset = next((r.dataset for r in records if r.ok), records[0].dataset)
-    card = next((r.dataset.get("card") for r in records if r.dataset.get("card")), None) or {}
-    source = card or dataset
-    rows = [
-        [label, _fmt_card_value(source[key])] for key, label in CARD_FIELDS if source.get(key) is not None
-    ]
-    if not card and dataset.get("split_sizes"):
-        rows.append(["split sizes", _fmt_card_value(dataset["split_sizes"])])
-    if not rows:
-        return [Heading("Data", 3), Paragraph("No data description was recorded.")]
-    blocks: list[Block] = [Heading("Data", 3), Table(["field", "value"], rows)]
-    parts = card.get("parts") or {}
-    if parts:
-        part_rows = [
-            [
-                name,
-                f"{part.get('n_sequences', 0):,}",
-                f"{part.get('n_events', 0):,}",
-                _fmt_card_value(part.get("label_share", {})),
-                f"{part.get('unknown_token_rate', 0):.2%}",
-            ]
-            for name, part in parts.items()
-        ]
-        headers = ["part", "sequences", "events", "label share", "unknown-token rate"]
-        blocks.append(Table(headers, part_rows))
-    return blocks
 
 
 def reproduce_blocks(records: list[RunRecord]) -> list[Block]:
@@ -247,7 +182,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         + (f" ({code_span(first.fingerprint[:12])})" if first.fingerprint else "")
         + (f", task {task_name}" if task_name != "sequence" else "")
     )
-    loaded = {r.run_dir: load_predictions(r) for r in records if r.ok}
+    loaded, unreadable = readable_predictions(records)
     predictions = compare.predictions_by_model_seed(records, loaded)
     models = compare.model_names(records)
     summaries = [compare.summarize_model(records, model) for model in models]
@@ -301,4 +236,10 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         blocks += [Heading("Calibration", 3), calibration]
     blocks += dataset_figures(records, predictions, headline, oracle, out_dir / "figures", file_prefix)
     blocks += failure_blocks(records)
+    if unreadable:
+        blocks += [
+            Heading("Unreadable prediction files", 3),
+            Paragraph("These runs are in the tables above but not in the comparisons and figures:"),
+            Bullets([code_span(problem) for problem in unreadable]),
+        ]
     return blocks

@@ -12,6 +12,8 @@ import numpy as np
 from sklearn import metrics as skm
 
 BINARY_METRICS = ("auroc", "auprc", "accuracy", "f1", "log_loss", "brier", "ece")
+# Every metric lies in [0, 1] except these; intervals over seeds are kept inside a metric's range.
+RANGES = {"log_loss": (0.0, float("inf"))}
 MULTICLASS_METRICS = ("accuracy", "macro_f1", "log_loss", "macro_auroc")
 LOWER_IS_BETTER = {"log_loss", "brier", "ece"}
 
@@ -70,6 +72,10 @@ HEADLINE = {"binary": "auroc", "multiclass": "macro_auroc"}
 def headline_metric(label_kind: str) -> str:
     """The metric that selects models for a label kind ('binary' or 'multiclass')."""
     return HEADLINE[str(getattr(label_kind, "value", label_kind))]
+
+
+def metric_range(name: str) -> tuple[float, float]:
+    return RANGES.get(name, (0.0, 1.0))
 
 
 def label_kind(n_classes: int) -> str:

@@ -72,6 +72,7 @@ class NeuralRecipe:
             "n_numeric": data.n_numeric,
             "n_static": data.n_static,
             "num_classes": data.num_classes,
+            "field_sizes": data.base.pipeline.event_fields.sizes,
         }
         model = self.build(sizes)
         callbacks = [instantiate(node) for node in context.cfg.get("callbacks", {}).values() if node]

@@ -14,6 +14,7 @@ class EventBatch:
     tokens   (B, T)    int64, vocabulary ids; 0 = padding, 1 = unknown
     numeric  (B, T, F) float32, per-event inputs (log gap to the previous event, scaled numeric
                        fields); 0 at padding
+    fields   (B, T, K) int64, codes of the categorical fields embedded beside the token; 0 = padding
     lengths  (B,)      int64, true lengths, 1 <= lengths <= T
     labels   (B,)      int64 class index (-1 where unknown)
     static   (B, D)    float32, per-sequence inputs for the head (D may be 0)
@@ -24,6 +25,7 @@ class EventBatch:
 
     tokens: torch.Tensor
     numeric: torch.Tensor
+    fields: torch.Tensor
     lengths: torch.Tensor
     labels: torch.Tensor
     static: torch.Tensor

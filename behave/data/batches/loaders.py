@@ -125,9 +125,11 @@ class SequenceDataset(Dataset):
         safe = np.where(real, positions, 0)
         tokens = np.where(real, events.tokens[safe], 0)
         numeric = events.numeric[safe] * real[..., None]
+        fields = events.fields[safe] * real[..., None]
         return EventBatch(
             tokens=torch.from_numpy(tokens.astype(np.int64)),
             numeric=torch.from_numpy(numeric.astype(np.float32, copy=False)),
+            fields=torch.from_numpy(fields.astype(np.int64)),
             lengths=torch.from_numpy(lengths.astype(np.int64)),
             labels=torch.from_numpy(inputs.labels[index].astype(np.int64)),
             static=torch.from_numpy(np.ascontiguousarray(inputs.static[index], dtype=np.float32)),
