@@ -282,3 +282,55 @@ def test_embedding_groups_split_a_dominant_first_field_by_the_second():
     balanced = table.assign(field0=["a", "b"] * 4)
     assert embedding_groups(balanced).tolist() == ["a", "b"] * 4  # no value holds most tokens: no split
     assert embedding_groups(table.drop(columns="field1")).tolist() == table["field0"].tolist()
+
+
+def edited_run(run_dir: Path, **metrics: float) -> None:
+    """Overwrite some test metrics of a written run (to stage edge cases)."""
+    record = json.loads((run_dir / "result.json").read_text())
+    record["test_metrics"].update(metrics)
+    (run_dir / "result.json").write_text(json.dumps(record))
+
+
+def test_intervals_stay_inside_the_metric_range_and_ties_are_not_bolded(tmp_path: Path):
+    root = tmp_path / "sweep"
+    for job, (model, seed) in enumerate([(m, s) for m in ("gru", "xgboost") for s in (0, 1, 2)]):
+        write_run(root / str(job), model, seed)
+        # AUROC near its ceiling with a spread, ECE near its floor, F1 0.000 for every model.
+        edited_run(root / str(job), auroc=0.999 - 0.004 * seed, ece=0.001 + 0.012 * seed, f1=0.0)
+    assert main([str(root), "--n-boot", "50"]) == 0
+    table = table_after((root / "report.md").read_text(), "Results on the test split")
+    header, rows = table[0], table[1:-1]
+    for name in ("auroc ↑", "ece ↓", "f1 ↑"):
+        for row in rows:
+            cell = row[header.index(name)]
+            lo, hi = map(float, re.search(r"\[(\S+), (\S+)\]", cell).groups())
+            assert 0.0 <= lo <= hi <= 1.0, (name, cell)
+    assert not any(row[header.index("f1 ↑")].startswith("**") for row in rows)  # all 0.000: nobody best
+    assert not any(row[header.index("auroc ↑")].startswith("**") for row in rows)  # equal means: no winner
+
+
+def test_an_unreadable_prediction_file_is_listed_not_fatal(multirun: Path, tmp_path: Path):
+    broken = multirun / "0" / "test_predictions.parquet"
+    broken.write_bytes(broken.read_bytes()[:200])  # truncated, as a killed writer would leave it
+    out = tmp_path / "report"
+    assert main([str(multirun), "--out", str(out), "--n-boot", "50"]) == 0
+    markdown = (out / "report.md").read_text()
+    assert "### Unreadable prediction files" in markdown and "0/test_predictions.parquet" in markdown
+    # GRU seed 0 is out of the comparisons; its seed 1 still compares (and GRU is stronger by construction).
+    assert re.search(r"GRU beats XGBoost by 0\.\d{3} AUROC \(95% CI [^)]*over 1 seed\)", markdown)
+
+
+def test_the_data_cards_warnings_reach_the_report(tmp_path: Path):
+    root = tmp_path / "sweep"
+    dataset = {
+        "name": "drifting", "fingerprint": "ff00", "class_names": ["0", "1"],
+        "card": {"n_sequences": 10, "warnings": ["label shares differ between the split parts beyond noise"],
+                 "inputs": {"neural": {"token_fields": ["a"], "per_event_fields": []},
+                            "tabular": {"token_fields": ["a"], "categorical_fields": ["a", "b"]},
+                            "tabular_only": ["b"]}},
+    }  # fmt: skip
+    write_run(root / "0", "gru", 0, dataset=dataset)
+    assert main([str(root), "--n-boot", "50"]) == 0
+    markdown = (root / "report.md").read_text()
+    assert "**Warning:** `label shares differ between the split parts beyond noise`" in markdown
+    assert "**Only the tabular family sees** b." in markdown
