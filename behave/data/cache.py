@@ -7,14 +7,18 @@ counts as a cache when its name is a fingerprint (temporary names start with '.t
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from behave.data.errors import DataError
 
 # Bump when the prepared data changes for the same inputs, so old caches are not reused.
 PIPELINE_VERSION = 3
@@ -35,14 +39,59 @@ def file_digest(path: str | Path) -> dict[str, Any]:
     return {"path": str(path), "bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
 
 
+HOST = socket.gethostname().replace("-", "_")
+# Errors that mean "this folder cannot be written", as opposed to a bug: said in words that name the folder.
+UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+@contextlib.contextmanager
+def cache_writes(folder: Path) -> Iterator[None]:
+    """Turn a full disk or a read-only folder into a DataError naming the cache folder and the way out."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in UNWRITABLE:
+            raise
+        raise DataError(
+            f"cannot write the prepared data under {folder} ({error.strerror}). Free some space there or "
+            "point the cache elsewhere with paths.cache_dir=... (nothing half-written was kept)."
+        ) from None
+
+
+def clean_stale_temporaries(parent: Path) -> list[Path]:
+    """Remove `.tmp-*` folders that a killed preparation on this machine left behind (its process is gone)."""
+    removed = []
+    for temp in parent.glob(".tmp-*"):
+        parts = temp.name.split("-")
+        # .tmp-<target>-<host>-<pid>-<random>; folders of other machines or of live processes stay.
+        if len(parts) < 5 or parts[-3] != HOST or not parts[-2].isdigit() or _alive(int(parts[-2])):
+            continue
+        shutil.rmtree(temp, ignore_errors=True)
+        removed.append(temp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def atomic_directory(target: Path) -> Iterator[Path]:
     """Yield a temp folder beside `target`; on success rename it to `target`, on error remove it.
 
-    If another process finished the same target first, its copy wins and ours is discarded.
+    If another process finished the same target first, its copy wins and ours is discarded. Temporaries
+    of killed preparations are cleaned up first: their names carry the host and the process id.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    clean_stale_temporaries(target.parent)
+    prefix = f".tmp-{target.name}-{HOST}-{os.getpid()}-"
+    temp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
     try:
         yield temp
         try:

@@ -12,11 +12,25 @@ class DataError(ValueError):
     """Bad input data or a dataset config that does not match it. The message says where and what."""
 
 
+SEPARATORS = {";": "';'", "\t": "'\\t' (tab)", "|": "'|'", ",": "','"}
+
+
 def missing_column_error(file: str, column: str, role: str, available: Sequence[str]) -> DataError:
-    """Error for a configured column that the file lacks, suggesting the closest existing name."""
-    close = difflib.get_close_matches(column, [str(c) for c in available], n=1, cutoff=0.6)
+    """Error for a configured column that the file lacks, suggesting the closest existing name, or the
+    separator when the whole header came back as one column."""
+    names = [str(c) for c in available]
+    shown = ", ".join(names[:30])
+    if len(names) == 1:
+        found = [text for sep, text in SEPARATORS.items() if sep in names[0]]
+        if found:
+            return DataError(
+                f"{file}: column '{column}' ({role}) not found: the file was read as ONE column "
+                f"named {names[0][:120]!r}, which contains {found[0]}. The file is probably separated by "
+                f"{found[0]}: set `read_options: {{sep: {found[0].split()[0]}}}` in the data config "
+                "(data.source.read_options.sep)."
+            )
+    close = difflib.get_close_matches(column, names, n=1, cutoff=0.6)
     hint = f" Did you mean '{close[0]}'?" if close else ""
-    shown = ", ".join(map(str, list(available)[:30]))
     return DataError(f"{file}: column '{column}' ({role}) not found.{hint} Columns in the file: {shown}")
 
 

@@ -68,9 +68,10 @@ def _binary(text: pd.Series, observed: list[str], spec: LabelSpec, name: str):
         positive = _as_text([spec.positive]).iloc[0]
     if len(observed) > 2:
         raise DataError(
-            f"{name}: column '{spec.column}' (label) is binary but has {len(observed)} values: unknown "
-            f"values {[v for v in observed if v != positive][1:10]} (positive class: {positive!r}). "
-            "Use label.kind=multiclass or fix the data."
+            f"{name}: column '{spec.column}' (label) is binary but has {len(observed)} values "
+            f"{observed[:12]}: the positive class {positive!r} and {len(observed) - 1} others "
+            f"{[v for v in observed if v != positive][:11]}, where a binary label has one. Use "
+            "label.kind=multiclass, list the two allowed values in label.classes, or fix the data."
         )
     negatives = [v for v in observed if v != positive]
     if positive not in observed:

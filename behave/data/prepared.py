@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from behave.data.cache import PIPELINE_VERSION, atomic_directory, fingerprint
+from behave.data.cache import PIPELINE_VERSION, atomic_directory, cache_writes, fingerprint
 from behave.data.card import build_card
 from behave.data.event_log import EventLog
 from behave.data.log_store import load_log, save_log
@@ -114,7 +114,7 @@ def prepare(
     )
     directory = Path(spec.cache_dir) / key
     if not (directory / "card.json").exists():
-        with atomic_directory(directory) as temp:
+        with cache_writes(directory.parent), atomic_directory(directory) as temp:
             _build(spec, source, strata, key, temp)
     return load(directory, spec)
 
@@ -131,7 +131,7 @@ def _build(spec: DatasetSpec, source, strata: Strata, key: str, out: Path) -> No
     started = time.perf_counter()
     event_log, drops = validate(source.load(), spec)
     event_log = sample_sequences(event_log, spec.sample_sequences, spec.split.seed)
-    split = split_sequences(event_log, spec.split, strata(event_log))
+    split = split_sequences(event_log, spec.split, strata(event_log), spec.schema.group)
     events_cut = 0
     if spec.split.method == SplitMethod.time_strict:
         event_log, events_cut = strict_time_cut(event_log, split)

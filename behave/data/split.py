@@ -51,14 +51,29 @@ class Split:
         return pd.concat(frames, ignore_index=True)
 
 
-def split_sequences(log_: EventLog, spec: SplitSpec, strata: np.ndarray | None = None) -> Split:
-    """Assign each sequence of `log_` to train, val or test; `strata` (S,) int keys to stratify on."""
+def split_sequences(
+    log_: EventLog, spec: SplitSpec, strata: np.ndarray | None = None, group_column: str | None = None
+) -> Split:
+    """Assign each sequence of `log_` to train, val or test; `strata` (S,) int keys to stratify on;
+    `group_column` names the schema's group column in errors."""
     fractions = np.array([spec.train, spec.val, spec.test], dtype=float)
     if (fractions <= 0).any() or not np.isclose(fractions.sum(), 1.0):
         raise DataError(
             f"split fractions must be positive and sum to 1, got train/val/test = {fractions.tolist()}"
         )
     units, unit_of_sequence = _units(log_)
+    what = _units_in_words(log_, units, group_column)
+    if len(units) < 3:
+        raise DataError(
+            f"cannot split {what} into train, val and test: each part needs at least one"
+            + (
+                f" group (all sequences of one '{group_column}' go to one part)"
+                if log_.groups is not None
+                else ""
+            )
+            + ". Use more data"
+            + (" or drop data.schema.group." if log_.groups is not None else ".")
+        )
     if spec.method == SplitMethod.stratified:
         keys = np.zeros(log_.n_sequences, np.int64) if strata is None else np.asarray(strata, np.int64)
         parts = _stratified(units, keys, unit_of_sequence, fractions, spec.seed)
@@ -68,8 +83,17 @@ def split_sequences(log_: EventLog, spec: SplitSpec, strata: np.ndarray | None =
     split = Split(*positions)
     empty = [name for name, size in split.sizes().items() if size == 0]
     if empty:
-        raise DataError(f"split part(s) {empty} are empty with {log_.n_sequences} sequences; use more data.")
+        raise DataError(
+            f"split part(s) {empty} are empty with {what} and fractions train/val/test = "
+            f"{fractions.tolist()}: use more data or larger fractions for those parts."
+        )
     return split
+
+
+def _units_in_words(log_: EventLog, units: np.ndarray, group_column: str | None) -> str:
+    if log_.groups is None:
+        return f"{log_.n_sequences} sequences"
+    return f"{log_.n_sequences} sequences in {len(units)} groups of '{group_column or 'the group column'}'"
 
 
 def _units(log_: EventLog) -> tuple[np.ndarray, np.ndarray]:
@@ -109,9 +133,10 @@ def _draw(units, unit_labels, fraction, seed):
         log.warning("a class has fewer than 2 sequences/groups: splitting without stratification")
     try:
         keep, draw = train_test_split(units, test_size=fraction, random_state=seed, stratify=stratify)
-    except ValueError as error:
+    except ValueError:
         raise DataError(
-            f"cannot split {len(units)} sequences/groups with fraction {fraction:.3f}: {error}"
+            f"cannot draw a share of {fraction:.3f} from {len(units)} sequences or groups with at least one "
+            "on each side: use more data or other split fractions."
         ) from None
     return keep, draw
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from behave.data.cache import atomic_directory, fingerprint
+from behave.data.cache import atomic_directory, cache_writes, fingerprint
 from behave.data.config import build_source, dataset_spec
 from behave.data.inputs import RowInputs
 from behave.data.prepared import PreparedDataset, prepare
@@ -107,7 +107,7 @@ def prepare_task(data_cfg: DictConfig | dict, task: Task) -> TaskDataset:
 def task_dataset(base: PreparedDataset, task: Task) -> TaskDataset:
     folder = base.directory / "tasks" / fingerprint(task.fingerprint())
     if not (folder / "task.json").exists():
-        with atomic_directory(folder) as temp:
+        with cache_writes(folder.parent), atomic_directory(folder) as temp:
             _build(base, task, temp)
     meta = json.loads((folder / "task.json").read_text())
     rows = TaskRows.from_frame(pd.read_parquet(folder / "rows.parquet"), meta["group_names"])

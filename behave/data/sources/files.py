@@ -25,14 +25,22 @@ def resolve_data_dir(data_dir: str | None, dataset_folder: str | None = None) ->
     return base / dataset_folder if dataset_folder else base
 
 
+# The read options that mean something to pandas.read_parquet; the CSV ones (sep, encoding...) are dropped.
+PARQUET_OPTIONS = frozenset({"columns", "filters", "engine", "dtype_backend"})
+
+
 def read_table(path: Path, read_options: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Read a CSV (any compression pandas knows) or Parquet file, turning pandas errors into DataErrors."""
+    """Read a CSV (any compression pandas knows) or Parquet file, turning pandas errors into DataErrors.
+
+    `read_options` go to pandas.read_csv; for Parquet only the few that read_parquet knows are passed on,
+    so one data config serves a log whether it comes as CSV or as Parquet.
+    """
     options = dict(read_options or {})
     if not path.exists():
         raise DataError(f"{path}: file not found.")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path, **options)
+            return pd.read_parquet(path, **{k: v for k, v in options.items() if k in PARQUET_OPTIONS})
         return pd.read_csv(path, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty.") from None
