@@ -12,6 +12,7 @@ and does not take a multirun down.
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import shutil
@@ -32,7 +33,8 @@ from behave.paths import CONFIG_DIR
 from behave.tasks.dataset import TaskDataset, prepare_task
 from behave.tasks.metrics import monitor_mode
 from behave.training.recipe import RunContext
-from behave.training.result import RunResult, git_commit, write_predictions
+from behave.training.result import RESULT_FILE, RunResult, git_commit, write_predictions
+from behave.training.summary import interactive, run_summary
 
 log = logging.getLogger("behave.train")
 
@@ -42,6 +44,7 @@ OmegaConf.register_new_resolver(
     "behave_monitor", lambda task_target, label_kind: get_class(task_target).monitor(label_kind), replace=True
 )
 OmegaConf.register_new_resolver("behave_monitor_mode", monitor_mode, replace=True)
+OmegaConf.register_new_resolver("behave_interactive", interactive, replace=True)
 config_schemas.register()
 
 
@@ -102,11 +105,17 @@ def run(cfg: DictConfig) -> RunResult:
         (run_dir / "error.log").write_text(traceback.format_exc())
         log.error("run failed: %s (traceback in %s)", result.error, run_dir / "error.log")
     result.write(run_dir)
-    log.info("%s: %s, result in %s", result.model["name"], result.status, run_dir / "result.json")
+    print(run_summary(json.loads((run_dir / RESULT_FILE).read_text())), flush=True)
     return result
 
 
+# Top-level keys of conf/train.yaml and its groups; anything else is a typo or a misplaced data key.
+TOP_LEVEL = {"data", "task", "model", "trainer", "logger", "callbacks", "paths", "seed", "monitor"}
+TOP_LEVEL |= {"torch_threads", "search_trials"}
+
+
 def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
+    config_schemas.check_top_level(cfg, TOP_LEVEL)
     task = instantiate(cfg.task)
     data = prepare_task(cfg.data, task)
     result.dataset = _dataset_record(data)

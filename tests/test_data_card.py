@@ -1,6 +1,7 @@
 """The data card: from a file source in-process, and `python -m behave.data` end to end on the simulator."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -42,9 +43,11 @@ def test_behave_data_prints_the_card_of_the_simulator(tmp_path):
         "behave.data",
         "data.source.n_users=300",
         f"paths.cache_dir={tmp_path / 'cache'}",
-        f"hydra.run.dir={tmp_path / 'run'}",
     ]
-    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    workdir = tmp_path / "here"
+    workdir.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     starts = [
         line.split()[0] for line in done.stdout.splitlines() if line.strip() and not line.startswith(" ")
@@ -61,3 +64,11 @@ def test_behave_data_prints_the_card_of_the_simulator(tmp_path):
     assert sum(part["n_sequences"] for part in card["parts"].values()) == 300
     assert card["oracle_test_auroc"] > 0.5
     assert str(card_path) in done.stdout
+    assert list(workdir.iterdir()) == []  # no run folder, no .hydra, no log file: only the cache was written
+
+
+def test_a_data_key_at_the_top_level_names_its_place(tmp_path):
+    # `split.method=time` fails with Hydra's hint to add `+`; with it, the key would be silently ignored.
+    command = [sys.executable, "-m", "behave.data", "+split.method=time", f"paths.cache_dir={tmp_path}"]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "'split' is a data setting: write data.split.method=time" in done.stderr

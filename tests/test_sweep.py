@@ -59,6 +59,8 @@ def sweeps(tmp_path_factory):
         cwd=REPO_ROOT,
     )
     assert report.returncode == 0, report.stderr[-3000:]
+    (root / "ok.out").write_text(ok.stdout + ok.stderr)
+    (root / "failing.out").write_text(failing.stdout + failing.stderr)
     return root
 
 
@@ -135,3 +137,13 @@ def test_parallel_launcher_runs_jobs_that_share_one_fresh_cache(tmp_path):
     assert len({r["dataset"]["fingerprint"] for r in records}) == 1
     cached = [p.name for p in (tmp_path / "cache").iterdir()]
     assert cached == [records[0]["dataset"]["fingerprint"]]
+
+
+def test_every_run_and_every_sweep_ends_with_what_happened(sweeps):
+    ok = (sweeps / "ok.out").read_text()
+    assert "gru on synthetic (task sequence, seed 1): ok" in ok and "test auroc 0." in ok
+    assert "epoch 1/2  train/loss" in ok  # no progress bar outside a terminal: a line per epoch instead
+    assert "4 jobs, all ok." in ok and f"next: behave-report {sweeps / 'ok'}" in ok
+    failing = (sweeps / "failing.out").read_text()
+    (summary,) = [line for line in failing.splitlines() if "jobs FAILED" in line]
+    assert summary.startswith("1 of 1 jobs FAILED:") and "max_depth" in summary

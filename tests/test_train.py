@@ -94,6 +94,10 @@ def test_tensorboard_uses_one_tag_scheme(runs, model):
     assert {"train/loss", "val/loss", "val/auroc", "test/auroc", "test/brier", "test/ece"} <= tags
     hparams_files = list((runs[model] / "tensorboard").rglob("events.out.tfevents.*"))
     assert any(b"hparams" in f.read_bytes() for f in hparams_files)
+    # Feature importances are one text table, not a scalar tag per feature.
+    assert not any(tag.startswith("feature_importance") for tag in tags)
+    if model == "xgboost":
+        assert any(b"feature_importance" in f.read_bytes() for f in hparams_files)
 
 
 def test_projector_files_carry_token_metadata(runs):

@@ -44,6 +44,19 @@ log = logging.getLogger(__name__)
 Strata = Callable[[EventLog], "np.ndarray | None"]
 
 
+class Steps:
+    """Progress of a long preparation: one log line per finished step, with its time."""
+
+    def __init__(self, what: str) -> None:
+        self.started = time.perf_counter()
+        log.info("%s ...", what)
+
+    def __call__(self, done: str) -> None:
+        now = time.perf_counter()
+        log.info("  %s (%.1f s)", done, now - self.started)
+        self.started = now
+
+
 def label_strata(log_: EventLog) -> np.ndarray:
     return log_.labels
 
@@ -129,15 +142,21 @@ def sample_sequences(log_: EventLog, n: int | None, seed: int) -> EventLog:
 
 def _build(spec: DatasetSpec, source, strata: Strata, key: str, out: Path) -> None:
     started = time.perf_counter()
-    event_log, drops = validate(source.load(), spec)
+    step = Steps(f"preparing {spec.name} ({key})")
+    raw = source.load()
+    step(f"read {len(raw.events):,} events")
+    event_log, drops = validate(raw, spec)
     event_log = sample_sequences(event_log, spec.sample_sequences, spec.split.seed)
+    step(f"validated {event_log.n_sequences:,} sequences")
     split = split_sequences(event_log, spec.split, strata(event_log), spec.schema.group)
     events_cut = 0
     if spec.split.method == SplitMethod.time_strict:
         event_log, events_cut = strict_time_cut(event_log, split)
     fitted = FittedPipeline.fit(event_log.select(split.train), spec)
+    step(f"split, fitted the pipeline on {len(split.train):,} training sequences")
     events = fitted.encode_events(event_log)
     static = fitted.static_inputs(event_log)
+    step("encoded every event")
     save_log(event_log, out / "log")
     split.to_frame(event_log.sequence_ids).to_parquet(out / "split.parquet", index=False)
     (out / "events").mkdir()
@@ -151,6 +170,7 @@ def _build(spec: DatasetSpec, source, strata: Strata, key: str, out: Path) -> No
     card = build_card(spec, event_log, split, fitted, events, drops, key)
     card["split"]["events_cut_after_test_start"] = events_cut
     card["prepare_seconds"] = round(time.perf_counter() - started, 2)
+    step(f"saved the cache ({card['prepare_seconds']:.1f} s in all)")
     # card.json is written last: its presence marks a complete cache.
     (out / "card.json").write_text(json.dumps(card, indent=2, default=str))
 

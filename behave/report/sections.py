@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,6 +191,14 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     oracle = first.dataset.get("oracle_test_auroc")
     headline = compare.headline(records)
     pairs = compare.comparison_pairs(models, options.reference)
+    groups = len({g for r in records for g in r.metrics_by_group})
+    print(
+        f"behave-report: {first.dataset_name} ({task_name}): {len(pairs)} paired comparison(s)"
+        + (f" overall and at {groups} {first.task.get('group_label') or 'groups'}" if groups else "")
+        + f", {options.n_boot} bootstrap draws each ...",
+        file=sys.stderr,
+        flush=True,
+    )
     comparisons = [
         compare.compare_models(predictions, model, reference, options.n_boot, options.seed)
         for model, reference in pairs
