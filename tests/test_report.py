@@ -334,3 +334,23 @@ def test_the_data_cards_warnings_reach_the_report(tmp_path: Path):
     markdown = (root / "report.md").read_text()
     assert "**Warning:** `label shares differ between the split parts beyond noise`" in markdown
     assert "**Only the tabular family sees** b." in markdown
+
+
+def test_prefix_lengths_without_a_metric_are_named_not_tabled(tmp_path: Path):
+    """A long prefix can leave test rows of one class only: no AUROC there, and no 'nan' in the table."""
+    root = tmp_path / "sweep"
+    for job, model in enumerate(("gru", "xgboost")):
+        write_run(root / str(job), model, 0)
+        record = json.loads((root / str(job) / "result.json").read_text())
+        record["task"] = {"name": "prefix", "headline": "auroc", "group_label": "prefix length (events)"}
+        record["config"] = {"task": {"_target_": "behave.tasks.prefix.PrefixTask", "lengths": [2, 40]}}
+        record["test_metrics_by_group"] = {
+            "2": {"auroc": 0.7 + 0.1 * job, "n_rows": 800, "n_sequences": 800},
+            "40": {"auroc": None, "n_rows": 3, "n_sequences": 3},
+        }
+        (root / str(job) / "result.json").write_text(json.dumps(record))
+    assert main([str(root), "--n-boot", "50"]) == 0
+    markdown = (root / "report.md").read_text()
+    table = table_after(markdown, "### auroc by prefix length (events)")
+    assert [row[0] for row in table[1:]] == ["2"] and "nan" not in markdown
+    assert "No auroc at prefix length (events) 40: their test rows hold fewer than two classes" in markdown

@@ -156,6 +156,8 @@ def compare_models(
                 check_same_rows(first, predictions[(m, s)], f"{m} seed {s} vs {reference} seed {seeds[0]}")
     except ValueError as error:
         return Comparison(model, reference, seeds, None, str(error))
+    if len(np.unique(first.labels)) < 2:
+        return Comparison(model, reference, seeds, None, "the test rows hold fewer than two classes")
     scores_a = np.stack([predictions[(model, s)].scores for s in seeds])
     scores_b = np.stack([predictions[(reference, s)].scores for s in seeds])
     result = paired_auc_comparison(first.labels, scores_a, scores_b, n_boot=n_boot, seed=seed)

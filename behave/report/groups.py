@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from behave.report import compare, plots
@@ -12,9 +13,16 @@ from behave.report.document import Block, Bullets, Figure, Heading, Paragraph, T
 from behave.report.records import Predictions, RunRecord
 
 
-def group_order(records: list[RunRecord]) -> list[str]:
-    """Group names in the task's order (numeric when they are numbers, e.g. prefix lengths)."""
-    names = {name for r in records if r.ok for name in r.metrics_by_group}
+def group_order(records: list[RunRecord], metric: str | None = None) -> list[str]:
+    """Group names in the task's order (numeric when they are numbers, e.g. prefix lengths); with `metric`,
+    only groups where some run has a value for it."""
+    names = {
+        name
+        for r in records
+        if r.ok
+        for name, values in r.metrics_by_group.items()
+        if metric is None or values.get(metric) is not None
+    }
 
     def key(name: str):
         try:
@@ -55,7 +63,7 @@ def per_group_comparisons(
 
 def _verdict_cell(comparison: compare.Comparison) -> str:
     result = comparison.result
-    if result is None:
+    if result is None or not np.isfinite(result.mean):
         return "n/a"
     text = f"{result.mean:+.3f} [{result.lo:+.3f}, {result.hi:+.3f}]"
     return f"**{text}**" if result.lo > 0 or result.hi < 0 else text
@@ -72,7 +80,8 @@ def group_blocks(
     prefix: str,
 ) -> list[Block]:
     """Figure and table of the headline metric by group, with per-group paired verdicts."""
-    groups = group_order(records)
+    groups = group_order(records, metric)
+    undefined = [g for g in group_order(records) if g not in groups]
     values = group_values(records, metric)
     if not groups or values.empty:
         return []
@@ -92,6 +101,11 @@ def group_blocks(
         verdicts = [_verdict_cell(c) for c in comparisons[group]]
         rows.append([group, "—" if pd.isna(sequences) else f"{int(sequences):,}", *cells, *verdicts])
     significant = _significant(comparisons)
+    if undefined:
+        significant.append(
+            f"No {metric} at {label} {', '.join(undefined)}: their test rows hold fewer than two classes "
+            "(too few test sequences are that long)."
+        )
     return [
         Heading(f"{metric} by {label}", 3),
         Paragraph(
