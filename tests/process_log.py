@@ -8,6 +8,8 @@ for deviant ones), as complete cases in real logs often do. Before that, deviant
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -66,3 +68,13 @@ def process_log(n_cases: int = 600, seed: int = 0) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def write_process_project(root: Path, n_cases: int = 600) -> list[str]:
+    """A user's folder: conf/data/process.yaml and data/raw/process/log.csv; returns the train overrides
+    that point behave at them (as `hydra.searchpath` and `paths.data_dir` would on the command line)."""
+    (root / "conf" / "data").mkdir(parents=True)
+    (root / "conf" / "data" / "process.yaml").write_text(PROCESS_YAML)
+    (root / "data" / "raw" / "process").mkdir(parents=True)
+    process_log(n_cases).to_csv(root / "data" / "raw" / "process" / "log.csv", sep=";", index=False)
+    return ["data=process", f"hydra.searchpath=[file://{root / 'conf'}]", f"paths.data_dir={root / 'data'}"]

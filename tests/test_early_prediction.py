@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from behave.paths import REPO_ROOT
-from tests.process_log import PROCESS_YAML, process_log
+from tests.process_log import write_process_project
 
 pytestmark = pytest.mark.slow
 
@@ -22,14 +22,10 @@ MODELS = ("gru", "lstm", "xgboost")
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("process")
-    (root / "conf" / "data").mkdir(parents=True)
-    (root / "conf" / "data" / "process.yaml").write_text(PROCESS_YAML)
-    (root / "data" / "raw" / "process").mkdir(parents=True)
-    process_log(600).to_csv(root / "data" / "raw" / "process" / "log.csv", sep=";", index=False)
+    project = write_process_project(root)
     common = [
-        sys.executable, "-m", "behave.train", "-m", "data=process", f"model={','.join(MODELS)}", "seed=0",
-        "trainer.max_epochs=12", f"hydra.searchpath=[file://{root / 'conf'}]",
-        f"paths.data_dir={root / 'data'}", f"paths.output_dir={root / 'outputs'}",
+        sys.executable, "-m", "behave.train", "-m", *project, f"model={','.join(MODELS)}", "seed=0",
+        "trainer.max_epochs=12", f"paths.output_dir={root / 'outputs'}",
     ]  # fmt: skip
     for task in (["task=sequence"], ["task=prefix", "task.lengths=[2,4,8]"]):
         command = [*common, *task, f"hydra.sweep.dir={root / 'sweep' / task[0].split('=')[1]}"]

@@ -11,22 +11,14 @@ from behave.data.config import prepare_from_config
 from behave.models.sequence_classifier import selection_score
 from behave.train import run
 from tests.compose import compose_train
-from tests.process_log import PROCESS_YAML, process_log
+from tests.process_log import write_process_project
 
 
 @pytest.fixture(scope="module")
 def leaky(tmp_path_factory):
     """Overrides for the generated process log whose last activity names the outcome: AUROC 1.0 at once."""
     root = tmp_path_factory.mktemp("leaky")
-    (root / "conf" / "data").mkdir(parents=True)
-    (root / "conf" / "data" / "process.yaml").write_text(PROCESS_YAML)
-    (root / "data" / "raw" / "process").mkdir(parents=True)
-    process_log(600).to_csv(root / "data" / "raw" / "process" / "log.csv", sep=";", index=False)
-    return root, [
-        "data=process",
-        f"hydra.searchpath=[file://{root / 'conf'}]",
-        f"paths.data_dir={root / 'data'}",
-    ]
+    return root, write_process_project(root)
 
 
 @pytest.mark.slow
