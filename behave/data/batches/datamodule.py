@@ -1,4 +1,4 @@
-"""LightningDataModule over one task's rows: bucketed loaders for the train/val/test parts."""
+"""LightningDataModule over one task's train and val rows: bucketed loaders, the same rows the trees use."""
 
 from __future__ import annotations
 
@@ -6,25 +6,29 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
-from behave.tasks.dataset import TaskDataset
+from behave.data.inputs import RowInputs
+from behave.data.spec import SequenceSpec
 
 
 class EventDataModule(pl.LightningDataModule):
-    """Loaders for the train/val/test rows of ONE task on one prepared dataset (the rows the tree models use).
+    """Loaders for the train and val rows of ONE task (test rows are scored outside Lightning).
 
     Loaders run in the main process: worker processes slowed 2-core training down.
     """
 
     def __init__(
         self,
-        data: TaskDataset,
+        train: RowInputs,
+        val: RowInputs,
+        sequences: SequenceSpec,
         batch_size: int = 256,
         eval_batch_size: int = 1024,
         seed: int = 0,
         rows_per_sequence: int | None = None,
     ):
         super().__init__()
-        self.data = data
+        self.parts = {"train": train, "val": val}
+        self.sequences = sequences
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
@@ -32,8 +36,7 @@ class EventDataModule(pl.LightningDataModule):
         self.rows_per_sequence = rows_per_sequence
 
     def dataset(self, part: str) -> SequenceDataset:
-        spec = self.data.spec.sequences
-        return SequenceDataset(self.data.inputs(part), spec.max_len, spec.keep)
+        return SequenceDataset(self.parts[part], self.sequences.max_len, self.sequences.keep)
 
     def _loader(self, part: str, train: bool) -> DataLoader:
         dataset = self.dataset(part)

@@ -1,4 +1,5 @@
-"""`behave-data`: prepare a dataset (or reuse its cache) and print its data card and the task's rows.
+"""`behave-data` (or `python -m behave.data_card`): prepare a dataset, or reuse its cache, and print its
+data card and the task's rows.
 
 behave-data                                  # the embedded simulator
 behave-data data=movielens100k task=prefix   # any data config and task, as behave-train takes them
