@@ -96,6 +96,7 @@ def run(cfg: DictConfig) -> RunResult:
     """Run one job and return its record (already written to the run folder)."""
     run_dir = Path(cfg.paths.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "error.log").unlink(missing_ok=True)  # an earlier failure in this folder is not this run's
     result = _new_result(cfg, run_dir)
     try:
         _fit_and_score(cfg, run_dir, result)

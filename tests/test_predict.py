@@ -83,4 +83,4 @@ def test_a_tampered_record_is_refused_before_anything_is_built(shop_run, tmp_pat
     with pytest.raises(Exception, match="names code behave does not ship"):
         predict(tampered, shop_run / "raw/shop/log.csv")
     assert victim.read_text() == "precious"
-    assert "behave.training.tabular.XGBoostRecipe" in trusted_targets()
+    assert "behave.training.xgboost_recipe.XGBoostRecipe" in trusted_targets()

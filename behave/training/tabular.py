@@ -1,146 +1,59 @@
-"""The tree family's recipe: XGBoost (hist) on the pipeline's tabular features of the task's rows.
-
-Early stopping on the validation rows' log loss: unlike AUROC it keeps improving while probabilities
-sharpen, so a validation AUROC that reaches 1.0 in the first round does not freeze the model at one tree
-(whose accuracy is the majority rate and whose probabilities mean nothing). The task's headline metric on
-the validation rows is what the run reports for selection, as for the neural family. Per-round train and
-validation losses go to TensorBoard under the neural runs' tags (`train/loss`, `val/loss`, one round =
-one step); the model is saved as XGBoost JSON, never pickled.
-"""
+"""What every tabular recipe shares: positional column names, per-round curves and feature importances
+written under the neural runs' names, and a progress line per hundred boosting rounds."""
 
 from __future__ import annotations
 
 import logging
-import time
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
-import xgboost as xgb
 
-from behave.data.inputs import RowInputs
-from behave.data.spec import DatasetSpec
-from behave.tasks.dataset import TaskDataset
-from behave.training.recipe import FitOutcome, RunContext
+from behave.training.recipe import RunContext
 
 log = logging.getLogger("behave.train")
-MODEL_FILE = "model.xgb.json"
-# Per-round curves logged under the neural runs' tags; the LAST eval metric is the one early stopping uses.
-ROUND_TAGS = {"logloss": "loss", "mlogloss": "loss", "auc": "auroc"}
-
-
-class XGBoostRecipe:
-    def __init__(
-        self, params: dict[str, Any], name: str = "xgboost", family: str = "tabular", n_jobs: int = 2
-    ):
-        self.params = dict(params)
-        self.name = name
-        self.family = family
-        self.n_jobs = n_jobs
-
-    def classifier(self, num_classes: int, seed: int) -> xgb.XGBClassifier:
-        """The estimator; `params` may override the objective's defaults, `eval_metric` included."""
-        defaults = (
-            {"objective": "binary:logistic", "eval_metric": ["auc", "logloss"]}
-            if num_classes == 2
-            else {"objective": "multi:softprob", "eval_metric": ["mlogloss"]}
-        )
-        settings = {**defaults, **self.params, "n_jobs": self.n_jobs, "random_state": seed}
-        return xgb.XGBClassifier(**settings, callbacks=[RoundLine()])
-
-    def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
-        train, val = data.inputs("train"), data.inputs("val")
-        self.feature_names = list(train.features.columns)
-        x_train, x_val = positional(train.features), positional(val.features)
-        model = self.classifier(data.num_classes, context.seed)
-        started = time.perf_counter()
-        model.fit(
-            x_train, train.labels, eval_set=[(x_train, train.labels), (x_val, val.labels)], verbose=False
-        )
-        fit_seconds = time.perf_counter() - started
-        model.save_model(context.run_dir / MODEL_FILE)
-        best_val = data.task.score(val.labels, model.predict_proba(x_val))[data.headline]
-        self._log_rounds(model, context)
-        self._log_importances(model, context)
-        started = time.perf_counter()
-        test_probs = model.predict_proba(positional(data.inputs("test").features))
-        predict_seconds = time.perf_counter() - started
-        n_trees, n_nodes = used_trees(model)
-        return FitOutcome(
-            test_probs=np.asarray(test_probs, dtype=np.float64),
-            best_val=float(best_val),
-            n_parameters=n_nodes,
-            fit_seconds=fit_seconds,
-            predict_seconds=predict_seconds,
-            extra={"best_iteration": best_iteration(model), "n_trees": n_trees},
-        )
-
-    def _log_rounds(self, model: xgb.XGBClassifier, context: RunContext) -> None:
-        """Per-round train and validation curves under the neural runs' tag names (one round = one step)."""
-        if context.board is None:
-            return
-        history = model.evals_result()
-        for part, key in (("train", "validation_0"), ("val", "validation_1")):
-            for metric, values in history[key].items():
-                tag = f"{part}/{ROUND_TAGS.get(metric, metric)}"
-                if part == "train" and tag != "train/loss":
-                    continue  # the neural family logs only its loss on train
-                for step, value in enumerate(values):
-                    context.board.log_scalars({tag: float(value)}, step=step)
-
-    def _log_importances(self, model: xgb.XGBClassifier, context: RunContext) -> None:
-        """Total gain per feature: a CSV in the run folder and one TensorBoard text table (top 50)."""
-        gains = model.get_booster().get_score(importance_type="total_gain")
-        named = {self.feature_names[int(key[1:])]: gain for key, gain in gains.items()}
-        ranked = sorted(named.items(), key=lambda item: -item[1])
-        lines = ["feature,total_gain"] + [f'"{name}",{gain:.6g}' for name, gain in ranked]
-        (context.run_dir / "feature_importance.csv").write_text("\n".join(lines) + "\n")
-        if context.board is not None:
-            table = "| feature | total gain |\n|---|---|\n" + "\n".join(
-                f"| {n} | {g:.4g} |" for n, g in ranked[:50]
-            )
-            context.board.add_text("feature_importance", table)
-
-    def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
-        model = xgb.XGBClassifier()
-        model.load_model(Path(run_dir) / MODEL_FILE)
-        return np.asarray(model.predict_proba(positional(inputs.features)), dtype=np.float64)
-
-
-class RoundLine(xgb.callback.TrainingCallback):
-    """A progress line every `every` boosting rounds: `round 200  train/loss 0.3121  val/loss 0.3390`."""
-
-    def __init__(self, every: int = 100) -> None:
-        super().__init__()
-        self.every = every
-
-    def after_iteration(self, model, epoch: int, evals_log: dict) -> bool:
-        if (epoch + 1) % self.every == 0:
-            shown = [
-                f"{part}/{ROUND_TAGS.get(metric, metric)} {values[-1]:.4f}"
-                for part, key in (("train", "validation_0"), ("val", "validation_1"))
-                for metric, values in evals_log.get(key, {}).items()
-            ]
-            log.info("round %d  %s", epoch + 1, "  ".join(shown))
-        return False  # never stops training; early stopping is XGBoost's own
-
-
-def best_iteration(model: xgb.XGBClassifier) -> int:
-    """The last boosting round the model predicts with (all rounds when early stopping never triggered)."""
-    best = getattr(model, "best_iteration", None)
-    return int(best) if best is not None else model.get_booster().num_boosted_rounds() - 1
-
-
-def used_trees(model: xgb.XGBClassifier) -> tuple[int, int]:
-    """(trees, nodes) up to the best round: a multiclass round grows one tree per class."""
-    booster = model.get_booster()
-    per_round = len(booster.get_dump()) // max(booster.num_boosted_rounds(), 1)
-    n_trees = (best_iteration(model) + 1) * per_round
-    nodes = booster.trees_to_dataframe()
-    return n_trees, int((nodes["Tree"] < n_trees).sum())
+# Per-round metric names of the boosting libraries -> the tags the neural runs log per epoch.
+ROUND_TAGS = {"logloss": "loss", "mlogloss": "loss", "binary_logloss": "loss", "multi_logloss": "loss"}
+ROUND_TAGS |= {"auc": "auroc"}
 
 
 def positional(features: pd.DataFrame) -> pd.DataFrame:
-    """Columns renamed f0, f1, ...: XGBoost rejects names with '[', ']' or '<', which readable names use."""
+    """Columns renamed f0, f1, ...: boosting libraries reject names with '[', ']' or '<', which ours use."""
     return features.set_axis([f"f{i}" for i in range(features.shape[1])], axis=1)
+
+
+def round_line(round_number: int, curves: dict[str, dict[str, list[float]]]) -> None:
+    """`round 200  train/loss 0.3121  val/loss 0.3390`: curves {part: {library metric: values}}."""
+    shown = [
+        f"{part}/{ROUND_TAGS.get(metric, metric)} {values[-1]:.4f}"
+        for part, metrics in curves.items()
+        for metric, values in metrics.items()
+    ]
+    log.info("round %d  %s", round_number, "  ".join(shown))
+
+
+def log_round_curves(curves: dict[str, dict[str, list[float]]], context: RunContext) -> None:
+    """Per-round curves {part: {library metric: values}} under the neural tags (one round = one step);
+    on the training rows only the loss, as the neural family logs."""
+    if context.board is None:
+        return
+    for part, metrics in curves.items():
+        for metric, values in metrics.items():
+            tag = f"{part}/{ROUND_TAGS.get(metric, metric)}"
+            if part == "train" and tag != "train/loss":
+                continue
+            for step, value in enumerate(values):
+                context.board.log_scalars({tag: float(value)}, step=step)
+
+
+def log_importances(
+    ranked: Iterable[tuple[str, float]], context: RunContext, header: str = "importance"
+) -> None:
+    """Feature importances, largest first: a CSV in the run folder and one TensorBoard text table (top 50)."""
+    ranked = list(ranked)
+    lines = [f"feature,{header}"] + [f'"{name}",{value:.6g}' for name, value in ranked]
+    (context.run_dir / "feature_importance.csv").write_text("\n".join(lines) + "\n")
+    if context.board is not None:
+        table = f"| feature | {header} |\n|---|---|\n" + "\n".join(
+            f"| {n} | {v:.4g} |" for n, v in ranked[:50]
+        )
+        context.board.add_text("feature_importance", table)
