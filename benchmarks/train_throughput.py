@@ -77,10 +77,12 @@ def make_loader(dataset: SequenceDataset, bucketed: bool, batch_size: int, seed:
 
 
 def build_model(cell: str, args: argparse.Namespace) -> SequenceClassifier:
-    """The model from conf/model/rnn_base.yaml with E/H fixed by the arguments; same init for every path."""
-    cfg = OmegaConf.load(CONF / "model" / "rnn_base.yaml").module
+    """The model from conf/model/gru.yaml with E/H fixed by the arguments; same init for every path."""
+    cfg = OmegaConf.load(CONF / "model" / "neural_base.yaml").module
     cfg.monitor = "val/auroc"  # the config reads it from the composed root, which a lone file lacks
-    cfg.encoder.update(cell=cell, embedding_dim=args.embedding_dim, hidden_size=args.hidden_size)
+    cfg.encoder.sequence = OmegaConf.load(CONF / "model" / "gru.yaml").module.encoder.sequence
+    cfg.encoder.sequence.update(cell=cell, hidden_size=args.hidden_size)
+    cfg.encoder.tokens.embedding_dim = args.embedding_dim
     torch.manual_seed(args.seed)
     return instantiate(cfg)(vocab_size=VOCAB_SIZE, n_numeric=N_NUMERIC, n_static=0, num_classes=2)
 

@@ -63,8 +63,8 @@ def test_every_model_config_builds_a_recipe(model, tmp_path):
 def test_neural_recipes_get_their_sizes_from_data(model, tmp_path):
     cfg = compose_train([f"model={model}"], tmp_path / "run", tmp_path / "cache")
     module = instantiate(cfg.model).build({"vocab_size": 57, "n_numeric": 3, "n_static": 2, "num_classes": 2})
-    assert module.encoder.embedding.num_embeddings == 57
-    assert cfg.model.module.encoder.cell == model
+    assert module.encoder.tokens.embedding.num_embeddings == 57
+    assert cfg.model.module.encoder.sequence.cell == model
 
 
 @pytest.mark.parametrize("group", ["logger", "callbacks"])

@@ -18,6 +18,8 @@ from torch.utils.data import DataLoader
 from behave.data.batches.batch import EventBatch
 from behave.models.encoder import EventEncoder
 from behave.models.sequence_classifier import SequenceClassifier
+from behave.models.sequence_encoders import RNN
+from behave.models.tokens import token_encoder
 
 VOCAB = 16  # 0 padding, 1 unknown, 5 and 7 are the signal tokens, the rest is noise
 NOISE_TOKENS = np.array([2, 3, 4, 6, 8, 9, 10, 11, 12, 13, 14, 15])
@@ -30,6 +32,14 @@ class Example:
     static: np.ndarray  # (D,)
     label: int
     index: int  # row within its split part
+
+
+def rnn_encoder(embedding_dim: int | str = 8, pooling: str = "last", **rnn_settings) -> partial:
+    """The encoder partial a model config builds: embedding tokens, a GRU, a pooling."""
+    tokens = partial(token_encoder, embedding_dim=embedding_dim)
+    return partial(
+        EventEncoder, tokens=tokens, sequence=partial(RNN, cell="gru", **rnn_settings), pooling=pooling
+    )
 
 
 def collate(examples: list[Example]) -> EventBatch:
@@ -85,7 +95,7 @@ def loader(examples: list[Example], shuffle: bool = False, batch_size: int = 32)
 
 def make_model(num_classes: int = 2, n_static: int = 0, **kwargs) -> SequenceClassifier:
     settings = dict(
-        encoder=partial(EventEncoder, embedding_dim=16, hidden_size=32, cell="gru", pooling="last"),
+        encoder=rnn_encoder(embedding_dim=16, hidden_size=32, pooling="last"),
         optimizer=partial(AdamW, lr=1e-2),
         head_hidden=32,
         head_dropout=0.0,
@@ -197,9 +207,7 @@ def test_static_inputs_reach_the_head():
 
 def train_weights(seed: int) -> dict[str, torch.Tensor]:
     pl.seed_everything(seed)
-    model = make_model(
-        encoder=partial(EventEncoder, embedding_dim=8, hidden_size=16, dropout=0.3, num_layers=2)
-    )
+    model = make_model(encoder=rnn_encoder(embedding_dim=8, hidden_size=16, dropout=0.3, num_layers=2))
     trainer = make_trainer(max_epochs=2, deterministic=True)
     trainer.fit(model, loader(order_task(128, seed=8), shuffle=True), loader(order_task(32, seed=9)))
     return model.state_dict()
@@ -223,7 +231,8 @@ def test_checkpoint_loads_weights_only_into_a_fresh_module(tmp_path):
     checkpoint = torch.load(path, weights_only=True)
     hparams = checkpoint["hyper_parameters"]
     assert hparams["embedding_dim"] == model.embedding_dim == 16
-    assert hparams["encoder"]["cell"] == "gru" and hparams["encoder"]["hidden_size"] == 32
+    sequence = hparams["encoder"]["sequence"]
+    assert sequence["cell"] == "gru" and sequence["hidden_size"] == 32
     assert hparams["optimizer"] == {"_target_": "torch.optim.adamw.AdamW", "lr": 1e-2}
     assert hparams["class_weights"] == [1.0, 2.0]
 
@@ -276,8 +285,8 @@ def test_plateau_scheduler_monitors_the_metric_in_its_direction():
 
 
 def test_reports_resolved_embedding_dim_and_trainable_parameter_count():
-    model = make_model(encoder=partial(EventEncoder, embedding_dim="fourth_root", hidden_size=8))
+    model = make_model(encoder=rnn_encoder(embedding_dim="fourth_root", hidden_size=8))
     assert model.embedding_dim == max(2, round(VOCAB**0.25)) == model.hparams["embedding_dim"]
-    model.encoder.embedding.weight.requires_grad_(False)
+    model.encoder.tokens.embedding.weight.requires_grad_(False)
     all_parameters = sum(p.numel() for p in model.parameters())
     assert model.n_parameters == all_parameters - VOCAB * model.embedding_dim

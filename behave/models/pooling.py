@@ -14,27 +14,27 @@ from torch import Tensor, nn
 class LastPooling(nn.Module):
     """The state where each direction finishes: forward at the last real event, backward at the first.
 
-    With `bidirectional`, D = 2 * hidden_size and the second half is the backward direction, which ran over
-    the sequence reversed and so ends at position 0.
+    The trailing `backward_dims` of the D state dims ran over the sequence reversed (a bidirectional RNN's
+    backward half) and so end at position 0.
     """
 
-    def __init__(self, hidden_size: int, bidirectional: bool):
+    def __init__(self, width: int, backward_dims: int = 0):
         super().__init__()
-        self.hidden_size = hidden_size
-        self.bidirectional = bidirectional
+        self.forward_dims = width - backward_dims
+        self.backward_dims = backward_dims
 
     def forward(self, states: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
         last_index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, states.shape[-1])
         last = states.gather(1, last_index).squeeze(1)
-        if not self.bidirectional:
+        if not self.backward_dims:
             return last
-        return torch.cat([last[:, : self.hidden_size], states[:, 0, self.hidden_size :]], dim=-1)
+        return torch.cat([last[:, : self.forward_dims], states[:, 0, self.forward_dims :]], dim=-1)
 
 
 class MeanPooling(nn.Module):
     """Average over real events."""
 
-    def __init__(self, hidden_size: int, bidirectional: bool):
+    def __init__(self, width: int, backward_dims: int = 0):
         super().__init__()
 
     def forward(self, states: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
@@ -46,7 +46,7 @@ class MeanPooling(nn.Module):
 class MaxPooling(nn.Module):
     """Element-wise maximum over real events."""
 
-    def __init__(self, hidden_size: int, bidirectional: bool):
+    def __init__(self, width: int, backward_dims: int = 0):
         super().__init__()
 
     def forward(self, states: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
@@ -56,10 +56,9 @@ class MaxPooling(nn.Module):
 class AttentionPooling(nn.Module):
     """Weighted average with learned additive-attention weights; padding gets weight exactly 0."""
 
-    def __init__(self, hidden_size: int, bidirectional: bool):
+    def __init__(self, width: int, backward_dims: int = 0):
         super().__init__()
-        dim = hidden_size * (2 if bidirectional else 1)
-        self.score = nn.Sequential(nn.Linear(dim, dim), nn.Tanh(), nn.Linear(dim, 1))
+        self.score = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1))
 
     def attention_weights(self, states: Tensor, mask: Tensor) -> Tensor:
         """(B, T) softmax weights over real events, 0 at padding."""
@@ -84,9 +83,10 @@ POOLINGS: dict[str, type[nn.Module]] = {
 class ConcatPooling(nn.Module):
     """Several poolings side by side, e.g. `last+mean`: recency from the last state, totals from the mean."""
 
-    def __init__(self, poolings: list[nn.Module]):
+    def __init__(self, poolings: list[nn.Module], width: int):
         super().__init__()
         self.poolings = nn.ModuleList(poolings)
+        self.output_dim = width * len(poolings)
 
     def forward(self, states: Tensor, mask: Tensor, lengths: Tensor) -> Tensor:
         return torch.cat([pooling(states, mask, lengths) for pooling in self.poolings], dim=-1)
@@ -101,10 +101,7 @@ def pooling_names(name: str) -> list[str]:
     return names
 
 
-def build_pooling(name: str, hidden_size: int, bidirectional: bool) -> nn.Module:
-    """The pooling called `name` for RNN states of width hidden_size * directions; output width is
-    that width times the number of poolings joined by '+'."""
-    names = pooling_names(name)
-    if len(names) == 1:
-        return POOLINGS[name](hidden_size, bidirectional)
-    return ConcatPooling([POOLINGS[n](hidden_size, bidirectional) for n in names])
+def build_pooling(name: str, width: int, backward_dims: int = 0) -> ConcatPooling:
+    """The pooling called `name` for states of `width` (of which the trailing `backward_dims` ran backward);
+    its `output_dim` is that width times the number of poolings joined by '+'."""
+    return ConcatPooling([POOLINGS[n](width, backward_dims) for n in pooling_names(name)], width)

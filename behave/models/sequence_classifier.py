@@ -91,7 +91,9 @@ def factory_config(factory: Callable | None) -> dict[str, Any] | None:
     func = getattr(factory, "func", factory)
     config: dict[str, Any] = {"_target_": f"{func.__module__}.{func.__qualname__}"}
     for key, value in getattr(factory, "keywords", {}).items():
-        if isinstance(value, (bool, int, float, str, type(None))):
+        if isinstance(value, partial):  # a part of the encoder stack, itself a partial
+            config[key] = factory_config(value)
+        elif isinstance(value, (bool, int, float, str, type(None))):
             config[key] = value
         elif isinstance(value, Sequence) and all(isinstance(item, (bool, int, float, str)) for item in value):
             config[key] = list(value)  # also turns an OmegaConf ListConfig into a plain list

@@ -144,7 +144,7 @@ def predict_rows(model, inputs: RowInputs, spec: DatasetSpec, batch_size: int) -
 
 def write_embeddings(model, vocabulary: Vocabulary, context: RunContext) -> None:
     """Token embeddings for the TensorBoard projector (with metadata) and for the report's PCA map."""
-    weights = model.encoder.embedding.weight.detach().cpu().numpy()
+    weights = model.encoder.tokens.token_vectors().detach().cpu().numpy()
     first_field = vocabulary.spec.fields[0]
     field0 = [parts.get(first_field, token) for token, parts in zip(vocabulary.tokens_, vocabulary.parts_)]
     # The second field splits a dominant first value in the report's map (page views by page type).

@@ -1,0 +1,172 @@
+"""Sequence encoders: per-event vectors (B, T, D_in) of right-padded sequences -> per-event states (B, T, H),
+or one vector per sequence (B, H) for `Flatten`. Each is built with `input_size` from the data and says:
+
+    output_dim      H, the width of what it returns
+    backward_dims   trailing state dims that run backward in time (read at position 0 by `last` pooling)
+    pools           False when it returns one vector per sequence already (no pooling after it)
+
+Every encoder is padding-invariant: a sequence gives the same output alone or padded inside any batch
+(the recurrent ones by construction, see rnn.py; the Transformer by its key padding mask; the CNN by
+zeroing padded positions before every convolution, which is what zero padding does to a lone sequence).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from behave.models.rnn import PaddedRNN
+
+
+class RNN(nn.Module):
+    """GRU or LSTM, stacked, optionally bidirectional (see rnn.py for the padding-blind backward pass)."""
+
+    pools = True
+
+    def __init__(
+        self,
+        input_size: int,
+        cell: str = "gru",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.rnn = PaddedRNN(input_size, cell, hidden_size, num_layers, bidirectional, dropout)
+        self.output_dim = hidden_size * (2 if bidirectional else 1)
+        self.backward_dims = hidden_size if bidirectional else 0
+
+    def forward(self, inputs: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        return self.rnn(inputs, lengths)
+
+
+def sinusoidal_positions(length: int, dim: int, device: torch.device) -> Tensor:
+    """(T, dim) the classic sine/cosine encoding of positions 0..T-1."""
+    position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+    frequency = torch.exp(
+        torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(1e4) / dim)
+    )
+    table = torch.zeros(length, dim, device=device)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    return table
+
+
+class Transformer(nn.Module):
+    """Pre-norm Transformer encoder layers with a key padding mask.
+
+    Time reaches it twice: the per-event inputs carry the (scaled, log) gap to the previous event, and
+    `positions: sinusoidal` adds the event's index; `positions: none` leaves order to the gaps alone.
+    """
+
+    pools = True
+    backward_dims = 0
+
+    def __init__(
+        self,
+        input_size: int,
+        d_model: int = 64,
+        n_heads: int = 4,
+        num_layers: int = 2,
+        dim_feedforward: int = 128,
+        dropout: float = 0.1,
+        positions: str = "sinusoidal",
+    ):
+        super().__init__()
+        if positions not in ("sinusoidal", "none"):
+            raise ValueError(f"positions {positions!r} is unknown; valid: sinusoidal, none")
+        self.positions = positions
+        self.project = nn.Linear(input_size, d_model)
+        layer = nn.TransformerEncoderLayer(
+            d_model, n_heads, dim_feedforward, dropout, batch_first=True, norm_first=True
+        )
+        # enable_nested_tensor=False: the nested fast path returns zeros, not states, at padded positions
+        # and is not deterministic; the plain path is, and padding is masked out of attention either way.
+        self.layers = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_model)
+        self.output_dim = d_model
+
+    def forward(self, inputs: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        states = self.project(inputs)
+        if self.positions == "sinusoidal":
+            states = states + sinusoidal_positions(states.shape[1], states.shape[2], states.device)
+        return self.norm(self.layers(states, src_key_padding_mask=~mask))
+
+
+class CNN(nn.Module):
+    """1-D temporal convolutions ('same' length, ReLU), padded positions zeroed before each layer."""
+
+    pools = True
+    backward_dims = 0
+
+    def __init__(
+        self,
+        input_size: int,
+        channels: int = 64,
+        kernel_size: int = 3,
+        num_layers: int = 2,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        if kernel_size % 2 == 0:
+            raise ValueError(
+                f"kernel_size {kernel_size} is even; valid: odd sizes (3, 5, 7...), for 'same' length"
+            )
+        sizes = [input_size] + [channels] * num_layers
+        self.convs = nn.ModuleList(
+            nn.Conv1d(a, b, kernel_size, padding=kernel_size // 2) for a, b in zip(sizes[:-1], sizes[1:])
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.output_dim = channels
+
+    def forward(self, inputs: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        keep = mask.unsqueeze(1).to(inputs.dtype)  # (B, 1, T)
+        states = inputs.transpose(1, 2)
+        for conv in self.convs:
+            states = self.dropout(torch.relu(conv(states * keep)))
+        return (states * keep).transpose(1, 2)
+
+
+class Bag(nn.Module):
+    """No order at all: the event vectors as they are, for a mean (or max) pooling. The control model
+    that shows what order adds: on a label of counts alone it should match the recurrent models."""
+
+    pools = True
+    backward_dims = 0
+
+    def __init__(self, input_size: int):
+        super().__init__()
+        self.output_dim = input_size
+
+    def forward(self, inputs: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        return inputs
+
+
+class Flatten(nn.Module):
+    """The last `last_n` events' vectors flattened into one dense layer (the textbook Keras toy).
+
+    Shorter sequences are padded on the left with zeros, so the most recent event always sits in the
+    last slot whatever the sequence's length or the batch's padding.
+    """
+
+    pools = False
+    backward_dims = 0
+
+    def __init__(self, input_size: int, last_n: int = 32, hidden_size: int = 64, dropout: float = 0.1):
+        super().__init__()
+        self.last_n = last_n
+        self.dense = nn.Sequential(
+            nn.Linear(input_size * last_n, hidden_size), nn.ReLU(), nn.Dropout(dropout)
+        )
+        self.output_dim = hidden_size
+
+    def forward(self, inputs: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        slots = torch.arange(self.last_n, device=inputs.device)
+        # Slot j holds event (length - last_n + j); slots before the first event stay zero.
+        index = lengths[:, None] - self.last_n + slots[None, :]
+        real = index >= 0
+        gathered = inputs.gather(1, index.clamp(min=0).unsqueeze(-1).expand(-1, -1, inputs.shape[-1]))
+        return self.dense((gathered * real.unsqueeze(-1)).flatten(1))
