@@ -147,17 +147,20 @@ def test_report_end_to_end(multirun: Path, tmp_path: Path, capsys: pytest.Captur
     markdown = (out / "report.md").read_text()
     table = table_after(markdown, "Results on the test split")
     header, rows = table[0], table[1:]
-    assert [row[0] for row in rows] == ["gru", "lstm", "xgboost", "oracle (Bayes-optimal)"]
+    assert [row[1] for row in rows] == ["gru", "lstm", "xgboost", "oracle (Bayes-optimal)"]
     auroc_column = header.index("auroc ↑")
     assert rows[-1][auroc_column] == "0.950"
     for row in rows[:-1]:
         cell = row[auroc_column].strip("*")
-        if row[0] == "lstm":
-            assert row[1] == "1 / 1" and "CI n/a" in cell
+        if row[1] == "lstm":
+            assert row[3] == "1 / 1" and "CI n/a" in cell
             continue
         mean, std, lo, hi = map(float, re.fullmatch(r"(\S+) ± (\S+) \[(\S+), (\S+)\]", cell).groups())
         assert lo <= mean <= hi and std >= 0
     assert rows[0][auroc_column].startswith("**")  # GRU has the best AUROC by construction
+    assert [row[0] for row in rows] == ["1", "2", "3", "—"] and rows[2][2] == "tabular"  # ranked best first
+    assert "Reference: xgboost (the tabular model with the best mean validation score)" in markdown
+    assert list((out / "figures").glob("*_auroc_by_cost.png"))
     assert "lstm: no successful run for seed(s) 1." in markdown
 
     assert re.search(r"GRU beats XGBoost by 0\.\d{3} AUROC \(95% CI 0\.\d{3} to 0\.\d{3}", markdown)
@@ -195,7 +198,7 @@ def test_report_with_one_model_and_no_reference(tmp_path: Path):
     assert main([str(root), "--n-boot", "50"]) == 0
     markdown = (root / "report.md").read_text()
     assert "No paired comparison" in markdown
-    assert [row[0] for row in table_after(markdown, "Results on the test split")[1:]] == [
+    assert [row[1] for row in table_after(markdown, "Results on the test split")[1:]] == [
         "gru",
         "oracle (Bayes-optimal)",
     ]

@@ -43,23 +43,30 @@ class RNN(nn.Module):
         return self.rnn(inputs, lengths)
 
 
-def sinusoidal_positions(length: int, dim: int, device: torch.device) -> Tensor:
-    """(T, dim) the classic sine/cosine encoding of positions 0..T-1."""
-    position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+def sinusoidal(positions: Tensor, dim: int) -> Tensor:
+    """(..., dim) the classic sine/cosine encoding of integer positions (...,)."""
     frequency = torch.exp(
-        torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(1e4) / dim)
+        torch.arange(0, dim, 2, device=positions.device, dtype=torch.float32) * (-math.log(1e4) / dim)
     )
-    table = torch.zeros(length, dim, device=device)
-    table[:, 0::2] = torch.sin(position * frequency)
-    table[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    angle = positions.to(torch.float32).unsqueeze(-1) * frequency
+    table = torch.zeros(*positions.shape, dim, device=positions.device)
+    table[..., 0::2] = torch.sin(angle)
+    table[..., 1::2] = torch.cos(angle[..., : dim // 2])
     return table
+
+
+# Where an event sits: counted from the sequence's start, or from its end (the most recent event is 0,
+# so "in the last session" looks the same in every sequence, whatever its length).
+POSITIONS = ("from_end", "from_start", "none")
 
 
 class Transformer(nn.Module):
     """Pre-norm Transformer encoder layers with a key padding mask.
 
-    Time reaches it twice: the per-event inputs carry the (scaled, log) gap to the previous event, and
-    `positions: sinusoidal` adds the event's index; `positions: none` leaves order to the gaps alone.
+    Time reaches it twice: the per-event inputs carry the (scaled, log) gap to the previous event, and a
+    sinusoidal encoding of the event's index is added: counted from the end (`positions: from_end`, the
+    default: recency is what behaviour sequences mostly turn on), from the start, or not at all (`none`,
+    order then comes from the gaps alone).
     """
 
     pools = True
@@ -73,11 +80,11 @@ class Transformer(nn.Module):
         num_layers: int = 2,
         dim_feedforward: int = 128,
         dropout: float = 0.1,
-        positions: str = "sinusoidal",
+        positions: str = "from_end",
     ):
         super().__init__()
-        if positions not in ("sinusoidal", "none"):
-            raise ValueError(f"positions {positions!r} is unknown; valid: sinusoidal, none")
+        if positions not in POSITIONS:
+            raise ValueError(f"positions {positions!r} is unknown; valid: {', '.join(POSITIONS)}")
         self.positions = positions
         self.project = nn.Linear(input_size, d_model)
         layer = nn.TransformerEncoderLayer(
@@ -91,8 +98,11 @@ class Transformer(nn.Module):
 
     def forward(self, inputs: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
         states = self.project(inputs)
-        if self.positions == "sinusoidal":
-            states = states + sinusoidal_positions(states.shape[1], states.shape[2], states.device)
+        if self.positions != "none":
+            index = torch.arange(states.shape[1], device=states.device).expand(states.shape[0], -1)
+            if self.positions == "from_end":
+                index = (lengths[:, None] - 1 - index).clamp(min=0)  # padded positions: any value, masked
+            states = states + sinusoidal(index, states.shape[2])
         return self.norm(self.layers(states, src_key_padding_mask=~mask))
 
 

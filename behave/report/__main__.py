@@ -1,4 +1,4 @@
-"""`behave-report PATHS... [--out DIR] [--reference xgboost] [--n-boot 2000] [--seed 0]`.
+"""`behave-report PATHS... [--out DIR] [--reference auto|MODEL] [--n-boot 2000] [--seed 0]`.
 
 Reads every result.json below PATHS (multirun folders, run folders or globs) and writes report.md,
 a self-contained report.html, results.csv and figures/ into --out.
@@ -22,7 +22,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("paths", nargs="+", help="multirun folders, run folders, result.json files or globs")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: the first folder)")
-    parser.add_argument("--reference", default="xgboost", help="model the others are compared against")
+    parser.add_argument(
+        "--reference",
+        default="auto",
+        help="model the others are compared against (auto: the tabular model best on validation)",
+    )
     parser.add_argument("--n-boot", type=int, default=2000, help="paired bootstrap draws per comparison")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     return parser.parse_args(argv)

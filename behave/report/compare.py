@@ -122,7 +122,48 @@ def best_model_per_metric(summaries: list[ModelSummary], digits: int = 3) -> dic
     return best
 
 
-def comparison_pairs(models: list[str], reference: str) -> list[tuple[str, str]]:
+AUTO = "auto"
+
+
+def resolve_reference(records: list[RunRecord], reference: str) -> tuple[str | None, str]:
+    """The model the others are compared with, and why: a named model, or with `auto` the tabular model
+    with the best mean VALIDATION score (chosen on validation, so picking it does not peek at the test)."""
+    if reference != AUTO:
+        present = reference in model_names(records)
+        return (reference, "as asked") if present else (None, f"{reference} did not run")
+    by_model: dict[str, list[float]] = {}
+    families = {r.model: r.family for r in records}
+    for record in records:
+        best = record.raw.get("best_val") or {}
+        if record.ok and best.get("value") is not None:
+            by_model.setdefault(record.model, []).append(float(best["value"]))
+    if not by_model:  # records without validation scores: the tree baseline behave has always had
+        tabular = sorted(m for m, f in families.items() if f == "tabular")
+        chosen = "xgboost" if "xgboost" in tabular else (tabular[0] if tabular else None)
+        return chosen, "no run recorded a validation score; the tabular baseline"
+    tabular = {m: v for m, v in by_model.items() if families.get(m) == "tabular"} or by_model
+    sign = -1.0 if any(
+        name in LOWER_IS_BETTER or name == "loss"
+        for name in (str((r.raw.get("best_val") or {}).get("metric", "")).split("/")[-1] for r in records)
+    ) else 1.0  # fmt: skip
+    chosen = max(tabular, key=lambda m: sign * float(np.mean(tabular[m])))
+    kind = "tabular model" if families.get(chosen) == "tabular" else "model"
+    return chosen, f"the {kind} with the best mean validation score"
+
+
+def rank_summaries(summaries: list[ModelSummary], headline: str) -> list[ModelSummary]:
+    """Best first by the headline metric's mean; models without it last, in name order."""
+    sign = 1.0 if headline in LOWER_IS_BETTER else -1.0
+
+    def key(summary: ModelSummary) -> tuple[int, float, str]:
+        value = summary.metrics.get(headline)
+        finite = value is not None and np.isfinite(value.mean)
+        return (0 if finite else 1, sign * value.mean if finite else 0.0, summary.model)
+
+    return sorted(summaries, key=key)
+
+
+def comparison_pairs(models: list[str], reference: str | None) -> list[tuple[str, str]]:
     """(model, reference) pairs: every other model against the reference, and GRU against LSTM."""
     pairs = [(model, reference) for model in models if model != reference] if reference in models else []
     if "gru" in models and "lstm" in models and reference not in {"gru", "lstm"}:

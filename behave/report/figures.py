@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from behave.report import plots
+from behave.report.compare import ModelSummary
 from behave.report.document import Block, Figure, Heading, Paragraph
 from behave.report.records import Predictions, RunRecord, load_embeddings
 
@@ -77,3 +79,20 @@ def dataset_figures(
         "the most frequent training tokens are labelled."
     )
     return blocks + [Figure(path, caption)]
+
+
+def cost_blocks(summaries: list[ModelSummary], metric: str, fig_dir: Path, prefix: str) -> list[Block]:
+    """Accuracy beside cost: the headline metric against fit seconds and against parameters, per model."""
+    points = [
+        (s.model, s.family, s.metrics[metric], s.fit_seconds, s.n_parameters)
+        for s in summaries
+        if metric in s.metrics and np.isfinite(s.metrics[metric].mean)
+    ]
+    if len(points) < 2:
+        return []
+    path = plots.plot_cost(points, metric, fig_dir / f"{prefix}_{metric}_by_cost.png")
+    caption = (
+        f"Test {metric} (mean, bars: 95% interval over seeds) against mean fit seconds and learned "
+        "parameters (log scales); what each model's accuracy costs."
+    )
+    return [Heading("Accuracy and cost", 3), Figure(path, caption)]

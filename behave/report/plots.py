@@ -144,6 +144,60 @@ def plot_metric_by_group(
     return _save(fig, path)
 
 
+def plot_cost(points: list[tuple], metric: str, path: Path) -> Path:
+    """Two panels: metric vs fit seconds, metric vs parameters; points (model, family, summary, s, params)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), sharey=True)
+    colours = {"neural": "tab:blue", "tabular": "tab:orange"}
+    for ax, position, label in ((axes[0], 3, "fit seconds (mean)"), (axes[1], 4, "learned parameters")):
+        for point in points:
+            model, family, summary, x = point[0], point[1], point[2], point[position]
+            if not (np.isfinite(x) and x > 0):
+                continue
+            low, high = summary.mean - summary.lo, summary.hi - summary.mean
+            error = None if not np.isfinite(low) else [[max(low, 0)], [max(high, 0)]]
+            ax.errorbar(x, summary.mean, yerr=error, fmt="o", color=colours.get(family, "grey"), capsize=2)
+            ax.annotate(model, (x, summary.mean), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set(xlabel=label)
+        ax.grid(alpha=0.3)
+    axes[0].set(ylabel=metric, title=f"{metric} against training time")
+    axes[1].set(title=f"{metric} against model size")
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=c, label=f) for f, c in colours.items()]
+    axes[1].legend(handles=handles, loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_embedding_sizes(table: pd.DataFrame, metric: str, path: Path) -> Path:
+    """Metric (with interval) and fit seconds against embedding size: fixed sizes as a line, rules and
+    one-hot as labelled markers. `table`: setting, kind, size, mean, lo, hi, fit_seconds."""
+    fig, (score_ax, time_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fixed = table[table["kind"] == "fixed"].sort_values("size")
+    markers = {"rule": ("D", "tab:red"), "onehot": ("s", "tab:green")}
+    for ax, column in ((score_ax, "mean"), (time_ax, "fit_seconds")):
+        if column == "mean":
+            error = [(fixed["mean"] - fixed["lo"]).clip(lower=0), (fixed["hi"] - fixed["mean"]).clip(lower=0)]
+            ax.errorbar(fixed["size"], fixed["mean"], yerr=error, marker="o", capsize=2, label="fixed size")
+        else:
+            ax.plot(fixed["size"], fixed["fit_seconds"], marker="o", label="fixed size")
+        for _, row in table[table["kind"] != "fixed"].iterrows():
+            marker, colour = markers[row["kind"]]
+            ax.scatter(row["size"], row[column], marker=marker, color=colour, s=45, zorder=3)
+            ax.annotate(
+                row["setting"],
+                (row["size"], row[column]),
+                fontsize=8,
+                xytext=(4, 4),
+                textcoords="offset points",
+            )
+        ax.set_xscale("log", base=2)
+        ax.set(xlabel="token vector size (log2)")
+        ax.grid(alpha=0.3)
+    score_ax.set(ylabel=metric, title=f"Test {metric} by embedding size")
+    time_ax.set(ylabel="fit seconds (mean)", title="Fit time by embedding size")
+    score_ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
 def embedding_groups(table: pd.DataFrame) -> pd.Series:
     """Colour group per token: its first field, split by the second where one first value holds most tokens.
 

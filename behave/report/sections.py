@@ -13,7 +13,8 @@ from behave.report import compare
 from behave.report.compare import Comparison, MetricSummary, ModelSummary
 from behave.report.data_section import data_blocks
 from behave.report.document import Block, Bullets, Code, Heading, Paragraph, Table, code_span
-from behave.report.figures import dataset_figures
+from behave.report.embedding import embedding_blocks
+from behave.report.figures import cost_blocks, dataset_figures
 from behave.report.groups import group_blocks
 from behave.report.records import Predictions, RunRecord, readable_predictions
 from behave.report.stats import auc
@@ -22,7 +23,7 @@ from behave.tasks.metrics import LOWER_IS_BETTER
 
 @dataclass(frozen=True)
 class ReportOptions:
-    reference: str = "xgboost"
+    reference: str = compare.AUTO
     n_boot: int = 2000
     seed: int = 0
 
@@ -75,19 +76,22 @@ def _metric_cell(summary: MetricSummary | None, bold: bool) -> str:
 def results_table(
     summaries: list[ModelSummary], metrics: list[str], oracle: float | None, headline: str
 ) -> Table:
-    """Model x metric (mean ± std [95% t-interval over seeds]), best per column in bold, then costs."""
+    """Model x metric (mean ± std [95% t-interval over seeds]), ranked by the headline metric, best per
+    column in bold, then costs."""
     best = compare.best_model_per_metric(summaries)
     arrows = {name: ("↓" if name in LOWER_IS_BETTER else "↑") for name in metrics}
-    header = ["model", "seeds ok / failed"] + [f"{name} {arrows[name]}" for name in metrics]
+    header = ["rank", "model", "family", "seeds ok / failed"] + [f"{name} {arrows[name]}" for name in metrics]
     header += ["fit s", "predict s", "parameters"]
     rows = []
-    for s in summaries:
+    for rank, s in enumerate(compare.rank_summaries(summaries, headline), start=1):
         cells = [_metric_cell(s.metrics.get(name), best.get(name) == s.model) for name in metrics]
         costs = [fmt(s.fit_seconds, 1), fmt(s.predict_seconds, 2), fmt(s.n_parameters, 0)]
-        rows.append([s.model, f"{len(s.seeds_ok)} / {len(s.seeds_failed)}", *cells, *costs])
+        rows.append(
+            [str(rank), s.model, s.family, f"{len(s.seeds_ok)} / {len(s.seeds_failed)}", *cells, *costs]
+        )
     if oracle is not None:
         cells = [fmt(oracle) if name == headline else "—" for name in metrics]
-        rows.append(["oracle (Bayes-optimal)", "—", *cells, "—", "—", "—"])
+        rows.append(["—", "oracle (Bayes-optimal)", "—", "—", *cells, "—", "—", "—"])
     return Table(header, rows)
 
 
@@ -190,7 +194,8 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     metrics = compare.metric_names(records)
     oracle = first.dataset.get("oracle_test_auroc")
     headline = compare.headline(records)
-    pairs = compare.comparison_pairs(models, options.reference)
+    reference, why = compare.resolve_reference(records, options.reference)
+    pairs = compare.comparison_pairs(models, reference)
     groups = len({g for r in records for g in r.metrics_by_group})
     print(
         f"behave-report: {first.dataset_name} ({task_name}): {len(pairs)} paired comparison(s)"
@@ -229,8 +234,9 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     if notes:
         blocks.append(Bullets(notes))
     blocks += [
-        Heading(f"Paired comparisons (reference: {options.reference})", 3),
+        Heading(f"Paired comparisons (reference: {reference or options.reference})", 3),
         Paragraph(
+            f"Reference: {reference or 'none'} ({why}). "
             f"AUROC differences on the same test rows; 95% CIs from {options.n_boot} paired bootstrap draws "
             "of test rows (both models scored on each resample). The mean row averages the per-seed "
             "differences within each draw, seeds paired by seed number."
@@ -243,6 +249,8 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     calibration = calibration_table(summaries)
     if calibration is not None:
         blocks += [Heading("Calibration", 3), calibration]
+    blocks += cost_blocks(summaries, headline, out_dir / "figures", file_prefix)
+    blocks += embedding_blocks(records, headline, out_dir / "figures", file_prefix)
     blocks += dataset_figures(records, predictions, headline, oracle, out_dir / "figures", file_prefix)
     blocks += failure_blocks(records)
     if unreadable:
