@@ -166,15 +166,31 @@ def failure_blocks(records: list[RunRecord]) -> list[Block]:
     return [Heading("Failed runs", 3), Bullets(items)]
 
 
-def task_sentence(first: RunRecord) -> str:
-    """What the runs predicted, in one sentence (from the recorded task)."""
+def task_sentence(records: list[RunRecord]) -> str:
+    """What the runs predicted, in words (from the recorded task), and how the families train on it."""
+    first = next((r for r in records if r.ok), records[0])
     task = first.task
     name = task.get("name", "sequence")
     if name == "sequence":
         return "Task `sequence`: one prediction per sequence, from its whole history."
     config = {k: v for k, v in (task.get("config") or {}).items() if k != "name" and v is not None}
     shown = ", ".join(f"{k}={v}" for k, v in config.items())
-    return f"Task `{name}` ({shown}): one prediction per {task.get('group_label') or 'row'} of each sequence."
+    sentence = (
+        f"Task `{name}` ({shown}): one prediction per {task.get('group_label') or 'row'} of each sequence."
+    )
+    draws = sorted({_rows_per_sequence(r) for r in records if r.ok and r.family == "neural"} - {None})
+    if draws:
+        sentence += (
+            " Both families see the same rows; the neural models draw "
+            f"{' or '.join(map(str, draws))} row(s) of each sequence per epoch (model.rows_per_sequence), "
+            "the tabular models fit on every row."
+        )
+    return sentence
+
+
+def _rows_per_sequence(record: RunRecord) -> int | None:
+    model = (record.raw.get("config") or {}).get("model") or {}
+    return model.get("rows_per_sequence") if isinstance(model, dict) else None
 
 
 def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOptions) -> list[Block]:
@@ -213,7 +229,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         Heading(title, 2),
         Paragraph(
             f"{count(len(records), 'run')} ({n_ok} ok, {len(records) - n_ok} failed) of {', '.join(models)}. "
-            + task_sentence(first)
+            + task_sentence(records)
         ),
         *data_blocks(records),
         *reproduce_blocks(records),
