@@ -16,6 +16,9 @@ from behave.tasks.metrics import LOWER_IS_BETTER, headline_metric, metric_range
 # Columns in reading order; metrics not listed here follow alphabetically.
 METRIC_ORDER = ("auroc", "macro_auroc", "auprc", "accuracy", "f1", "macro_f1", "log_loss", "brier", "ece")
 DISPLAY_NAMES = {"gru": "GRU", "lstm": "LSTM", "xgboost": "XGBoost", "transformer": "Transformer"}
+DISPLAY_NAMES |= {"lightgbm": "LightGBM", "cnn": "CNN", "mlp": "MLP", "svm": "linear SVM"}
+DISPLAY_NAMES |= {"svm_rbf": "RBF SVM"}
+DISPLAY_NAMES |= {"logreg": "logistic regression", "random_forest": "random forest", "bag": "bag of events"}
 
 
 def display_name(model: str) -> str:
