@@ -5,13 +5,11 @@ are easy for every model and prefixes are not: the comparison must show exactly 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
-from behave.paths import REPO_ROOT
+from tests.cli import behave_ok
 from tests.process_log import write_process_project
 
 pytestmark = pytest.mark.slow
@@ -23,19 +21,11 @@ MODELS = ("gru", "lstm", "xgboost")
 def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("process")
     project = write_process_project(root)
-    common = [
-        sys.executable, "-m", "behave.train", "-m", *project, f"model={','.join(MODELS)}", "seed=0",
-        "trainer.max_epochs=12", f"paths.output_dir={root / 'outputs'}",
-    ]  # fmt: skip
+    common = ["-m", *project, f"model={','.join(MODELS)}", "seed=0", "trainer.max_epochs=12"]
+    common.append(f"paths.output_dir={root / 'outputs'}")
     for task in (["task=sequence"], ["task=prefix", "task.lengths=[2,4,8]"]):
-        command = [*common, *task, f"hydra.sweep.dir={root / 'sweep' / task[0].split('=')[1]}"]
-        done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, done.stderr[-3000:]
-    report = subprocess.run(
-        [sys.executable, "-m", "behave.report", str(root / "sweep"), "--n-boot", "300"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert report.returncode == 0, report.stderr[-3000:]
+        behave_ok("behave.train", *common, *task, f"hydra.sweep.dir={root / 'sweep' / task[0].split('=')[1]}")
+    behave_ok("behave.report", str(root / "sweep"), "--n-boot", "300")
     return root / "sweep"
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
-from behave.paths import REPO_ROOT
+from tests.cli import behave_ok
 from tests.compose import SMALL_DATA
 
 pytestmark = pytest.mark.slow
@@ -21,17 +19,11 @@ ZOO += ("gru", "lstm", "transformer", "cnn", "bag", "flatten")
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory):
     root = tmp_path_factory.mktemp("zoo")
-    command = [
-        sys.executable, "-m", "behave.train", "-m", "experiment=zoo", "seed=0", *SMALL_DATA,
-        "trainer.max_epochs=6", f"paths.cache_dir={root / 'cache'}", f"hydra.sweep.dir={root / 'sweep'}",
-    ]  # fmt: skip
-    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = subprocess.run(
-        [sys.executable, "-m", "behave.report", str(root / "sweep"), "--n-boot", "200"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+    behave_ok(
+        "behave.train", "-m", "experiment=zoo", "seed=0", *SMALL_DATA, "trainer.max_epochs=6",
+        f"paths.cache_dir={root / 'cache'}", f"hydra.sweep.dir={root / 'sweep'}", timeout=1200,
     )  # fmt: skip
-    assert report.returncode == 0, report.stderr[-3000:]
+    behave_ok("behave.report", str(root / "sweep"), "--n-boot", "200")
     return root / "sweep"
 
 
