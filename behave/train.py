@@ -24,6 +24,7 @@ from pathlib import Path
 import hydra
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.types import RunMode
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -44,6 +45,10 @@ OmegaConf.register_new_resolver(
     "behave_monitor", lambda task_target, label_kind: get_class(task_target).monitor(label_kind), replace=True
 )
 OmegaConf.register_new_resolver("behave_monitor_mode", monitor_mode, replace=True)
+# Hyperparameter searches maximise or minimise the monitor the run returns, in the monitor's own direction.
+OmegaConf.register_new_resolver(
+    "behave_search_direction", lambda monitor: f"{monitor_mode(monitor)}imize", replace=True
+)
 OmegaConf.register_new_resolver("behave_interactive", interactive, replace=True)
 config_schemas.register()
 
@@ -92,6 +97,14 @@ def _search_budget(cfg: DictConfig) -> dict | None:
     return {"sweeper": "optuna", "n_trials": int(sweeper.n_trials), "direction": str(sweeper.direction)}
 
 
+def _cause(error: Exception) -> Exception:
+    """The error a user can act on: Hydra wraps what a configured object raised (a DataError naming the
+    config key) in an InstantiationException whose text is mostly Hydra's."""
+    while isinstance(error, InstantiationException) and isinstance(error.__cause__, Exception):
+        error = error.__cause__
+    return error
+
+
 def run(cfg: DictConfig) -> RunResult:
     """Run one job and return its record (already written to the run folder)."""
     run_dir = Path(cfg.paths.run_dir)
@@ -102,6 +115,7 @@ def run(cfg: DictConfig) -> RunResult:
         _fit_and_score(cfg, run_dir, result)
         result.status = "ok"
     except Exception as error:  # the record must be written whatever went wrong
+        error = _cause(error)
         result.error = f"{type(error).__name__}: {error}"
         (run_dir / "error.log").write_text(traceback.format_exc())
         log.error("run failed: %s (traceback in %s)", result.error, run_dir / "error.log")
@@ -112,7 +126,7 @@ def run(cfg: DictConfig) -> RunResult:
 
 # Top-level keys of conf/train.yaml and its groups; anything else is a typo or a misplaced data key.
 TOP_LEVEL = {"data", "task", "model", "trainer", "logger", "callbacks", "paths", "seed", "monitor"}
-TOP_LEVEL |= {"torch_threads", "search_trials"}
+TOP_LEVEL |= {"torch_threads", "search_trials", "transfer_from"}
 
 
 def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
@@ -136,6 +150,7 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
         test.group_name(np.arange(len(test))),
         test.label,
         outcome.test_probs,
+        regression=task.kind == "regression",
     )
     result.test_metrics = evaluation.overall
     result.test_metrics_by_group = evaluation.by_group

@@ -230,6 +230,21 @@ def test_verdict_sentences():
     )
 
 
+def test_error_verdicts_name_the_model_with_the_lower_error():
+    def comparison(mean: float, lo: float, hi: float) -> Comparison:
+        result = PairedAucDiff(np.array([mean]), np.array([lo]), np.array([hi]), mean, lo, hi)
+        return Comparison("dot_bias", "dot", [0, 1, 2], result, metric="RMSE", lower_is_better=True)
+
+    # RMSE(dot_bias) - RMSE(dot) = -0.15: dot_bias wins by 0.15.
+    assert verdict(comparison(-0.15, -0.17, -0.13)) == (
+        "dot product + biases beats dot product by 0.150 RMSE (95% CI 0.130 to 0.170, over 3 seeds)."
+    )
+    assert verdict(comparison(0.02, 0.01, 0.03)).startswith(
+        "dot product beats dot product + biases by 0.020 RMSE (95% CI 0.010 to 0.030"
+    )
+    assert verdict(comparison(0.001, -0.002, 0.004)).startswith("No significant difference")
+
+
 def write_multiclass_run(run_dir: Path, model: str, strength: float, seed: int = 0) -> None:
     """A 3-class run: predictions only (no embeddings), metrics as the multiclass task records them."""
     run_dir.mkdir(parents=True)

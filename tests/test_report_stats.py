@@ -11,8 +11,10 @@ from behave.report.stats import (
     combined_paired_auc_diff,
     paired_auc_comparison,
     paired_bootstrap_auc_diff,
+    paired_error_comparison,
     seed_mean_ci,
     weighted_auc,
+    weighted_error,
 )
 
 
@@ -154,3 +156,40 @@ def test_seed_mean_ci_with_one_seed_has_no_interval():
     mean, std, lo, hi = seed_mean_ci(np.array([0.7]))
     assert mean == 0.7
     assert np.isnan(std) and np.isnan(lo) and np.isnan(hi)
+
+
+def rating_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Targets (n,), a better predictor's output and a worse one's (S=1 seed each, shape (1, n))."""
+    rng = np.random.default_rng(seed)
+    targets = rng.uniform(1, 5, n)
+    return targets, (targets + rng.normal(0, 0.8, n))[None], (targets + rng.normal(0, 1.0, n))[None]
+
+
+@pytest.mark.parametrize("metric", ["rmse", "mae"])
+def test_weighted_error_equals_the_error_of_repeated_rows(metric):
+    targets, better, _ = rating_data(200, seed=3)
+    counts = np.random.default_rng(4).integers(0, 4, 200)
+    repeated = np.repeat(np.arange(200), counts)
+    errors = better[0][repeated] - targets[repeated]
+    direct = np.sqrt(np.mean(errors**2)) if metric == "rmse" else np.mean(np.abs(errors))
+    assert weighted_error(targets, better[0], counts[:, None].astype(float), metric)[0] == pytest.approx(
+        direct
+    )
+
+
+def test_lower_error_gives_a_negative_difference_with_a_ci_below_zero():
+    targets, better, worse = rating_data(4000, seed=5)
+    result = paired_error_comparison(targets, better, worse, "rmse", n_boot=500, seed=0)
+    direct = np.sqrt(np.mean((better[0] - targets) ** 2)) - np.sqrt(np.mean((worse[0] - targets) ** 2))
+    assert result.mean == pytest.approx(direct)
+    assert result.lo <= result.mean <= result.hi < 0
+
+
+def test_equally_good_error_models_give_a_ci_that_includes_zero():
+    rng = np.random.default_rng(6)
+    targets = rng.uniform(1, 5, 3000)
+    first, second = (targets + rng.normal(0, 0.9, 3000))[None], (targets + rng.normal(0, 0.9, 3000))[None]
+    result = paired_error_comparison(targets, first, second, "mae", n_boot=500, seed=0)
+    assert result.lo < 0 < result.hi
+    itself = paired_error_comparison(targets, first, first, "rmse", n_boot=200, seed=0)
+    assert itself.mean == itself.lo == itself.hi == 0.0

@@ -79,6 +79,11 @@ def check_spec(spec: DatasetSpec) -> None:
         if name not in schema.categorical
     ]
     problems += [
+        f"data.item.{role} names '{name}', which is not in data.schema.categorical"
+        for role, name in vars(spec.item).items()
+        if name is not None and name not in schema.categorical
+    ]
+    problems += [
         f"data.sequences.numeric_transform.{name}: '{name}' is not in data.schema.numeric"
         for name in spec.sequences.numeric_transform
         if name not in schema.numeric

@@ -7,6 +7,8 @@
     static     (R, D) float32 static inputs of the neural head
     features   (R, F) float32 tabular features of each row's events up to its cutoff
     sequence_ids (R,) raw sequence ids, for prediction files
+    ids        name -> (R,) int64 indices of the entities a row is about (a rating task's user and item),
+               from vocabularies fitted on the training rows; 0 = unseen in training. Empty otherwise.
 
 The neural family reads (events, sequence, cutoff, static); the tree family reads `features`, which the
 pipeline built from exactly those events. Neither can see an event past a row's cutoff.
@@ -14,7 +16,7 @@ pipeline built from exactly those events. Neither can see an event past a row's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,6 +33,7 @@ class RowInputs:
     static: np.ndarray
     features: pd.DataFrame
     sequence_ids: np.ndarray
+    ids: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.sequence)

@@ -106,10 +106,11 @@ class PreparedDataset:
 
 
 def spec_payload(spec: DatasetSpec) -> dict:
-    """The spec as plain data, without the source node and the cache location (neither changes the data)."""
+    """The spec as plain data, without the source node, the cache location and the item roles (none of them
+    changes the prepared data)."""
     payload = OmegaConf.to_container(OmegaConf.structured(spec), resolve=True, enum_to_str=True)
-    payload.pop("source", None)
-    payload.pop("cache_dir", None)
+    for key in ("source", "cache_dir", "item"):
+        payload.pop(key, None)
     return payload
 
 

@@ -166,6 +166,17 @@ class FeatureSpec:
 
 
 @dataclass
+class ItemSpec:
+    """What the events are about (a movie, a product, a course): the categorical field holding its id, and
+    optional fields that name it and group it (a title, a genre). The rating task predicts per item and
+    draws its item map with these; they describe the data and do not change it."""
+
+    id: str | None = None
+    label: str | None = None
+    group: str | None = None
+
+
+@dataclass
 class DatasetSpec:
     """One dataset and its preparation. `source` is a Hydra `_target_` node, the rest is plain data."""
 
@@ -178,6 +189,7 @@ class DatasetSpec:
     sequences: SequenceSpec = field(default_factory=SequenceSpec)
     static: StaticSpec = field(default_factory=StaticSpec)
     features: FeatureSpec = field(default_factory=FeatureSpec)
+    item: ItemSpec = field(default_factory=ItemSpec)
     # Keep a seeded random sample of this many sequences (after validation, before the split): smoke runs
     # and quick looks at large logs with any source. null keeps every sequence.
     sample_sequences: int | None = None

@@ -1,6 +1,6 @@
-"""What the report concludes for one dataset and task: per-model summaries over seeds and paired AUROC
-comparisons. Which metric leads and which way is better come from the runs' recorded task, never from
-a rule of the report's own."""
+"""What the report concludes for one dataset and task: per-model summaries over seeds and paired
+comparisons of the headline metric (AUROC for classification, RMSE or MAE for regression). Which metric
+leads and which way is better come from the runs' recorded task, never from a rule of the report's own."""
 
 from __future__ import annotations
 
@@ -10,14 +10,24 @@ from pathlib import Path
 import numpy as np
 
 from behave.report.records import Predictions, RunRecord, check_same_rows
-from behave.report.stats import PairedAucDiff, paired_auc_comparison, seed_mean_ci
+from behave.report.stats import (
+    PairedAucDiff,
+    auc,
+    paired_auc_comparison,
+    paired_error_comparison,
+    seed_mean_ci,
+    weighted_error,
+)
 from behave.tasks.metrics import LOWER_IS_BETTER, headline_metric, metric_range
 
 # Columns in reading order; metrics not listed here follow alphabetically.
 METRIC_ORDER = ("auroc", "macro_auroc", "auprc", "accuracy", "f1", "macro_f1", "log_loss", "brier", "ece")
 DISPLAY_NAMES = {"gru": "GRU", "lstm": "LSTM", "xgboost": "XGBoost", "transformer": "Transformer"}
 DISPLAY_NAMES |= {"lightgbm": "LightGBM", "cnn": "CNN", "mlp": "MLP", "svm": "linear SVM"}
-DISPLAY_NAMES |= {"svm_rbf": "RBF SVM"}
+DISPLAY_NAMES |= {"svm_rbf": "RBF SVM", "dot": "dot product", "dot_bias": "dot product + biases"}
+DISPLAY_NAMES |= {"bias_only": "biases only", "global_mean": "global mean", "rating_xgboost": "XGBoost"}
+METRIC_LABELS = {"auroc": "AUROC", "macro_auroc": "macro AUROC", "rmse": "RMSE", "mae": "MAE"}
+ERROR_METRICS = ("rmse", "mae")
 DISPLAY_NAMES |= {"logreg": "logistic regression", "random_forest": "random forest", "bag": "bag of events"}
 
 
@@ -50,9 +60,14 @@ class ModelSummary:
     n_parameters: float
 
 
+def metric_label(metric: str) -> str:
+    return METRIC_LABELS.get(metric, metric)
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """AUROC(model) - AUROC(reference) over the seeds both have; `result` is None when `problem` says why."""
+    """metric(model) - metric(reference) over the seeds both have; `result` is None when `problem` says
+    why. `metric` is the display name; with `lower_is_better` (RMSE, MAE) a negative difference wins."""
 
     model: str
     reference: str
@@ -60,6 +75,7 @@ class Comparison:
     result: PairedAucDiff | None
     problem: str | None = None
     metric: str = "AUROC"
+    lower_is_better: bool = False
 
 
 def metric_names(records: list[RunRecord]) -> list[str]:
@@ -186,10 +202,32 @@ def predictions_by_model_seed(
     return by_key
 
 
+def comparison_metric(headline: str, regression: bool) -> str:
+    """What a paired comparison scores: the headline for regression (RMSE unless it is MAE); AUROC
+    otherwise (threshold metrics such as accuracy are too coarse for paired verdicts)."""
+    if regression:
+        return headline if headline in ERROR_METRICS else "rmse"
+    return "auroc"
+
+
+def score_predictions(predictions: Predictions, metric: str) -> float:
+    """The metric a comparison uses, on all rows of one run's predictions."""
+    if predictions.is_regression:
+        ones = np.ones((len(predictions.labels), 1))
+        return float(weighted_error(predictions.labels, predictions.scores, ones, metric)[0])
+    return auc(predictions.labels, predictions.scores)
+
+
 def compare_models(
-    predictions: dict[tuple[str, int], Predictions], model: str, reference: str, n_boot: int, seed: int
+    predictions: dict[tuple[str, int], Predictions],
+    model: str,
+    reference: str,
+    n_boot: int,
+    seed: int,
+    headline: str = "auroc",
 ) -> Comparison:
-    """Paired bootstrap of AUROC(model) - AUROC(reference) on the seeds both models ran."""
+    """Paired bootstrap of metric(model) - metric(reference) on the seeds both models ran: AUROC, or for
+    regression predictions the headline error (RMSE, MAE)."""
     seeds = sorted({s for m, s in predictions if m == model} & {s for m, s in predictions if m == reference})
     if not seeds:
         return Comparison(model, reference, [], None, "no seed has test predictions from both models")
@@ -200,10 +238,16 @@ def compare_models(
                 check_same_rows(first, predictions[(m, s)], f"{m} seed {s} vs {reference} seed {seeds[0]}")
     except ValueError as error:
         return Comparison(model, reference, seeds, None, str(error))
-    if len(np.unique(first.labels)) < 2:
-        return Comparison(model, reference, seeds, None, "the test rows hold fewer than two classes")
     scores_a = np.stack([predictions[(model, s)].scores for s in seeds])
     scores_b = np.stack([predictions[(reference, s)].scores for s in seeds])
+    if first.is_regression:
+        metric = comparison_metric(headline, regression=True)
+        if len(first.labels) == 0:
+            return Comparison(model, reference, seeds, None, "there are no test rows")
+        result = paired_error_comparison(first.labels, scores_a, scores_b, metric, n_boot=n_boot, seed=seed)
+        return Comparison(model, reference, seeds, result, metric=metric_label(metric), lower_is_better=True)
+    if len(np.unique(first.labels)) < 2:
+        return Comparison(model, reference, seeds, None, "the test rows hold fewer than two classes")
     result = paired_auc_comparison(first.labels, scores_a, scores_b, n_boot=n_boot, seed=seed)
     return Comparison(
         model, reference, seeds, result, metric="AUROC" if scores_a.ndim == 2 else "macro AUROC"
@@ -217,12 +261,15 @@ def verdict(comparison: Comparison) -> str:
     if result is None:
         return f"{a} and {b} could not be compared: {comparison.problem}."
     over = f"over {len(comparison.seeds)} seed{'s' if len(comparison.seeds) != 1 else ''}"
-    if result.lo > 0:
-        ci = f"95% CI {result.lo:.3f} to {result.hi:.3f}"
-        return f"{a} beats {b} by {result.mean:.3f} {comparison.metric} ({ci}, {over})."
-    if result.hi < 0:
-        ci = f"95% CI {-result.hi:.3f} to {-result.lo:.3f}"
-        return f"{b} beats {a} by {-result.mean:.3f} {comparison.metric} ({ci}, {over})."
+    # Margins are stated as gains: AUROC up, or RMSE down, for the winner.
+    gain = -1.0 if comparison.lower_is_better else 1.0
+    low, high = sorted((gain * result.lo, gain * result.hi))
+    if low > 0:
+        ci = f"95% CI {low:.3f} to {high:.3f}"
+        return f"{a} beats {b} by {gain * result.mean:.3f} {comparison.metric} ({ci}, {over})."
+    if high < 0:
+        ci = f"95% CI {-high:.3f} to {-low:.3f}"
+        return f"{b} beats {a} by {-gain * result.mean:.3f} {comparison.metric} ({ci}, {over})."
     return (
         f"No significant difference between {a} and {b} "
         f"(difference {result.mean:.3f}, 95% CI {result.lo:.3f} to {result.hi:.3f}, {over})."

@@ -42,13 +42,25 @@ CARD_FIELDS = (
 )
 
 
+# What the sequence pipeline built for classifying whole sequences: beside a regression task (whose rows,
+# split and inputs the task card describes) these rows would describe the wrong question.
+SEQUENCE_PIPELINE_FIELDS = frozenset(
+    {"label", "label_kind", "class_names", "split", "max_len", "truncated_share", "vocab_size"}
+    | {"token_fields", "n_numeric_inputs", "n_static_inputs", "n_features"}
+)
+
+
 def data_blocks(records: list[RunRecord]) -> list[Block]:
     """The data card of the first run that has one: a field table and a per-part table."""
     dataset = next((r.dataset for r in records if r.ok), records[0].dataset)
     card = next((r.dataset.get("card") for r in records if r.dataset.get("card")), None) or {}
+    task_card = next((r.dataset.get("task_card") for r in records if r.dataset.get("task_card")), None) or {}
+    regression = any(r.task.get("kind") == "regression" for r in records)
     source = card or dataset
     rows = [
-        [label, _fmt_card_value(source[key])] for key, label in CARD_FIELDS if source.get(key) is not None
+        [label, _fmt_card_value(source[key])]
+        for key, label in CARD_FIELDS
+        if source.get(key) is not None and not (regression and key in SEQUENCE_PIPELINE_FIELDS)
     ]
     if not card and dataset.get("split_sizes"):
         rows.append(["split sizes", _fmt_card_value(dataset["split_sizes"])])
@@ -56,7 +68,9 @@ def data_blocks(records: list[RunRecord]) -> list[Block]:
         return [Heading("Data", 3), Paragraph("No data description was recorded.")]
     blocks: list[Block] = [Heading("Data", 3), Table(["field", "value"], rows)]
     parts = card.get("parts") or {}
-    if parts:
+    if regression:
+        blocks += regression_part_blocks(task_card)
+    elif parts:
         part_rows = [
             [
                 name,
@@ -69,10 +83,35 @@ def data_blocks(records: list[RunRecord]) -> list[Block]:
         ]
         headers = ["part", "sequences", "events", "label share", "unknown-token rate"]
         blocks.append(Table(headers, part_rows))
-    blocks += inputs_blocks(card.get("inputs") or {})
+    blocks += inputs_blocks(task_card.get("inputs") or card.get("inputs") or {})
     warnings = card.get("warnings") or []
     if warnings:
         blocks.append(Bullets([f"**Warning:** {code_span(w, 600)}" for w in warnings]))
+    return blocks
+
+
+def regression_part_blocks(task_card: dict) -> list[Block]:
+    """Rows and the target's mean and spread per part, and the test rows whose entities training lacks."""
+    parts = task_card.get("parts") or {}
+    rows = []
+    for name, part in parts.items():
+        target = part.get("target") or {}
+        counts = [f"{part.get('n_rows', 0):,}", f"{part.get('n_sequences', 0):,}"]
+        rows.append([name, *counts, _fmt_scalar(target.get("mean")), _fmt_scalar(target.get("std"))])
+    blocks: list[Block] = (
+        [Table(["part", "rows", "sequences", "target mean", "target std"], rows)] if rows else []
+    )
+    unseen = task_card.get("test_rows_unseen_in_train")
+    if unseen:
+        test_rows = (parts.get("test") or {}).get("n_rows") or 0
+        each = ", ".join(f"{name} {n:,}" for name, n in unseen.items() if name != "any")
+        share = f" ({unseen['any'] / test_rows:.2%} of the test rows)" if test_rows else ""
+        blocks.append(
+            Paragraph(
+                f"{unseen['any']:,} test rows{share} have an entity without training rows ({each}); models "
+                "predict those from what they know (the global mean and the other side's bias)."
+            )
+        )
     return blocks
 
 
@@ -80,6 +119,23 @@ def inputs_blocks(inputs: dict) -> list[Block]:
     """What each model family sees of the log, and what only one of them sees."""
     if not inputs:
         return []
+    if isinstance(inputs.get("neural"), list):  # a task's own description (e.g. rating: indices vs features)
+        blocks: list[Block] = [
+            Paragraph("What each family sees of every row:"),
+            Table(
+                ["family", "inputs"],
+                [
+                    ["neural", _fmt_card_value(inputs["neural"])],
+                    ["tabular", _fmt_card_value(inputs["tabular"])],
+                ],
+            ),
+            *[Paragraph(note) for note in inputs.get("notes") or []],
+        ]
+        if inputs.get("tabular_only"):
+            blocks.append(
+                Paragraph(f"**Only the tabular family sees** {_fmt_card_value(inputs['tabular_only'])}.")
+            )
+        return blocks
     neural, tabular = inputs.get("neural", {}), inputs.get("tabular", {})
     columns = (
         ("token_fields", "token_fields"),

@@ -42,9 +42,11 @@ def dataset_figures(
     fig_dir: Path,
     prefix: str,
 ) -> list[Block]:
-    """Reliability, ROC/PR, metric-by-seed and embedding-map figures, each under its heading."""
+    """Reliability, ROC/PR, metric-by-seed and embedding-map figures, each under its heading; for regression
+    predictions only the metric by seed (the item map has its own section)."""
     blocks: list[Block] = []
-    if predictions:
+    regression = any(preds.is_regression for preds in predictions.values())
+    if predictions and not regression:
         runs_by_model: dict[str, list[Predictions]] = {}
         for (model, _), preds in sorted(predictions.items()):
             runs_by_model.setdefault(model, []).append(preds)
@@ -66,6 +68,8 @@ def dataset_figures(
         path = plots.plot_metric_by_seed(values, metric, oracle, fig_dir / f"{prefix}_{metric}_by_seed.png")
         oracle_note = " Dashed line: the simulator's Bayes-optimal AUROC." if oracle is not None else ""
         blocks += [Heading("Seeds", 3), Figure(path, f"Test {metric} of every seed.{oracle_note}")]
+    if regression:
+        return blocks
     blocks.append(Heading("Learned token embeddings", 3))
     found = embedding_run(records)
     if found is None:

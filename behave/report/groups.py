@@ -52,12 +52,13 @@ def per_group_comparisons(
     groups: list[str],
     n_boot: int,
     seed: int,
+    metric: str = "auroc",
 ) -> dict[str, list[compare.Comparison]]:
     """group -> the paired comparisons of every pair on that group's test rows only."""
     out: dict[str, list[compare.Comparison]] = {}
     for group in groups:
         subset = {key: preds.in_group(group) for key, preds in predictions.items()}
-        out[group] = [compare.compare_models(subset, a, b, n_boot, seed) for a, b in pairs]
+        out[group] = [compare.compare_models(subset, a, b, n_boot, seed, metric) for a, b in pairs]
     return out
 
 
@@ -89,7 +90,7 @@ def group_blocks(
     path = plots.plot_metric_by_group(
         values, groups, metric, label, fig_dir / f"{prefix}_{metric}_by_group.png"
     )
-    comparisons = per_group_comparisons(predictions, pairs, groups, n_boot, seed)
+    comparisons = per_group_comparisons(predictions, pairs, groups, n_boot, seed, metric)
     models = compare.model_names([r for r in records if r.ok])
     header = [label, "test sequences", *[f"{m} {metric}" for m in models]]
     header += [f"{a} − {b}" for a, b in pairs]

@@ -147,7 +147,7 @@ def plot_metric_by_group(
 def plot_cost(points: list[tuple], metric: str, path: Path) -> Path:
     """Two panels: metric vs fit seconds, metric vs parameters; points (model, family, summary, s, params)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), sharey=True)
-    colours = {"neural": "tab:blue", "tabular": "tab:orange"}
+    colours = {"neural": "tab:blue", "tabular": "tab:orange", "baseline": "tab:grey"}
     for ax, position, label in ((axes[0], 3, "fit seconds (mean)"), (axes[1], 4, "learned parameters")):
         for point in points:
             model, family, summary, x = point[0], point[1], point[2], point[position]
@@ -229,5 +229,27 @@ def plot_embedding_map(table: pd.DataFrame, title: str, path: Path, n_labels: in
         ax.annotate(table.at[row, "token"], coords[row], fontsize=6, alpha=0.85)
     ax.set(xlabel="PC 1", ylabel="PC 2", title=title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, title="token kind", title_fontsize=7)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_item_map(
+    items: pd.DataFrame, coords: np.ndarray, share: np.ndarray, title: str, path: Path, n_labels: int = 20
+) -> Path:
+    """Item embeddings on two principal components (coords (n, 2)), coloured by group, most-rated labelled."""
+    groups = items["field0"].fillna("").astype(str).replace("", "unknown")
+    common = groups.value_counts().index[:MAX_COLOURED_GROUPS]
+    groups = groups.where(groups.isin(common), "other")
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    colours = plt.get_cmap("tab20").colors
+    for index, group in enumerate(sorted(groups.unique())):
+        mask = (groups == group).to_numpy()
+        colour = "lightgrey" if group == "other" else colours[index % len(colours)]
+        ax.scatter(coords[mask, 0], coords[mask, 1], s=10, alpha=0.7, color=colour, label=group)
+    for row in items.nlargest(n_labels, "train_freq").index:
+        ax.annotate(str(items.at[row, "token"]), coords[row], fontsize=6.5, alpha=0.9)
+    ax.set(xlabel=f"PC 1 ({100 * share[0]:.1f}% of variance)", title=title)
+    ax.set(ylabel=f"PC 2 ({100 * share[1]:.1f}%)" if len(share) > 1 else "")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, title="group", title_fontsize=7)
     ax.grid(alpha=0.3)
     return _save(fig, path)

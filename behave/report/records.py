@@ -21,6 +21,7 @@ import pandas as pd
 RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "test_predictions.parquet"
 EMBEDDINGS_FILE = "token_embeddings.parquet"
+ITEM_EMBEDDINGS_FILE = "item_embeddings.parquet"
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ class Predictions:
     """Test predictions sorted by (sequence id, cutoff): one row per test row of the task.
 
     sequence_ids (n,), cutoffs (n,) events each row saw, groups (n,) evaluation group name or None,
-    labels (n,) int class index, probs (n, C) class probabilities.
+    labels (n,) int class index (float target for regression tasks), probs (n, C) class probabilities, or
+    (n, 1) the predicted value for regression tasks.
     """
 
     sequence_ids: np.ndarray
@@ -92,8 +94,15 @@ class Predictions:
 
     @property
     def scores(self) -> np.ndarray:
-        """What AUROC ranks: the positive-class probability (n,) if binary, else all of probs (n, C)."""
+        """What the paired comparison scores: the predicted value (n,) for regression, the positive-class
+        probability (n,) if binary, else all of probs (n, C)."""
+        if self.is_regression:
+            return self.probs[:, 0]
         return self.probs[:, 1] if self.probs.shape[1] == 2 else self.probs
+
+    @property
+    def is_regression(self) -> bool:
+        return self.probs.shape[1] == 1
 
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:
@@ -185,13 +194,17 @@ def load_predictions(record: RunRecord) -> Predictions | None:
     if "cutoff" not in frame:  # records written before tasks: one row per whole sequence
         frame = frame.assign(cutoff=0, group=None)
     frame = frame.sort_values(["sequence_id", "cutoff"], kind="stable")
-    prob_columns = sorted((c for c in frame.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
+    regression = "prediction" in frame  # regression tasks write one predicted value per row
+    if regression:
+        value_columns = ["prediction"]
+    else:
+        value_columns = sorted((c for c in frame.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
     return Predictions(
         sequence_ids=frame["sequence_id"].to_numpy(),
         cutoffs=frame["cutoff"].to_numpy(dtype=np.int64),
         groups=frame["group"].to_numpy(dtype=object),
-        labels=frame["label"].to_numpy(dtype=np.int64),
-        probs=frame[prob_columns].to_numpy(dtype=np.float64),
+        labels=frame["label"].to_numpy(dtype=np.float64 if regression else np.int64),
+        probs=frame[value_columns].to_numpy(dtype=np.float64),
     )
 
 

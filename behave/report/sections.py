@@ -16,8 +16,8 @@ from behave.report.document import Block, Bullets, Code, Heading, Paragraph, Tab
 from behave.report.embedding import embedding_blocks
 from behave.report.figures import cost_blocks, dataset_figures
 from behave.report.groups import group_blocks
+from behave.report.item_map import item_map_blocks
 from behave.report.records import Predictions, RunRecord, readable_predictions
-from behave.report.stats import auc
 from behave.tasks.metrics import LOWER_IS_BETTER
 
 
@@ -115,19 +115,22 @@ def seed_notes(records: list[RunRecord], summaries: list[ModelSummary]) -> list[
 def comparison_blocks(
     comparisons: list[Comparison], predictions: dict[tuple[str, int], Predictions], metric: str
 ) -> list[Block]:
-    """A verdict per pair, then per-seed and combined AUROC differences with paired bootstrap CIs."""
+    """A verdict per pair, then per-seed and combined differences with paired bootstrap CIs."""
     if not comparisons:
         return [Paragraph("No paired comparison: the reference model did not run or only one model exists.")]
     blocks: list[Block] = [Bullets([f"**{compare.verdict(c)}**" for c in comparisons])]
-    header = ["comparison", "seed", f"{metric} model", f"{metric} reference", "difference", "95% CI"]
-    rows = [row for c in comparisons if c.result is not None for row in _comparison_rows(c, predictions)]
+    shown = comparisons[0].metric
+    header = ["comparison", "seed", f"{shown} model", f"{shown} reference", "difference", "95% CI"]
+    rows = [
+        row for c in comparisons if c.result is not None for row in _comparison_rows(c, predictions, metric)
+    ]
     if rows:
         blocks.append(Table(header, rows))
     return blocks
 
 
 def _comparison_rows(
-    comparison: Comparison, predictions: dict[tuple[str, int], Predictions]
+    comparison: Comparison, predictions: dict[tuple[str, int], Predictions], headline: str
 ) -> list[list[str]]:
     """One row per paired seed, then the combined row in bold."""
     result = comparison.result
@@ -135,7 +138,8 @@ def _comparison_rows(
     rows = []
     for i, seed in enumerate(comparison.seeds):
         first, second = predictions[(comparison.model, seed)], predictions[(comparison.reference, seed)]
-        aucs = [fmt(auc(first.labels, first.scores)), fmt(auc(second.labels, second.scores))]
+        metric = compare.comparison_metric(headline, first.is_regression)
+        aucs = [fmt(compare.score_predictions(p, metric)) for p in (first, second)]
         ci = f"{fmt(result.per_seed_lo[i])} to {fmt(result.per_seed_hi[i])}"
         rows.append([pair, str(seed), *aucs, fmt(result.per_seed[i]), ci])
     combined = [pair, "mean", "", "", fmt(result.mean), f"{fmt(result.lo)} to {fmt(result.hi)}"]
@@ -175,9 +179,8 @@ def task_sentence(records: list[RunRecord]) -> str:
         return "Task `sequence`: one prediction per sequence, from its whole history."
     config = {k: v for k, v in (task.get("config") or {}).items() if k != "name" and v is not None}
     shown = ", ".join(f"{k}={v}" for k, v in config.items())
-    sentence = (
-        f"Task `{name}` ({shown}): one prediction per {task.get('group_label') or 'row'} of each sequence."
-    )
+    rows = task.get("rows") or f"one prediction per {task.get('group_label') or 'row'} of each sequence"
+    sentence = f"Task `{name}` ({shown}): {rows}."
     draws = sorted({_rows_per_sequence(r) for r in records if r.ok and r.family == "neural"} - {None})
     if draws:
         sentence += (
@@ -221,9 +224,11 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         flush=True,
     )
     comparisons = [
-        compare.compare_models(predictions, model, reference, options.n_boot, options.seed)
+        compare.compare_models(predictions, model, reference, options.n_boot, options.seed, headline)
         for model, reference in pairs
     ]
+    regression = first.task.get("kind") == "regression"
+    compared = compare.metric_label(compare.comparison_metric(headline, regression))
     n_ok = sum(r.ok for r in records)
     blocks: list[Block] = [
         Heading(title, 2),
@@ -253,7 +258,9 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         Heading(f"Paired comparisons (reference: {reference or options.reference})", 3),
         Paragraph(
             f"Reference: {reference or 'none'} ({why}). "
-            f"AUROC differences on the same test rows; 95% CIs from {options.n_boot} paired bootstrap draws "
+            f"{compared} differences (model − reference) on the same test rows"
+            + (", negative is better" if compared in ("RMSE", "MAE") else "")
+            + f"; 95% CIs from {options.n_boot} paired bootstrap draws "
             "of test rows (both models scored on each resample). The mean row averages the per-seed "
             "differences within each draw, seeds paired by seed number."
         ),
@@ -268,6 +275,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     blocks += cost_blocks(summaries, headline, out_dir / "figures", file_prefix)
     blocks += embedding_blocks(records, headline, out_dir / "figures", file_prefix)
     blocks += dataset_figures(records, predictions, headline, oracle, out_dir / "figures", file_prefix)
+    blocks += item_map_blocks(records, out_dir / "figures", file_prefix)
     blocks += failure_blocks(records)
     if unreadable:
         blocks += [

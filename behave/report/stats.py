@@ -25,7 +25,8 @@ _CELLS_PER_BLOCK = 2_000_000
 
 @dataclass(frozen=True)
 class PairedAucDiff:
-    """AUROC(a) - AUROC(b) on shared test rows, per seed and averaged over seeds; 95% percentile CIs.
+    """metric(a) - metric(b) (AUROC, or RMSE/MAE for regression) on shared test rows, per seed and averaged
+    over seeds; 95% percentile CIs.
 
     per_seed, per_seed_lo, per_seed_hi  (S,)  one entry per paired seed
     mean, lo, hi                              the per-seed differences averaged, CI from the same draws
@@ -131,6 +132,54 @@ def _diff_draws(
             ],
             axis=1,
         )
+
+
+def weighted_error(
+    targets: np.ndarray, predictions: np.ndarray, weights: np.ndarray, metric: str
+) -> np.ndarray:
+    """RMSE or MAE of predictions (n,) under row weights (n, k) -> (k,)."""
+    errors = np.asarray(predictions, dtype=float) - np.asarray(targets, dtype=float)
+    totals = weights.sum(axis=0)
+    if metric == "rmse":
+        return np.sqrt((errors**2) @ weights / totals)
+    return np.abs(errors) @ weights / totals
+
+
+def paired_error_comparison(
+    targets: np.ndarray,
+    preds_a: np.ndarray,
+    preds_b: np.ndarray,
+    metric: str,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> PairedAucDiff:
+    """metric(a) - metric(b) (RMSE or MAE, lower is better) over S paired seeds on the same test rows;
+    preds (S, n). The same paired bootstrap of rows as for AUROC."""
+    preds_a, preds_b = np.asarray(preds_a, dtype=float), np.asarray(preds_b, dtype=float)
+    if preds_a.shape != preds_b.shape or preds_a.shape[1] != len(targets):
+        raise ValueError(
+            f"prediction shapes differ or do not match targets: {preds_a.shape}, {preds_b.shape}"
+        )
+    ones = np.ones((len(targets), 1))
+    point = np.array(
+        [weighted_error(targets, a, ones, metric)[0] - weighted_error(targets, b, ones, metric)[0]
+         for a, b in zip(preds_a, preds_b)]
+    )  # fmt: skip
+    rng = np.random.default_rng(seed)
+    blocks = [
+        np.stack(
+            [
+                weighted_error(targets, a, counts, metric) - weighted_error(targets, b, counts, metric)
+                for a, b in zip(preds_a, preds_b)
+            ],
+            axis=1,
+        )  # fmt: skip
+        for counts in bootstrap_row_counts(len(targets), n_boot, rng)
+    ]
+    draws = np.concatenate(blocks, axis=0)
+    seed_lo, seed_hi = percentile_ci(draws)
+    mean_lo, mean_hi = percentile_ci(draws.mean(axis=1))
+    return PairedAucDiff(point, seed_lo, seed_hi, float(point.mean()), float(mean_lo), float(mean_hi))
 
 
 def paired_bootstrap_auc_diff(

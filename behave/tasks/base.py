@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
 from behave.data.event_log import EventLog
+from behave.data.prepared import PreparedDataset
 from behave.data.split import Split
 from behave.tasks import metrics
 from behave.tasks.rows import TaskRows
@@ -37,6 +39,8 @@ class Evaluation:
 
 class Task(Protocol):
     name: str
+    # "classification" (probabilities per class) or "regression" (one predicted value per row).
+    kind: str
     # Whether the source's oracle probability (a property of the whole sequence) is a ceiling for these rows.
     oracle_applies: bool
 
@@ -52,6 +56,23 @@ class Task(Protocol):
     def strata_name(self) -> str | None: ...
 
     def rows(self, log_: EventLog, split: Split) -> TaskRows: ...
+
+    def features(self, base: PreparedDataset, rows: TaskRows) -> pd.DataFrame:
+        """(R, F) the tabular family's view of each row, from what the row may see."""
+        ...
+
+    def row_ids(self, base: PreparedDataset, rows: TaskRows) -> dict[str, np.ndarray]:
+        """Entity indices per row (e.g. user and item), fitted on the training rows; {} for none."""
+        ...
+
+    def info(self, base: PreparedDataset, rows: TaskRows) -> dict:
+        """Sizes and constants models of this task are built with (JSON data), {} for none."""
+        ...
+
+    def family_inputs(self, feature_names: list[str]) -> dict | None:
+        """What each model family sees of a row, when the task decides it (else None: the data card's
+        description of the pipeline's two views holds)."""
+        ...
 
     def headline(self, label_kind: str) -> str: ...
 
@@ -69,6 +90,7 @@ class ClassificationTask:
     """
 
     name = "classification"
+    kind = "classification"
     oracle_applies = False
     # What the evaluation groups are, in words (e.g. "prefix length"); None for a task without groups.
     group_label: str | None = None
@@ -85,6 +107,21 @@ class ClassificationTask:
 
     def rows(self, log_: EventLog, split: Split) -> TaskRows:
         raise NotImplementedError
+
+    def features(self, base: PreparedDataset, rows: TaskRows) -> pd.DataFrame:
+        """The pipeline's features of each row's events up to its cutoff (`EventLog.cut`)."""
+        cut = base.log.cut(rows.sequence, rows.cutoff)
+        token_ids = np.asarray(base.events.tokens)[base.log.event_positions(rows.sequence, rows.cutoff)]
+        return base.pipeline.feature_table(cut, token_ids)
+
+    def row_ids(self, base: PreparedDataset, rows: TaskRows) -> dict[str, np.ndarray]:
+        return {}
+
+    def info(self, base: PreparedDataset, rows: TaskRows) -> dict:
+        return {}
+
+    def family_inputs(self, feature_names: list[str]) -> dict | None:
+        return None
 
     @classmethod
     def headline(cls, label_kind: str) -> str:
@@ -121,5 +158,6 @@ class ClassificationTask:
             "monitor": self.monitor(label_kind),
             "lower_is_better": sorted(metrics.LOWER_IS_BETTER),
             "group_label": self.group_label,
+            "kind": self.kind,
             "config": self.fingerprint(),
         }

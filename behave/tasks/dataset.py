@@ -4,15 +4,17 @@ The task-free base (log, split, fitted pipeline, per-event neural inputs) is sha
 same data; each task's rows and features are cached beside it, under `<base>/tasks/<task key>/`:
 
     rows.parquet       sequence, cutoff, label, part, group   (TaskRows)
-    features.parquet   (R, F) float32 tabular features, row r from the first cutoff[r] events of its sequence
-    task.json          the task's config, group names and card (written last: marks a complete cache)
+    features.parquet   (R, F) float32 tabular features of each row (the task decides from what; by default
+                       the first cutoff[r] events of its sequence)
+    ids.parquet        entity indices per row (a rating task's user and item), when the task has them
+    task.json          the task's config, group names, info and card (written last: marks a complete cache)
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,8 @@ class TaskDataset:
     rows: TaskRows
     features: pd.DataFrame
     card: dict
+    ids: pd.DataFrame = field(default_factory=pd.DataFrame)
+    info: dict = field(default_factory=dict)
 
     @property
     def spec(self) -> DatasetSpec:
@@ -91,6 +95,7 @@ class TaskDataset:
             static=self.base.static[sequence],
             features=self.features.iloc[rows].reset_index(drop=True),
             sequence_ids=self.base.log.sequence_ids[sequence],
+            ids={name: self.ids[name].to_numpy()[rows] for name in self.ids.columns},
         )
 
     def part_rows(self, part: str) -> TaskRows:
@@ -112,35 +117,49 @@ def task_dataset(base: PreparedDataset, task: Task) -> TaskDataset:
     meta = json.loads((folder / "task.json").read_text())
     rows = TaskRows.from_frame(pd.read_parquet(folder / "rows.parquet"), meta["group_names"])
     features = pd.read_parquet(folder / "features.parquet")
-    return TaskDataset(base=base, task=task, rows=rows, features=features, card=meta["card"])
+    ids = pd.read_parquet(folder / "ids.parquet")
+    return TaskDataset(base, task, rows, features, meta["card"], ids, meta["info"])
 
 
 def _build(base: PreparedDataset, task: Task, out: Path) -> None:
     started = time.perf_counter()
     rows = task.rows(base.log, base.split)
-    cut = base.log.cut(rows.sequence, rows.cutoff)
-    token_ids = np.asarray(base.events.tokens)[base.log.event_positions(rows.sequence, rows.cutoff)]
-    features = base.pipeline.feature_table(cut, token_ids)
+    features = task.features(base, rows)
     rows.to_frame().to_parquet(out / "rows.parquet", index=False)
     features.to_parquet(out / "features.parquet", index=False)
-    card = task_card(rows, base.class_names)
+    ids = task.row_ids(base, rows)
+    pd.DataFrame(ids).to_parquet(out / "ids.parquet", index=False)
+    card = task_card(rows, base.class_names, task.kind)
+    if ids:  # e.g. test ratings whose user or item has no training rating: models fall back for those
+        test = rows.part == PARTS.index("test")
+        unseen = {name: int(np.count_nonzero(index[test] == 0)) for name, index in ids.items()}
+        unseen["any"] = int(np.count_nonzero(np.any([index[test] == 0 for index in ids.values()], axis=0)))
+        card["test_rows_unseen_in_train"] = unseen
+    inputs = task.family_inputs(list(features.columns))
+    if inputs is not None:
+        card["inputs"] = inputs
     card["prepare_seconds"] = round(time.perf_counter() - started, 2)
-    meta = {"task": task.fingerprint(), "group_names": rows.group_names, "card": card}
+    info = task.info(base, rows)
+    meta = {"task": task.fingerprint(), "group_names": rows.group_names, "card": card, "info": info}
     (out / "task.json").write_text(json.dumps(meta, indent=2, default=str))
 
 
-def task_card(rows: TaskRows, class_names: list[str]) -> dict:
-    """Rows and label shares per part, and test rows per evaluation group."""
+def task_card(rows: TaskRows, class_names: list[str], kind: str = "classification") -> dict:
+    """Rows and label shares (or the target's mean and spread) per part, and test rows per group."""
     card: dict = {"n_rows": len(rows), "parts": {}, "test_groups": {}}
     for name in PARTS:
         members = rows.in_part(name)
+        card["parts"][name] = {"n_rows": len(members), "n_sequences": len(np.unique(rows.sequence[members]))}
+        if kind == "regression":
+            values = np.asarray(rows.label[members], dtype=np.float64)
+            card["parts"][name]["target"] = {
+                "mean": round(float(values.mean()), 4) if len(values) else None,
+                "std": round(float(values.std()), 4) if len(values) else None,
+            }
+            continue
         counts = np.bincount(rows.label[members], minlength=len(class_names))
-        card["parts"][name] = {
-            "n_rows": len(members),
-            "n_sequences": len(np.unique(rows.sequence[members])),
-            "label_share": {
-                c: round(float(n) / max(len(members), 1), 4) for c, n in zip(class_names, counts)
-            },
+        card["parts"][name]["label_share"] = {
+            c: round(float(n) / max(len(members), 1), 4) for c, n in zip(class_names, counts)
         }
     test = rows.in_part("test")
     for index, name in enumerate(rows.group_names):
@@ -152,11 +171,17 @@ def format_task_card(name: str, card: dict) -> str:
     """The task's rows per part (and test rows per group) for the terminal."""
     lines = [f"task         {name}: {card['n_rows']:,} rows"]
     for part, values in card["parts"].items():
-        shares = ", ".join(f"{c}: {s:.1%}" for c, s in values["label_share"].items())
+        if "target" in values:
+            described = f"target mean {values['target']['mean']}, std {values['target']['std']}"
+        else:
+            described = "labels " + ", ".join(f"{c}: {s:.1%}" for c, s in values["label_share"].items())
         lines.append(
-            f"  {part:<10} {values['n_rows']:>8,} rows from {values['n_sequences']:,} sequences   "
-            f"labels {shares}"
+            f"  {part:<10} {values['n_rows']:>8,} rows from {values['n_sequences']:,} sequences   {described}"
         )
+    if card.get("test_rows_unseen_in_train"):
+        unseen = card["test_rows_unseen_in_train"]
+        shown = ", ".join(f"{name} {n:,}" for name, n in unseen.items() if name != "any")
+        lines.append(f"  test rows unseen in train: {unseen['any']:,} ({shown})")
     if card["test_groups"]:
         shown = ", ".join(f"{g}: {n}" for g, n in list(card["test_groups"].items())[:12])
         more = f", ... ({len(card['test_groups'])} groups)" if len(card["test_groups"]) > 12 else ""

@@ -12,10 +12,20 @@ import numpy as np
 from sklearn import metrics as skm
 
 BINARY_METRICS = ("auroc", "auprc", "accuracy", "f1", "log_loss", "brier", "ece")
+REGRESSION_METRICS = ("rmse", "mae")
 # Every metric lies in [0, 1] except these; intervals over seeds are kept inside a metric's range.
-RANGES = {"log_loss": (0.0, float("inf"))}
+RANGES = {name: (0.0, float("inf")) for name in ("log_loss", "rmse", "mae")}
 MULTICLASS_METRICS = ("accuracy", "macro_f1", "log_loss", "macro_auroc")
-LOWER_IS_BETTER = {"log_loss", "brier", "ece"}
+LOWER_IS_BETTER = {"log_loss", "brier", "ece", "rmse", "mae"}
+
+
+def score_regression(targets: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    """RMSE and MAE of predicted values (n,) or (n, 1) against numeric targets (n,)."""
+    targets = np.asarray(targets, dtype=np.float64)
+    errors = np.asarray(predictions, dtype=np.float64).reshape(len(targets)) - targets
+    if len(errors) == 0:
+        return {"rmse": float("nan"), "mae": float("nan")}
+    return {"rmse": float(np.sqrt(np.mean(errors**2))), "mae": float(np.mean(np.abs(errors)))}
 
 
 def expected_calibration_error(labels: np.ndarray, positive_prob: np.ndarray, n_bins: int = 15) -> float:

@@ -2,7 +2,7 @@
 
     sequence (R,) int64  position of the row's sequence in the EventLog
     cutoff   (R,) int64  how many of the sequence's first events the row may see, 1 <= cutoff <= length
-    label    (R,) int64  class index of the row
+    label    (R,)        class index of the row (int64), or its numeric target (float64, regression tasks)
     part     (R,) int8   index into PARTS ("train", "val", "test") of the row's sequence
     group    (R,) int64  index into `group_names` (e.g. prefix length 5), -1 for a task without groups
 
@@ -58,7 +58,7 @@ class TaskRows:
         return cls(
             sequence=frame["sequence"].to_numpy(np.int64),
             cutoff=frame["cutoff"].to_numpy(np.int64),
-            label=frame["label"].to_numpy(np.int64),
+            label=frame["label"].to_numpy(),
             part=frame["part"].to_numpy(np.int8),
             group=frame["group"].to_numpy(np.int64),
             group_names=list(group_names),

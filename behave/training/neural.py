@@ -19,12 +19,14 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from behave.data.batches.datamodule import EventDataModule
 from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
+from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.data.vocabulary import Vocabulary
 from behave.tasks.dataset import TaskDataset
 from behave.training.lightning_board import BoardLogger
 from behave.training.recipe import FitOutcome, RunContext
+from behave.training.transfer import TokenInit
 
 # Lightning notes that our module moves its own batches (EventBatch is a frozen dataclass it cannot
 # move) and that it runs without loader workers (deliberate: workers slowed 2-core training down).
@@ -45,6 +47,7 @@ class NeuralRecipe:
         batch_size: int = 256,
         eval_batch_size: int = 1024,
         rows_per_sequence: int | None = 1,
+        token_init: TokenInit | None = None,
     ) -> None:
         self.module = module
         self.name = name
@@ -52,6 +55,7 @@ class NeuralRecipe:
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.rows_per_sequence = rows_per_sequence
+        self.token_init = token_init
 
     def build(self, sizes: dict) -> pl.LightningModule:
         return self.module(**sizes)
@@ -82,13 +86,19 @@ class NeuralRecipe:
             "field_sizes": data.base.pipeline.event_fields.sizes,
         }
         model = self.build(sizes)
+        extra = {}
+        if self.token_init is not None:
+            tokens = model.encoder.tokens
+            if not isinstance(getattr(tokens, "embedding", None), torch.nn.Embedding):
+                raise DataError("model.token_init needs learned token embeddings, not one-hot tokens")
+            extra["token_init"] = self.token_init.apply(tokens.embedding, data.base.pipeline.vocabulary, data)
         callbacks = [instantiate(node) for node in context.cfg.get("callbacks", {}).values() if node]
         logger = BoardLogger(context.board) if context.board is not None else False
         trainer = instantiate(context.cfg.trainer, logger=logger, callbacks=callbacks)
         started = time.perf_counter()
         trainer.fit(model, datamodule=datamodule)
         fit_seconds = time.perf_counter() - started
-        self._restore_best(model, callbacks)
+        restore_best(model, callbacks)
         # The best weights are kept once, as a weights-only state dict (the checkpoint folder is removed).
         torch.save(model.state_dict(), context.run_dir / WEIGHTS_FILE)
         (context.run_dir / SIZES_FILE).write_text(json.dumps(sizes))
@@ -105,25 +115,25 @@ class NeuralRecipe:
             fit_seconds=fit_seconds,
             predict_seconds=predict_seconds,
             embedding_dim=int(model.encoder.embedding_dim),
-            extra={"epochs_trained": int(trainer.current_epoch)},
+            extra={"epochs_trained": int(trainer.current_epoch), **extra},
         )
-
-    @staticmethod
-    def _restore_best(model: pl.LightningModule, callbacks: list) -> None:
-        """Load the best checkpoint's weights (safe loading) and remove the checkpoint folder; without a
-        checkpoint callback the model stays as training left it."""
-        checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
-        if checkpoint is None or not checkpoint.best_model_path:
-            return
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["state_dict"])
-        shutil.rmtree(Path(checkpoint.best_model_path).parent, ignore_errors=True)
 
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())
         model = self.build(sizes)
         model.load_state_dict(torch.load(Path(run_dir) / WEIGHTS_FILE, map_location="cpu", weights_only=True))
         return predict_rows(model, inputs, spec, self.eval_batch_size)
+
+
+def restore_best(model: pl.LightningModule, callbacks: list) -> None:
+    """Load the best checkpoint's weights (safe loading) and remove the checkpoint folder; without a
+    checkpoint callback the model stays as training left it."""
+    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
+    if checkpoint is None or not checkpoint.best_model_path:
+        return
+    state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["state_dict"])
+    shutil.rmtree(Path(checkpoint.best_model_path).parent, ignore_errors=True)
 
 
 @torch.no_grad()

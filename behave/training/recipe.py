@@ -19,6 +19,10 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.tasks.dataset import TaskDataset
 
+# A recipe's `family`: learned representations (neural), hand-engineered features (tabular), or a constant
+# rule a model must beat (baseline: the global mean of the rating task).
+FAMILIES = ("neural", "tabular", "baseline")
+
 
 @dataclass(frozen=True)
 class RunContext:

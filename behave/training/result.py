@@ -19,6 +19,9 @@ from behave.paths import REPO_ROOT
 SCHEMA_VERSION = 2
 RESULT_FILE = "result.json"
 PREDICTIONS_FILE = "test_predictions.parquet"
+# Rating runs: the learned item vectors with each item's names, and whose ratings trained them.
+ITEM_EMBEDDINGS_FILE = "item_embeddings.parquet"
+RATING_RUN_FILE = "rating_run.json"
 
 
 @dataclass
@@ -91,11 +94,15 @@ def write_predictions(
     groups: np.ndarray,
     labels: np.ndarray,
     probs: np.ndarray,
+    regression: bool = False,
 ) -> Path:
-    """`test_predictions.parquet`, one row per test row of the task (atomic):
-    sequence_id, cutoff (events seen), group (evaluation group name or null), label, prob_0..prob_{C-1}."""
+    """`test_predictions.parquet`, one row per test row of the task (atomic): sequence_id, cutoff (events
+    seen), group (evaluation group name or null), label (class index, or the target of a regression task),
+    then prob_0..prob_{C-1}, or `prediction` for a regression task."""
     table = pd.DataFrame({"sequence_id": sequence_ids, "cutoff": cutoffs, "group": groups, "label": labels})
-    for k in range(probs.shape[1]):
+    if regression:
+        table["prediction"] = probs[:, 0]
+    for k in range(0 if regression else probs.shape[1]):
         table[f"prob_{k}"] = probs[:, k]
     path = Path(run_dir) / PREDICTIONS_FILE
     with atomic_path(path) as temp:

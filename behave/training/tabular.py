@@ -13,7 +13,7 @@ from behave.training.recipe import RunContext
 log = logging.getLogger("behave.train")
 # Per-round metric names of the boosting libraries -> the tags the neural runs log per epoch.
 ROUND_TAGS = {"logloss": "loss", "mlogloss": "loss", "binary_logloss": "loss", "multi_logloss": "loss"}
-ROUND_TAGS |= {"auc": "auroc"}
+ROUND_TAGS |= {"auc": "auroc", "rmse": "rmse", "l2": "loss"}
 
 
 def positional(features: pd.DataFrame) -> pd.DataFrame:

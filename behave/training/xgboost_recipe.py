@@ -10,6 +10,7 @@ one step); the model is saved as XGBoost JSON, never pickled.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -35,32 +36,37 @@ class XGBoostRecipe:
         self.family = family
         self.n_jobs = n_jobs
 
-    def classifier(self, num_classes: int, seed: int) -> xgb.XGBClassifier:
-        """The estimator; `params` may override the objective's defaults, `eval_metric` included."""
-        defaults = (
-            {"objective": "binary:logistic", "eval_metric": ["auc", "logloss"]}
-            if num_classes == 2
-            else {"objective": "multi:softprob", "eval_metric": ["mlogloss"]}
-        )
+    def estimator(self, data: TaskDataset, seed: int) -> xgb.XGBModel:
+        """A classifier, or a regressor for a regression task; `params` may override the objective's
+        defaults, `eval_metric` included (the LAST metric is the one early stopping watches)."""
+        if data.task.kind == "regression":
+            defaults, kind = {"objective": "reg:squarederror", "eval_metric": ["rmse"]}, xgb.XGBRegressor
+        elif data.num_classes == 2:
+            defaults, kind = (
+                {"objective": "binary:logistic", "eval_metric": ["auc", "logloss"]},
+                xgb.XGBClassifier,
+            )
+        else:
+            defaults, kind = {"objective": "multi:softprob", "eval_metric": ["mlogloss"]}, xgb.XGBClassifier
         settings = {**defaults, **self.params, "n_jobs": self.n_jobs, "random_state": seed}
-        return xgb.XGBClassifier(**settings, callbacks=[RoundLine()])
+        return kind(**settings, callbacks=[RoundLine()])
 
     def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
         train, val = data.inputs("train"), data.inputs("val")
         self.feature_names = list(train.features.columns)
         x_train, x_val = positional(train.features), positional(val.features)
-        model = self.classifier(data.num_classes, context.seed)
+        model = self.estimator(data, context.seed)
         started = time.perf_counter()
         model.fit(
             x_train, train.labels, eval_set=[(x_train, train.labels), (x_val, val.labels)], verbose=False
         )
         fit_seconds = time.perf_counter() - started
         model.save_model(context.run_dir / MODEL_FILE)
-        best_val = data.task.score(val.labels, model.predict_proba(x_val))[data.headline]
+        best_val = data.task.score(val.labels, outputs(model, x_val))[data.headline]
         self._log_rounds(model, context)
         self._log_importances(model, context)
         started = time.perf_counter()
-        test_probs = model.predict_proba(positional(data.inputs("test").features))
+        test_probs = outputs(model, positional(data.inputs("test").features))
         predict_seconds = time.perf_counter() - started
         n_trees, n_nodes = used_trees(model)
         return FitOutcome(
@@ -83,9 +89,21 @@ class XGBoostRecipe:
         log_importances(sorted(named.items(), key=lambda item: -item[1]), context, "total_gain")
 
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
-        model = xgb.XGBClassifier()
+        # The estimator class the run fitted (its objective says which), so prediction stops at the same
+        # early-stopped round as the run did.
+        booster = xgb.Booster()
+        booster.load_model(Path(run_dir) / MODEL_FILE)
+        objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+        model = xgb.XGBRegressor() if objective.startswith("reg:") else xgb.XGBClassifier()
         model.load_model(Path(run_dir) / MODEL_FILE)
-        return np.asarray(model.predict_proba(positional(inputs.features)), dtype=np.float64)
+        return outputs(model, positional(inputs.features))
+
+
+def outputs(model: xgb.XGBModel, features) -> np.ndarray:
+    """(R, C) class probabilities of a classifier, (R, 1) predicted values of a regressor."""
+    if isinstance(model, xgb.XGBClassifier):
+        return np.asarray(model.predict_proba(features), dtype=np.float64)
+    return np.asarray(model.predict(features), dtype=np.float64)[:, None]
 
 
 class RoundLine(xgb.callback.TrainingCallback):

@@ -7,9 +7,10 @@ because the GroupLens licence forbids redistribution:
     u.user   user_id|age|gender|occupation|zip                  one row per user: the label table
     u.item   item_id|title|release|video release|url|19 flags   latin-1; flags in `GENRES` order
 
-Events: user_id, timestamp (unix s), item_id, rating (1-5), primary_genre (first flagged genre in u.genre
-order, "unknown" when none), release_year (NaN when unknown) and one 0/1 column per genre (`GENRE_COLUMNS`),
-so the generic feature builder's numeric means are genre shares.
+Events: user_id, timestamp (unix s), item_id, rating (1-5), title, primary_genre (first flagged genre in
+u.genre order, "unknown" when none), release_year (NaN when unknown) and one 0/1 column per genre
+(`GENRE_COLUMNS`), so the generic feature builder's numeric means are genre shares. With `folds: true` also
+`fold` (1-5): which of MovieLens' own u1.test..u5.test files holds the rating (the five-fold protocol).
 Labels: user_id, gender (M/F), age, age_group (`AGE_GROUPS`), occupation (21 values).
 """
 
@@ -28,6 +29,7 @@ from behave.data.sources.files import DATA_DIR_ENV, read_table, resolve_data_dir
 DATASET_FOLDER = "movielens-100k"
 PUBLISHED_AT = "https://grouplens.org/datasets/movielens/100k/"
 FILES = ("u.data", "u.user", "u.item")
+FOLD_FILES = tuple(f"u{k}.test" for k in range(1, 6))
 # u.genre order, which is also the order of the 19 flag columns in u.item.
 GENRES = (
     *("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama"),
@@ -47,11 +49,13 @@ _ITEM_COLUMNS = ["item_id", "title", "release_date", "video_release_date", "imdb
 class MovieLens100k:
     """Source for `data=movielens100k`. `data_dir`: the folder holding u.data, u.user and u.item."""
 
-    def __init__(self, data_dir: str | None = None) -> None:
+    def __init__(self, data_dir: str | None = None, folds: bool = False) -> None:
         self.data_dir = resolve_data_dir(data_dir, DATASET_FOLDER)
+        self.folds = folds
 
     def paths(self) -> dict[str, Path]:
-        return {name: self.data_dir / name for name in FILES}
+        names = FILES + (FOLD_FILES if self.folds else ())
+        return {name: self.data_dir / name for name in names}
 
     def _check_present(self) -> dict[str, Path]:
         paths = self.paths()
@@ -81,6 +85,8 @@ class MovieLens100k:
             {**_NO_HEADER, "names": _ITEM_COLUMNS, "dtype": item_types, "encoding": "latin-1"},
         )
         events = _events(ratings, _item_attributes(items), str(paths["u.data"]))
+        if self.folds:
+            events["fold"] = _folds(ratings, paths)
         return RawTables(
             events=events,
             events_name=str(paths["u.data"]),
@@ -90,7 +96,7 @@ class MovieLens100k:
 
 
 def _item_attributes(items: pd.DataFrame) -> pd.DataFrame:
-    """One row per item id: primary_genre, release_year and the 0/1 genre columns."""
+    """One row per item id: title, primary_genre, release_year and the 0/1 genre columns."""
     flags = items[list(GENRE_COLUMNS)].fillna(0.0).to_numpy()
     # The first flagged genre, skipping "unknown" (column 0) whenever a real genre is flagged.
     real = flags[:, 1:] > 0
@@ -98,6 +104,7 @@ def _item_attributes(items: pd.DataFrame) -> pd.DataFrame:
     released = pd.to_datetime(items["release_date"], format="%d-%b-%Y", errors="coerce")
     attributes = pd.DataFrame(
         {
+            "title": items["title"].astype("string"),
             "primary_genre": np.asarray(GENRES)[first_real],
             "release_year": released.dt.year.astype("float64"),
         }
@@ -114,6 +121,25 @@ def _events(ratings: pd.DataFrame, attributes: pd.DataFrame, name: str) -> pd.Da
         raise DataError(f"{name}: {int(unknown.sum())} rating(s) name items absent from u.item, e.g. {shown}")
     joined = attributes.reindex(ratings["item_id"].to_numpy()).reset_index(drop=True)
     return pd.concat([ratings[["user_id", "timestamp", "item_id", "rating"]], joined], axis=1)
+
+
+def _folds(ratings: pd.DataFrame, paths: dict[str, Path]) -> np.ndarray:
+    """(N,) the k of the u{k}.test file holding each rating; the five test files partition the ratings."""
+    key = ["user_id", "item_id", "timestamp"]
+    tests = []
+    for k, name in enumerate(FOLD_FILES, start=1):
+        table = read_table(
+            paths[name], {**_NO_HEADER, "sep": "\t", "names": _RATING_COLUMNS, "dtype": "int64"}
+        )
+        tests.append(table[key].assign(fold=k))
+    folds = pd.concat(tests, ignore_index=True).drop_duplicates(key)
+    fold = ratings[key].merge(folds, on=key, how="left")["fold"]
+    if fold.isna().any():
+        raise DataError(
+            f"{paths[FOLD_FILES[0]].parent}: {int(fold.isna().sum())} rating(s) of u.data are in none of "
+            f"{', '.join(FOLD_FILES)}; those files must partition u.data (MovieLens' five-fold protocol)."
+        )
+    return fold.to_numpy(dtype=np.int64).astype(str)
 
 
 def user_labels(users: pd.DataFrame) -> pd.DataFrame:
