@@ -63,7 +63,7 @@ class MovieLens100k:
         if missing:
             raise DataError(
                 f"MovieLens 100K: file(s) {', '.join(missing)} not found in {self.data_dir} (expected "
-                f"{', '.join(FILES)}). Download ml-100k.zip from {PUBLISHED_AT} (licence: no "
+                f"{', '.join(paths)}). Download ml-100k.zip from {PUBLISHED_AT} (licence: no "
                 f"redistribution), unzip it and point `data.source.data_dir` or "
                 f"${DATA_DIR_ENV}/{DATASET_FOLDER} at that folder."
             )
