@@ -110,6 +110,16 @@ def test_search_budgets_are_equal_across_families():
     assert len(set(budgets.values())) == 1, budgets
 
 
+@pytest.mark.parametrize(
+    ("overrides", "direction"),
+    [(["hparams_search=gru"], "maximize"), (["hparams_search=dot_bias", "task=rating"], "minimize")],
+)
+def test_searches_optimise_in_the_monitors_direction(overrides, direction):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    assert OmegaConf.select(cfg, "hydra.sweeper.direction") == direction
+
+
 @pytest.mark.parametrize("task", options("task"))
 @pytest.mark.parametrize(("kind", "monitor"), [("binary", "val/auroc"), ("multiclass", "val/macro_auroc")])
 def test_monitor_is_the_tasks_choice_for_the_label_kind(task, kind, monitor, tmp_path):
