@@ -31,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from behave import config_schemas
 from behave.paths import CONFIG_DIR
+from behave.tasks.base import Evaluation
 from behave.tasks.dataset import TaskDataset, prepare_task
 from behave.tasks.metrics import monitor_mode
 from behave.training.recipe import RunContext
@@ -126,7 +127,7 @@ def run(cfg: DictConfig) -> RunResult:
 
 # Top-level keys of conf/train.yaml and its groups; anything else is a typo or a misplaced data key.
 TOP_LEVEL = {"data", "task", "model", "trainer", "logger", "callbacks", "paths", "seed", "monitor"}
-TOP_LEVEL |= {"torch_threads", "search_trials", "transfer_from"}
+TOP_LEVEL |= {"torch_threads", "search_trials", "transfer_from", "objective", "pretrain_from"}
 
 
 def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
@@ -137,21 +138,24 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
     result.task = task.describe(data.label_kind)
     # The run carries its own fitted pipeline, so behave-predict works even after the cache is deleted.
     shutil.copyfile(data.base.directory / "pipeline.json", run_dir / "pipeline.json")
-    recipe = instantiate(cfg.model)
+    recipe = task.model_recipe(instantiate(cfg.model))
     board = instantiate(cfg.logger) if cfg.get("logger") else None
     context = RunContext(run_dir=run_dir, seed=int(cfg.seed), cfg=cfg, monitor=str(cfg.monitor), board=board)
     outcome = recipe.fit(data, context)
     test = data.part_rows("test")
-    evaluation = task.evaluate(test, outcome.test_probs)
-    write_predictions(
-        run_dir,
-        data.base.log.sequence_ids[test.sequence],
-        test.cutoff,
-        test.group_name(np.arange(len(test))),
-        test.label,
-        outcome.test_probs,
-        regression=task.kind == "regression",
-    )
+    if outcome.test_metrics is not None:  # label-free: nothing to predict, the recipe scored the test part
+        evaluation = Evaluation(overall=outcome.test_metrics)
+    else:
+        evaluation = task.evaluate(test, outcome.test_probs)
+        write_predictions(
+            run_dir,
+            data.base.log.sequence_ids[test.sequence],
+            test.cutoff,
+            test.group_name(np.arange(len(test))),
+            test.label,
+            outcome.test_probs,
+            regression=task.kind == "regression",
+        )
     result.test_metrics = evaluation.overall
     result.test_metrics_by_group = evaluation.by_group
     result.best_val = {"metric": context.monitor, "value": outcome.best_val}
@@ -197,7 +201,7 @@ def _log_final(board, cfg: DictConfig, result: RunResult, labels: np.ndarray, pr
     if result.embedding_dim is not None:
         params["embedding_dim_resolved"] = result.embedding_dim
     board.log_hparams(params, final)
-    if probs.shape[1] == 2:
+    if probs.ndim == 2 and probs.shape[1] == 2:
         board.add_pr_curve("test/pr_curve", labels == 1, probs[:, 1])
     board.flush()
 

@@ -125,8 +125,10 @@ def test_searches_optimise_in_the_monitors_direction(overrides, direction):
 def test_monitor_is_the_tasks_choice_for_the_label_kind(task, kind, monitor, tmp_path):
     cfg = compose_train([f"task={task}", f"data.label.kind={kind}"], tmp_path / "run", tmp_path / "cache")
     built = instantiate(cfg.task)
-    # Classification tasks follow the label's kind; the rating task predicts a number whatever the label.
-    expected, mode = (monitor, "max") if built.kind == "classification" else ("val/rmse", "min")
+    # Classification tasks follow the label's kind; the rating task predicts a number whatever the label,
+    # and pretraining reads no label at all (its contrastive loss).
+    label_free = {"regression": "val/rmse", "pretraining": "val/loss"}
+    expected, mode = (monitor, "max") if built.kind == "classification" else (label_free[built.kind], "min")
     assert cfg.monitor == expected == built.monitor(kind)
     assert cfg.model.module.monitor == expected
     # Callbacks watch the monitor with the loss as tie-breaker, in the monitor's direction.

@@ -74,6 +74,11 @@ class Task(Protocol):
         description of the pipeline's two views holds)."""
         ...
 
+    def model_recipe(self, recipe):
+        """The recipe this task fits for the configured model: the model's own, or (a label-free task)
+        one that trains part of it, e.g. pretraining its encoder."""
+        ...
+
     def headline(self, label_kind: str) -> str: ...
 
     def monitor(self, label_kind: str) -> str: ...
@@ -122,6 +127,9 @@ class ClassificationTask:
 
     def family_inputs(self, feature_names: list[str]) -> dict | None:
         return None
+
+    def model_recipe(self, recipe):
+        return recipe
 
     @classmethod
     def headline(cls, label_kind: str) -> str:

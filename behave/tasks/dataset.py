@@ -117,6 +117,8 @@ def task_dataset(base: PreparedDataset, task: Task) -> TaskDataset:
     meta = json.loads((folder / "task.json").read_text())
     rows = TaskRows.from_frame(pd.read_parquet(folder / "rows.parquet"), meta["group_names"])
     features = pd.read_parquet(folder / "features.parquet")
+    if features.columns.empty:  # a task without tabular features (pretraining): parquet keeps no row count
+        features = pd.DataFrame(index=range(len(rows)))
     ids = pd.read_parquet(folder / "ids.parquet")
     return TaskDataset(base, task, rows, features, meta["card"], ids, meta["info"])
 
@@ -150,6 +152,8 @@ def task_card(rows: TaskRows, class_names: list[str], kind: str = "classificatio
     for name in PARTS:
         members = rows.in_part(name)
         card["parts"][name] = {"n_rows": len(members), "n_sequences": len(np.unique(rows.sequence[members]))}
+        if kind == "pretraining":  # no label: rows only
+            continue
         if kind == "regression":
             values = np.asarray(rows.label[members], dtype=np.float64)
             card["parts"][name]["target"] = {
@@ -171,7 +175,9 @@ def format_task_card(name: str, card: dict) -> str:
     """The task's rows per part (and test rows per group) for the terminal."""
     lines = [f"task         {name}: {card['n_rows']:,} rows"]
     for part, values in card["parts"].items():
-        if "target" in values:
+        if "target" not in values and "label_share" not in values:
+            described = "no label (label-free task)"
+        elif "target" in values:
             described = f"target mean {values['target']['mean']}, std {values['target']['std']}"
         else:
             described = "labels " + ", ".join(f"{c}: {s:.1%}" for c, s in values["label_share"].items())

@@ -80,6 +80,9 @@ class RatingTask:
     def strata(self, log_: EventLog) -> np.ndarray:
         return log_.labels
 
+    def model_recipe(self, recipe):
+        return recipe
+
     @classmethod
     def headline(cls, label_kind: str = "") -> str:
         return "rmse"

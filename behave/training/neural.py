@@ -4,7 +4,6 @@ restore the best checkpoint, predict, and leave the embeddings for the projector
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import warnings
 from functools import partial
@@ -15,7 +14,6 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from pytorch_lightning.callbacks import ModelCheckpoint
 
 from behave.data.batches.datamodule import EventDataModule
 from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
@@ -24,7 +22,9 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.data.vocabulary import Vocabulary
 from behave.tasks.dataset import TaskDataset
+from behave.training.checkpoints import restore_best
 from behave.training.lightning_board import BoardLogger
+from behave.training.pretrain import EncoderInit, FreezeEncoder
 from behave.training.recipe import FitOutcome, RunContext
 from behave.training.transfer import TokenInit
 
@@ -48,6 +48,7 @@ class NeuralRecipe:
         eval_batch_size: int = 1024,
         rows_per_sequence: int | None = 1,
         token_init: TokenInit | None = None,
+        encoder_init: EncoderInit | None = None,
     ) -> None:
         self.module = module
         self.name = name
@@ -56,6 +57,7 @@ class NeuralRecipe:
         self.eval_batch_size = eval_batch_size
         self.rows_per_sequence = rows_per_sequence
         self.token_init = token_init
+        self.encoder_init = encoder_init
 
     def build(self, sizes: dict) -> pl.LightningModule:
         return self.module(**sizes)
@@ -93,6 +95,12 @@ class NeuralRecipe:
                 raise DataError("model.token_init needs learned token embeddings, not one-hot tokens")
             extra["token_init"] = self.token_init.apply(tokens.embedding, data.base.pipeline.vocabulary, data)
         callbacks = [instantiate(node) for node in context.cfg.get("callbacks", {}).values() if node]
+        if self.encoder_init is not None:
+            extra["encoder_init"] = self.encoder_init.apply(
+                model, data.base, self.module.keywords["encoder"], context
+            )
+            if self.encoder_init.freeze_epochs > 0:
+                callbacks.append(FreezeEncoder(self.encoder_init.freeze_epochs))
         logger = BoardLogger(context.board) if context.board is not None else False
         trainer = instantiate(context.cfg.trainer, logger=logger, callbacks=callbacks)
         started = time.perf_counter()
@@ -123,17 +131,6 @@ class NeuralRecipe:
         model = self.build(sizes)
         model.load_state_dict(torch.load(Path(run_dir) / WEIGHTS_FILE, map_location="cpu", weights_only=True))
         return predict_rows(model, inputs, spec, self.eval_batch_size)
-
-
-def restore_best(model: pl.LightningModule, callbacks: list) -> None:
-    """Load the best checkpoint's weights (safe loading) and remove the checkpoint folder; without a
-    checkpoint callback the model stays as training left it."""
-    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
-    if checkpoint is None or not checkpoint.best_model_path:
-        return
-    state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state["state_dict"])
-    shutil.rmtree(Path(checkpoint.best_model_path).parent, ignore_errors=True)
 
 
 @torch.no_grad()

@@ -23,8 +23,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.tasks.dataset import TaskDataset
+from behave.training.checkpoints import restore_best
 from behave.training.lightning_board import BoardLogger
-from behave.training.neural import restore_best
 from behave.training.recipe import FitOutcome, RunContext
 from behave.training.result import ITEM_EMBEDDINGS_FILE, RATING_RUN_FILE
 

@@ -19,9 +19,10 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.tasks.dataset import TaskDataset
 
-# A recipe's `family`: learned representations (neural), hand-engineered features (tabular), or a constant
-# rule a model must beat (baseline: the global mean of the rating task).
-FAMILIES = ("neural", "tabular", "baseline")
+# A recipe's `family`: learned representations (neural), hand-engineered features (tabular), a constant
+# rule a model must beat (baseline: the global mean of the rating task), models that start from an encoder
+# pretrained without labels (pretrained), and the label-free pretraining itself (pretraining).
+FAMILIES = ("neural", "tabular", "baseline", "pretrained", "pretraining")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class FitOutcome:
     predict_seconds: float
     embedding_dim: int | None = None
     extra: dict = field(default_factory=dict)
+    # A label-free recipe (pretraining) scores itself on the test part; None: the task scores test_probs.
+    test_metrics: dict | None = None
 
 
 class Recipe(Protocol):

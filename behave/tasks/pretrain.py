@@ -1,0 +1,99 @@
+"""`task=pretrain`: no label is predicted; the chosen neural model's encoder learns from the events alone.
+
+The rows are the whole sequences of every part, labelled -1 (no label is read: the objective's positives
+and negatives come from the events), on the data's usual split, so a downstream model on the same data
+fine-tunes on the same training sequences the encoder was pretrained on and on no others. What is fitted
+is the objective (`objective=coles`, behave/training/pretrain.py); the run is scored label-free, by the
+contrastive loss and slice retrieval on the test part's sequences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from behave.data.errors import DataError
+from behave.data.event_log import EventLog
+from behave.data.prepared import PreparedDataset
+from behave.data.split import Split
+from behave.models.contrastive import Objective
+from behave.tasks.base import Evaluation
+from behave.tasks.rows import TaskRows
+
+
+class PretrainTask:
+    name = "pretrain"
+    kind = "pretraining"
+    oracle_applies = False
+    group_label = None
+    # The data's usual split (stratified on the sequence label, as the classifiers' split), so a pretrain
+    # run and the downstream runs share their training sequences. The labels pick the parts, nothing else.
+    strata_name = "label"
+
+    def __init__(self, objective: Objective | None = None) -> None:
+        self.objective = objective or Objective()
+
+    def fingerprint(self) -> dict:
+        return {"name": self.name}
+
+    def strata(self, log_: EventLog) -> np.ndarray:
+        return log_.labels
+
+    def rows(self, log_: EventLog, split: Split) -> TaskRows:
+        n = log_.n_sequences
+        return TaskRows(
+            sequence=np.arange(n, dtype=np.int64),
+            cutoff=log_.lengths.astype(np.int64),
+            label=np.full(n, -1, dtype=np.int64),
+            part=split.part_index(n),
+            group=np.full(n, -1, dtype=np.int64),
+        )
+
+    def features(self, base: PreparedDataset, rows: TaskRows) -> pd.DataFrame:
+        return pd.DataFrame(index=range(len(rows)))  # nothing tabular is fitted here
+
+    def row_ids(self, base: PreparedDataset, rows: TaskRows) -> dict[str, np.ndarray]:
+        return {}
+
+    def info(self, base: PreparedDataset, rows: TaskRows) -> dict:
+        return {}
+
+    def family_inputs(self, feature_names: list[str]) -> dict | None:
+        return None
+
+    @classmethod
+    def headline(cls, label_kind: str = "") -> str:
+        return "loss"
+
+    @classmethod
+    def monitor(cls, label_kind: str = "") -> str:
+        return "val/loss"
+
+    def model_recipe(self, recipe):
+        """The pretraining of `recipe`'s encoder: any neural model of the stack."""
+        from behave.training.pretrain import PretrainRecipe  # the training side; tasks stay below it
+
+        module = getattr(recipe, "module", None)
+        encoder = getattr(module, "keywords", {}).get("encoder")
+        if encoder is None:
+            raise DataError(
+                f"task=pretrain pretrains a neural encoder; model={getattr(recipe, 'name', '?')} has none "
+                "(use model=gru, lstm, transformer, cnn, ...)"
+            )
+        return PretrainRecipe(encoder, self.objective, name=f"{recipe.name}_{self.objective.name}")
+
+    def evaluate(self, rows: TaskRows, probs: np.ndarray) -> Evaluation:
+        raise DataError(
+            "task=pretrain has no label to evaluate; its recipe scores itself on the test sequences"
+        )
+
+    def describe(self, label_kind: str = "") -> dict:
+        return {
+            "name": self.name,
+            "headline": self.headline(),
+            "monitor": self.monitor(),
+            "lower_is_better": ["loss"],
+            "group_label": None,
+            "kind": self.kind,
+            "config": {**self.fingerprint(), "objective": self.objective.describe()},
+        }
