@@ -33,6 +33,7 @@ from behave.training.pretrain import (
     sequence_inputs,
 )
 from behave.training.recipe import RunContext
+from tests.cli import behave_ok
 from tests.compose import SMALL_DATA, compose_train
 
 SHORT = ["objective.max_epochs=3", "trainer.max_epochs=2"]
@@ -232,6 +233,10 @@ def test_pretrained_models_pretrain_once_per_seed_and_predict_as_they_scored(wor
         tmp_path / "embeddings_aggregates_xgboost" / "test_predictions.parquet"
     )
     assert np.allclose(scored[:, 1], saved["prob_1"].to_numpy(), atol=1e-6)
+    # The report says where the encoders came from and what pretraining cost, apart from the fit seconds.
+    behave_ok("behave.report", str(tmp_path), "--n-boot", "200")
+    report = (tmp_path / "report.md").read_text()
+    assert "### Pretraining" in report and "2 runs started from 1 encoder(s)" in report
 
 
 def test_freeze_epochs_keeps_the_encoder_fixed_then_trains_it(workspace):

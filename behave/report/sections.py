@@ -17,6 +17,7 @@ from behave.report.embedding import embedding_blocks
 from behave.report.figures import cost_blocks, dataset_figures
 from behave.report.groups import group_blocks
 from behave.report.item_map import item_map_blocks
+from behave.report.pretraining import pretraining_blocks
 from behave.report.records import Predictions, RunRecord, readable_predictions
 from behave.tasks.metrics import LOWER_IS_BETTER
 
@@ -273,6 +274,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     if calibration is not None:
         blocks += [Heading("Calibration", 3), calibration]
     blocks += cost_blocks(summaries, headline, out_dir / "figures", file_prefix)
+    blocks += pretraining_blocks(records)
     blocks += embedding_blocks(records, headline, out_dir / "figures", file_prefix)
     blocks += dataset_figures(records, predictions, headline, oracle, out_dir / "figures", file_prefix)
     blocks += item_map_blocks(records, out_dir / "figures", file_prefix)
