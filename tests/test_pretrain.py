@@ -136,7 +136,8 @@ def test_pretraining_never_reads_labels(data, workspace, tmp_path):
         assert torch.equal(weights[0][key], weights[1][key]), key
 
 
-def test_pretraining_sees_only_training_sequences(data, workspace, tmp_path):
+@pytest.mark.parametrize("parts", [("train",), ("train", "val", "test")])
+def test_pretraining_reads_the_sequences_of_its_parts_only(data, workspace, tmp_path, parts):
     _, cfg = workspace
     seen: list[np.ndarray] = []
     original = SequenceDataset.__init__
@@ -145,15 +146,20 @@ def test_pretraining_sees_only_training_sequences(data, workspace, tmp_path):
         seen.append(np.asarray(inputs.sequence))
         original(self, inputs, *args, **kwargs)
 
-    objective = Objective(slices=SliceSampler(3, 3, 10), max_epochs=1)
+    objective = Objective(slices=SliceSampler(3, 3, 10), max_epochs=1, parts=parts)
     SequenceDataset.__init__ = spy
     try:
         pretrain_encoder(data.base, encoder_factory(cfg), objective, 0, tmp_path, cfg.trainer)
     finally:
         SequenceDataset.__init__ = original
     read = np.unique(np.concatenate(seen))
-    assert set(read) <= set(data.base.split.part("train"))
-    assert len(read) == len(data.base.split.part("train"))
+    expected = np.sort(np.concatenate([data.base.split.part(part) for part in parts]))
+    assert np.array_equal(read, expected)
+
+
+def test_objective_parts_must_be_split_parts():
+    with pytest.raises(ValueError, match="objective.parts"):
+        Objective(parts=["train", "holdout"])
 
 
 @pytest.fixture(scope="module")

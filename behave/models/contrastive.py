@@ -13,7 +13,7 @@ other sequences' slices apart. No label is read anywhere here: `EventBatch.label
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import partial
@@ -27,6 +27,7 @@ from torch.nn import Parameter
 from torch.optim import AdamW, Optimizer
 
 from behave.data.batches.batch import EventBatch
+from behave.data.split import PARTS
 from behave.models.encoder import EventEncoder
 from behave.models.sequence_classifier import factory_config
 
@@ -147,8 +148,10 @@ def slice_retrieval(vectors: Tensor, owner: Tensor) -> Tensor:
 class Objective:
     """A label-free objective (`conf/objective/<name>.yaml`) and how long to fit it.
 
-    val_fraction  share of the training sequences held out to select the epoch (the contrastive loss on
-                  them); the downstream validation part is never used
+    parts         the split parts whose sequences' EVENTS are pretrained on (never a label): `[train]`, the
+                  default, keeps the comparison fair (no model sees a test sequence before its test);
+                  `[train, val, test]` is the transductive setting of the CoLES paper, stated in the report
+    val_fraction  share of those sequences held out to select the epoch (the contrastive loss on them)
     """
 
     name: str = "coles"
@@ -160,8 +163,14 @@ class Objective:
     patience: int = 3
     lr: float = 0.002
     val_fraction: float = 0.1
+    parts: Sequence[str] = ("train",)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "parts", tuple(str(part) for part in self.parts))
+        if not self.parts or set(self.parts) - set(PARTS):
+            raise ValueError(
+                f"objective.parts must name split parts of {list(PARTS)}, got {list(self.parts)}"
+            )
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"objective.val_fraction must be in (0, 1), got {self.val_fraction}")
 
@@ -175,6 +184,7 @@ class Objective:
             "patience": self.patience,
             "lr": self.lr,
             "val_fraction": self.val_fraction,
+            "parts": list(self.parts),
         }
 
 

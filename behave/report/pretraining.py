@@ -16,10 +16,11 @@ def pretraining_blocks(records: list[RunRecord]) -> list[Block]:
     pretrained = [r for r in records if r.ok and (r.raw.get("extra") or {}).get("encoder_init")]
     if not pretrained:
         return []
-    rows, encoders = [], set()
+    rows, encoders, parts = [], set(), set()
     for record in sorted(pretrained, key=lambda r: (r.model, r.seed)):
         init = record.raw["extra"]["encoder_init"]
         encoders.add(init.get("from"))
+        parts.add(tuple(init.get("pretrain_parts", ["train"])))
         loss = init.get("pretrain_val_loss")
         rows.append(
             [
@@ -31,11 +32,18 @@ def pretraining_blocks(records: list[RunRecord]) -> list[Block]:
                 f"{loss:.4f}" if loss is not None else "—",
             ]
         )
+    read = ", ".join(sorted({part for group in parts for part in group}, key=["train", "val", "test"].index))
+    where = (
+        "the training sequences only"
+        if read == "train"
+        else f"the events of the {read} sequences (no label; models that see test events before their test: "
+        "not a like-for-like comparison with the other families)"
+    )
     return [
         Heading("Pretraining", 3),
         Paragraph(
             f"{len(pretrained)} runs started from {len(encoders)} encoder(s) pretrained without labels on "
-            "the training sequences only (a tenth of them held out to pick the epoch by the contrastive "
+            f"{where} (a tenth of them held out to pick the epoch by the contrastive "
             "loss). Pretraining time is not in the fit seconds above."
         ),
         Table(

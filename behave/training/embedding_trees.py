@@ -100,6 +100,7 @@ class EmbeddingTreesRecipe:
                 "pretrain_seconds": record.get("fit_seconds"),
                 "pretrain_epochs": record.get("epochs_trained"),
                 "pretrain_val_loss": record.get("best_val_loss"),
+                "pretrain_parts": record.get("parts", ["train"]),
             },
             "encode_seconds": round(encode_seconds, 2),
             "with_aggregates": self.with_aggregates,

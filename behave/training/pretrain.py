@@ -86,12 +86,15 @@ def pretrain_encoder(
     """Fit the encoder on the training part's sequences; write encoder.pt and encoder.json to out_dir."""
     pl.seed_everything(seed, workers=True, verbose=False)
     torch.set_flush_denormal(True)
-    train_sequences = base.split.part("train")
+    sequences = np.sort(np.concatenate([base.split.part(part) for part in objective.parts]))
     rng = np.random.default_rng([seed, 7])
-    order = rng.permutation(train_sequences)
+    order = rng.permutation(sequences)
     n_held = max(1, int(round(objective.val_fraction * len(order))))
     if len(order) - n_held < 2:
-        raise DataError(f"pretraining needs at least 3 training sequences, the split has {len(order)}")
+        raise DataError(
+            f"pretraining needs at least 3 sequences in objective.parts {list(objective.parts)}, "
+            f"the split has {len(order)}"
+        )
     held, fit_on = np.sort(order[:n_held]), np.sort(order[n_held:])
     datamodule = EventDataModule(
         sequence_inputs(base, fit_on),
@@ -142,6 +145,7 @@ def pretrain_encoder(
         "encoder": factory_config(encoder),
         "objective": objective.describe(),
         "seed": seed,
+        "parts": list(objective.parts),
         "train_sequences": int(len(fit_on)),
         "held_out_sequences": int(len(held)),
         "best_val_loss": float(checkpoint.best_model_score)
@@ -266,6 +270,7 @@ class EncoderInit:
             "pretrain_seconds": record.get("fit_seconds"),
             "pretrain_epochs": record.get("epochs_trained"),
             "pretrain_val_loss": record.get("best_val_loss"),
+            "pretrain_parts": record.get("parts", ["train"]),
         }
 
 
