@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from behave.report.document import Block, Figure, Heading, Paragraph
+from behave.report.multiplicity import LABELS, Correction
 from behave.report.records import RunRecord, expand_paths, group_by_dataset, load_records
 from behave.report.render import write_outputs
 from behave.report.sections import ReportOptions, count, dataset_section
@@ -29,6 +30,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--n-boot", type=int, default=2000, help="paired bootstrap draws per comparison")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument(
+        "--correction",
+        choices=[c.value for c in Correction],
+        default=Correction.holm.value,
+        help="adjust the p-values of all comparisons in a section together: holm (default; no false "
+        "'beats' at 5%% over them all), bh (Benjamini-Hochberg false discovery rate) or none",
+    )
     return parser.parse_args(argv)
 
 
@@ -47,7 +55,8 @@ def build_report(records: list[RunRecord], out_dir: Path, options: ReportOptions
         Paragraph(
             f"{count(len(records), 'run')} ({n_ok} ok, {len(records) - n_ok} failed) "
             f"on {count(len(groups), 'dataset')}. "
-            f"Reference model: {options.reference}; {options.n_boot} bootstrap draws, seed {options.seed}."
+            f"Reference model: {options.reference}; {options.n_boot} bootstrap draws, seed {options.seed}; "
+            f"p-values adjusted over each section's comparisons: {LABELS[options.correction]}."
         ),
     ]
     for group in groups.values():
@@ -66,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"behave-report: no result.json below {' '.join(map(str, paths))}", file=sys.stderr)
         return 1
     out_dir = (args.out or default_out_dir(paths)).resolve()
-    options = ReportOptions(reference=args.reference, n_boot=args.n_boot, seed=args.seed)
+    options = ReportOptions(
+        reference=args.reference, n_boot=args.n_boot, seed=args.seed, correction=Correction(args.correction)
+    )
     blocks = build_report(records, out_dir, options)
     written = write_outputs(blocks, records, out_dir)
     figures = [block.path for block in blocks if isinstance(block, Figure)]

@@ -78,6 +78,18 @@ class Comparison:
     problem: str | None = None
     metric: str = "AUROC"
     lower_is_better: bool = False
+    # Set by `multiplicity.adjust`: the p-value adjusted over the report's comparisons, the method's name
+    # and how many comparisons it covered. None: judged on the CI alone.
+    p_adjusted: float | None = None
+    correction: str | None = None
+    n_tests: int = 1
+
+    @property
+    def significant(self) -> bool:
+        """The 95% CI excludes 0 and, where p-values were adjusted, the adjusted p is below 0.05."""
+        if self.result is None or not (self.result.lo > 0 or self.result.hi < 0):
+            return False
+        return self.p_adjusted is None or self.p_adjusted < 0.05
 
 
 def metric_names(records: list[RunRecord]) -> list[str]:
@@ -266,13 +278,24 @@ def verdict(comparison: Comparison) -> str:
     # Margins are stated as gains: AUROC up, or RMSE down, for the winner.
     gain = -1.0 if comparison.lower_is_better else 1.0
     low, high = sorted((gain * result.lo, gain * result.hi))
-    if low > 0:
+    adjusted = ""
+    if comparison.p_adjusted is not None:
+        adjusted = (
+            f", {comparison.correction}-adjusted p {_p(comparison.p_adjusted)} "
+            f"over {comparison.n_tests} comparison{'s' if comparison.n_tests != 1 else ''}"
+        )
+    if comparison.significant and low > 0:
         ci = f"95% CI {low:.3f} to {high:.3f}"
-        return f"{a} beats {b} by {gain * result.mean:.3f} {comparison.metric} ({ci}, {over})."
-    if high < 0:
+        return f"{a} beats {b} by {gain * result.mean:.3f} {comparison.metric} ({ci}{adjusted}, {over})."
+    if comparison.significant:
         ci = f"95% CI {-high:.3f} to {-low:.3f}"
-        return f"{b} beats {a} by {-gain * result.mean:.3f} {comparison.metric} ({ci}, {over})."
+        return f"{b} beats {a} by {-gain * result.mean:.3f} {comparison.metric} ({ci}{adjusted}, {over})."
+    after = f" after {comparison.correction} correction" if low > 0 or high < 0 else ""
     return (
-        f"No significant difference between {a} and {b} "
-        f"(difference {result.mean:.3f}, 95% CI {result.lo:.3f} to {result.hi:.3f}, {over})."
+        f"No significant difference between {a} and {b}{after} "
+        f"(difference {result.mean:.3f}, 95% CI {result.lo:.3f} to {result.hi:.3f}{adjusted}, {over})."
     )
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"= {value:.3f}"

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from behave.report import compare, plots
+from behave.report import compare, multiplicity, plots
 from behave.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
+from behave.report.multiplicity import Correction
 from behave.report.records import Predictions, RunRecord
 
 
@@ -67,7 +68,7 @@ def _verdict_cell(comparison: compare.Comparison) -> str:
     if result is None or not np.isfinite(result.mean):
         return "n/a"
     text = f"{result.mean:+.3f} [{result.lo:+.3f}, {result.hi:+.3f}]"
-    return f"**{text}**" if result.lo > 0 or result.hi < 0 else text
+    return f"**{text}**" if comparison.significant else text
 
 
 def group_blocks(
@@ -79,6 +80,7 @@ def group_blocks(
     seed: int,
     fig_dir: Path,
     prefix: str,
+    correction: Correction = Correction.holm,
 ) -> list[Block]:
     """Figure and table of the headline metric by group, with per-group paired verdicts."""
     groups = group_order(records, metric)
@@ -91,6 +93,10 @@ def group_blocks(
         values, groups, metric, label, fig_dir / f"{prefix}_{metric}_by_group.png"
     )
     comparisons = per_group_comparisons(predictions, pairs, groups, n_boot, seed, metric)
+    # One family of tests: every pair at every group.
+    flat = multiplicity.adjust([c for g in groups for c in comparisons[g]], correction)
+    comparisons = {g: flat[i * len(pairs) : (i + 1) * len(pairs)] for i, g in enumerate(groups)}
+    n_tests = sum(c.p_adjusted is not None for c in flat)
     models = compare.model_names([r for r in records if r.ok])
     header = [label, "test sequences", *[f"{m} {metric}" for m in models]]
     header += [f"{a} − {b}" for a, b in pairs]
@@ -112,8 +118,14 @@ def group_blocks(
         Paragraph(
             f"Test {metric} of each model at each {label}: mean over seeds, the band spans the seeds' "
             f"lowest and highest value. Differences are paired on the same test rows of each group, with "
-            f"95% CIs from {n_boot} bootstrap draws of those rows (bold: the CI excludes 0). The number "
-            "of test sequences behind each group is in the table."
+            f"95% CIs from {n_boot} bootstrap draws of those rows (bold: significant: the CI excludes 0"
+            + (
+                f" and the p-value stays below 0.05 after {multiplicity.LABELS[Correction(correction)]} "
+                f"correction over all {n_tests} comparisons of this table"
+                if n_tests
+                else ""
+            )
+            + "). The number of test sequences behind each group is in the table."
         ),
         Figure(path, f"Test {metric} by {label}, mean over seeds with the range over seeds."),
         Table(header, rows),
@@ -159,7 +171,6 @@ def _significant(comparisons: dict[str, list[compare.Comparison]]) -> list[str]:
 
 
 def _sign(comparison: compare.Comparison) -> int:
-    result = comparison.result
-    if result is None:
+    if not comparison.significant:
         return 0
-    return 1 if result.lo > 0 else (-1 if result.hi < 0 else 0)
+    return 1 if comparison.result.lo > 0 else -1

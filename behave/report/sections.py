@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from behave.report import compare
+from behave.report import compare, multiplicity
 from behave.report.compare import Comparison, MetricSummary, ModelSummary
 from behave.report.data_section import data_blocks
 from behave.report.document import Block, Bullets, Code, Heading, Paragraph, Table, code_span
@@ -17,8 +17,10 @@ from behave.report.embedding import embedding_blocks
 from behave.report.figures import cost_blocks, dataset_figures
 from behave.report.groups import group_blocks
 from behave.report.item_map import item_map_blocks
+from behave.report.multiplicity import Correction
 from behave.report.pretraining import pretraining_blocks
 from behave.report.records import Predictions, RunRecord, readable_predictions
+from behave.report.stats import delong_test
 from behave.tasks.metrics import LOWER_IS_BETTER
 
 
@@ -27,6 +29,7 @@ class ReportOptions:
     reference: str = compare.AUTO
     n_boot: int = 2000
     seed: int = 0
+    correction: Correction = Correction.holm
 
 
 def fmt(value: float, digits: int = 3) -> str:
@@ -122,12 +125,22 @@ def comparison_blocks(
     blocks: list[Block] = [Bullets([f"**{compare.verdict(c)}**" for c in comparisons])]
     shown = comparisons[0].metric
     header = ["comparison", "seed", f"{shown} model", f"{shown} reference", "difference", "95% CI"]
+    header.append("DeLong p")  # a cross-check of each seed's bootstrap CI (binary AUROC only)
     rows = [
         row for c in comparisons if c.result is not None for row in _comparison_rows(c, predictions, metric)
     ]
     if rows:
         blocks.append(Table(header, rows))
     return blocks
+
+
+def _delong_cell(first: Predictions, second: Predictions) -> str:
+    if first.is_regression or np.asarray(first.scores).ndim != 1:
+        return "—"
+    test = delong_test(first.labels == 1, first.scores, second.scores)
+    return (
+        "n/a" if not np.isfinite(test.p_value) else ("< 0.001" if test.p_value < 0.001 else fmt(test.p_value))
+    )
 
 
 def _comparison_rows(
@@ -142,8 +155,8 @@ def _comparison_rows(
         metric = compare.comparison_metric(headline, first.is_regression)
         aucs = [fmt(compare.score_predictions(p, metric)) for p in (first, second)]
         ci = f"{fmt(result.per_seed_lo[i])} to {fmt(result.per_seed_hi[i])}"
-        rows.append([pair, str(seed), *aucs, fmt(result.per_seed[i]), ci])
-    combined = [pair, "mean", "", "", fmt(result.mean), f"{fmt(result.lo)} to {fmt(result.hi)}"]
+        rows.append([pair, str(seed), *aucs, fmt(result.per_seed[i]), ci, _delong_cell(first, second)])
+    combined = [pair, "mean", "", "", fmt(result.mean), f"{fmt(result.lo)} to {fmt(result.hi)}", ""]
     rows.append([f"**{cell}**" if cell else "" for cell in combined])
     return rows
 
@@ -224,10 +237,14 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         file=sys.stderr,
         flush=True,
     )
-    comparisons = [
-        compare.compare_models(predictions, model, reference, options.n_boot, options.seed, headline)
-        for model, reference in pairs
-    ]
+    comparisons = multiplicity.adjust(
+        [
+            compare.compare_models(predictions, model, reference, options.n_boot, options.seed, headline)
+            for model, reference in pairs
+        ],
+        options.correction,
+    )
+    n_tests = sum(c.p_adjusted is not None for c in comparisons)
     regression = first.task.get("kind") == "regression"
     compared = compare.metric_label(compare.comparison_metric(headline, regression))
     n_ok = sum(r.ok for r in records)
@@ -264,12 +281,20 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             + f"; 95% CIs from {options.n_boot} paired bootstrap draws "
             "of test rows (both models scored on each resample). The mean row averages the per-seed "
             "differences within each draw, seeds paired by seed number."
+            + (
+                f" A difference is called significant when its CI excludes 0 and its p-value, adjusted "
+                f"by {multiplicity.LABELS[Correction(options.correction)]}'s method over the {n_tests} "
+                "comparisons of this section, stays below 0.05."
+                if n_tests > 1
+                else ""
+            )
         ),
         *comparison_blocks(comparisons, predictions, headline),
     ]
     blocks += group_blocks(
-        records, predictions, headline, pairs, options.n_boot, options.seed, out_dir / "figures", file_prefix
-    )
+        records, predictions, headline, pairs, options.n_boot, options.seed, out_dir / "figures", file_prefix,
+        options.correction,
+    )  # fmt: skip
     calibration = calibration_table(summaries)
     if calibration is not None:
         blocks += [Heading("Calibration", 3), calibration]
