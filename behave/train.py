@@ -51,6 +51,8 @@ OmegaConf.register_new_resolver(
     "behave_search_direction", lambda monitor: f"{monitor_mode(monitor)}imize", replace=True
 )
 OmegaConf.register_new_resolver("behave_interactive", interactive, replace=True)
+# protocol=kfold: run seed s tests on fold s mod k + 1 (1-based).
+OmegaConf.register_new_resolver("behave_fold", lambda seed, folds: int(seed) % int(folds) + 1, replace=True)
 config_schemas.register()
 
 
@@ -127,7 +129,7 @@ def run(cfg: DictConfig) -> RunResult:
 
 # Top-level keys of conf/train.yaml and its groups; anything else is a typo or a misplaced data key.
 TOP_LEVEL = {"data", "task", "model", "trainer", "logger", "callbacks", "paths", "seed", "monitor"}
-TOP_LEVEL |= {"torch_threads", "search_trials", "transfer_from", "objective", "pretrain_from"}
+TOP_LEVEL |= {"torch_threads", "search_trials", "transfer_from", "objective", "pretrain_from", "protocol"}
 
 
 def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:

@@ -90,7 +90,10 @@ def build_card(
         },
         "warnings": list(report.warnings),
         "sampled_sequences": spec.sample_sequences,
-        "split": {"method": spec.split.method.value, "seed": spec.split.seed},
+        "split": {"method": spec.split.method.value, "seed": spec.split.seed}
+        | (
+            {"folds": spec.split.folds, "fold": spec.split.fold} if spec.split.method.value == "kfold" else {}
+        ),
         "parts": {},
         "length_percentiles": {
             f"p{q}": float(np.percentile(lengths, q)) for q in (5, 25, 50, 75, 95, 99, 100)

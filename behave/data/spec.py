@@ -5,7 +5,7 @@ mean what (`EventSchema`, `LabelSpec`), how to split, how to form tokens, sequen
 Everything except `source` is plain data, so it is hashed into the cache fingerprint as is.
 
 String options are `str` enums: a typo fails when the config is composed, with the valid choices listed
-(`Invalid value 'tme', expected one of [stratified, time, time_strict]`), and a member still compares
+(`Invalid value 'tme', expected one of [stratified, time, time_strict, kfold]`), and a member still compares
 equal to its string. Built directly in Python, the dataclasses turn strings into members the same way.
 """
 
@@ -34,6 +34,9 @@ class SplitMethod(str, Enum):
     # As `time`, and events of train/val sequences after the test period starts are dropped, so no
     # training event comes from the future of a test prefix.
     time_strict = "time_strict"
+    # Stratified (and grouped) k-fold: fold `fold` of `folds` is the test part, val is drawn from the rest
+    # (val / (train + val) of it). `protocol=kfold` sweeps the folds, one per run seed.
+    kfold = "kfold"
 
 
 class BucketMethod(str, Enum):
@@ -98,6 +101,8 @@ class SplitSpec:
     val: float = 0.15
     test: float = 0.15
     seed: int = 0
+    folds: int = 5
+    fold: int = 1
 
     def __post_init__(self) -> None:
         self.method = SplitMethod(self.method)

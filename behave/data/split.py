@@ -2,7 +2,8 @@
 
 `stratified`: seeded, stratified by a per-sequence key the task names (the label for classification
 tasks), and grouped by `schema.group` when set (a group never lands in two parts; groups are stratified
-by their first sequence's key). `time`: sequences (or groups) ordered by start time, the earliest go to
+by their first sequence's key). `kfold`: the same, as k folds, fold `fold` the test part and val drawn
+from the others. `time`: sequences (or groups) ordered by start time, the earliest go to
 train, the latest to test. `time_strict`: as `time`, then `strict_time_cut` drops every train/val event
 after the test period starts, so no training event comes from the future of a test sequence or prefix.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from behave.data.errors import DataError
 from behave.data.event_log import EventLog
@@ -74,9 +75,11 @@ def split_sequences(
             + ". Use more data"
             + (" or drop data.schema.group." if log_.groups is not None else ".")
         )
+    keys = np.zeros(log_.n_sequences, np.int64) if strata is None else np.asarray(strata, np.int64)
     if spec.method == SplitMethod.stratified:
-        keys = np.zeros(log_.n_sequences, np.int64) if strata is None else np.asarray(strata, np.int64)
         parts = _stratified(units, keys, unit_of_sequence, fractions, spec.seed)
+    elif spec.method == SplitMethod.kfold:
+        parts = _kfold(units, keys, unit_of_sequence, fractions, spec)
     else:
         parts = _by_time(units, log_.start_time, unit_of_sequence, fractions)
     positions = [np.sort(np.flatnonzero(np.isin(unit_of_sequence, p))) for p in parts]
@@ -123,6 +126,27 @@ def _stratified(units, labels, unit_of_sequence, fractions, seed) -> list[np.nda
     rest, test = _draw(units, unit_labels, fractions[2], seed)
     train, val = _draw(rest, unit_labels[rest], fractions[1] / (fractions[0] + fractions[1]), seed + 1)
     return [train, val, test]
+
+
+def _kfold(units, labels, unit_of_sequence, fractions, spec: SplitSpec) -> list[np.ndarray]:
+    """Fold `spec.fold` (1-based) of a seeded, stratified k-fold over units is test; val from the rest."""
+    if not 2 <= spec.folds <= len(units) or not 1 <= spec.fold <= spec.folds:
+        raise DataError(
+            f"data.split: kfold needs 2 <= folds <= {len(units)} (the units to split) and "
+            f"1 <= fold <= folds, got folds={spec.folds}, fold={spec.fold}"
+        )
+    unit_labels = _first_label(labels, unit_of_sequence, len(units))
+    counts = np.bincount(unit_labels)
+    if counts[counts > 0].min() >= spec.folds:
+        folds = StratifiedKFold(spec.folds, shuffle=True, random_state=spec.seed).split(units, unit_labels)
+    else:
+        log.warning("a class has fewer sequences/groups than folds: k-fold without stratification")
+        folds = KFold(spec.folds, shuffle=True, random_state=spec.seed).split(units)
+    rest, test = list(folds)[spec.fold - 1]
+    train, val = _draw(
+        units[rest], unit_labels[rest], fractions[1] / (fractions[0] + fractions[1]), spec.seed + 1
+    )
+    return [train, val, units[test]]
 
 
 def _draw(units, unit_labels, fraction, seed):

@@ -13,6 +13,7 @@ from behave.report.records import Predictions, RunRecord, check_same_rows
 from behave.report.stats import (
     PairedAucDiff,
     auc,
+    corrected_resampled_t,
     paired_auc_comparison,
     paired_error_comparison,
     seed_mean_ci,
@@ -83,6 +84,8 @@ class Comparison:
     p_adjusted: float | None = None
     correction: str | None = None
     n_tests: int = 1
+    # What the comparison's unit is: "seeds" on shared test rows (bootstrap), or "splits" (one run each).
+    over: str = "seeds"
 
     @property
     def significant(self) -> bool:
@@ -268,29 +271,73 @@ def compare_models(
     )
 
 
+def compare_runs(
+    records: list[RunRecord], model: str, reference: str, headline: str, regression: bool
+) -> Comparison:
+    """model vs reference over runs that each have their own split (protocol resplit or kfold): one
+    difference per seed both ran (same seed, same split), tested by the corrected resampled t-test."""
+    metric = comparison_metric(headline, regression)
+    shown = metric_label(metric if regression else headline)
+    by_seed: dict[tuple[str, int], RunRecord] = {}
+    for record in records:
+        if record.ok and record.seed is not None and metric_value(record, metric, headline) is not None:
+            by_seed.setdefault((record.model, record.seed), record)
+    seeds = sorted({s for m, s in by_seed if m == model} & {s for m, s in by_seed if m == reference})
+    if len(seeds) < 2:
+        return Comparison(model, reference, seeds, None, "fewer than two splits have both models", shown)
+    differences = np.array(
+        [
+            metric_value(by_seed[(model, s)], metric, headline)
+            - metric_value(by_seed[(reference, s)], metric, headline)
+            for s in seeds
+        ]
+    )
+    sizes = [by_seed[(reference, s)].dataset.get("split_sizes") or {} for s in seeds]
+    share = float(np.mean([size.get("test", 0) / max(size.get("train", 1), 1) for size in sizes]))
+    mean, lo, hi, p = corrected_resampled_t(differences, share)
+    nan = np.full(len(seeds), np.nan)
+    result = PairedAucDiff(differences, nan, nan, mean, lo, hi, p)
+    return Comparison(
+        model, reference, seeds, result, metric=shown, lower_is_better=regression, over="splits"
+    )
+
+
+def metric_value(record: RunRecord, metric: str, headline: str) -> float | None:
+    """The compared metric of one run from its recorded test metrics (AUROC, macro AUROC, RMSE, MAE)."""
+    value = record.test_metrics.get(metric if metric in ERROR_METRICS else headline)
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
 def verdict(comparison: Comparison) -> str:
     """One plain sentence: who wins by how much, or that the CI includes zero."""
     a, b = display_name(comparison.model), display_name(comparison.reference)
     result = comparison.result
     if result is None:
         return f"{a} and {b} could not be compared: {comparison.problem}."
-    over = f"over {len(comparison.seeds)} seed{'s' if len(comparison.seeds) != 1 else ''}"
+    unit = "split" if comparison.over == "splits" else "seed"
+    over = f"over {len(comparison.seeds)} {unit}{'s' if len(comparison.seeds) != 1 else ''}"
     # Margins are stated as gains: AUROC up, or RMSE down, for the winner.
     gain = -1.0 if comparison.lower_is_better else 1.0
     low, high = sorted((gain * result.lo, gain * result.hi))
     adjusted = ""
-    if comparison.p_adjusted is not None:
+    if comparison.p_adjusted is not None and comparison.n_tests > 1:
         adjusted = (
             f", {comparison.correction}-adjusted p {_p(comparison.p_adjusted)} "
-            f"over {comparison.n_tests} comparison{'s' if comparison.n_tests != 1 else ''}"
+            f"over {comparison.n_tests} comparisons"
         )
+    elif comparison.p_adjusted is not None:
+        adjusted = f", p {_p(comparison.p_adjusted)}"
     if comparison.significant and low > 0:
         ci = f"95% CI {low:.3f} to {high:.3f}"
         return f"{a} beats {b} by {gain * result.mean:.3f} {comparison.metric} ({ci}{adjusted}, {over})."
     if comparison.significant:
         ci = f"95% CI {-high:.3f} to {-low:.3f}"
         return f"{b} beats {a} by {-gain * result.mean:.3f} {comparison.metric} ({ci}{adjusted}, {over})."
-    after = f" after {comparison.correction} correction" if low > 0 or high < 0 else ""
+    after = (
+        f" after {comparison.correction} correction"
+        if (low > 0 or high < 0) and comparison.n_tests > 1
+        else ""
+    )
     return (
         f"No significant difference between {a} and {b}{after} "
         f"(difference {result.mean:.3f}, 95% CI {result.lo:.3f} to {result.hi:.3f}{adjusted}, {over})."

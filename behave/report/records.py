@@ -59,6 +59,19 @@ class RunRecord:
     def fingerprint(self) -> str | None:
         return self.dataset.get("fingerprint")
 
+    @property
+    def protocol(self) -> str:
+        """How the run's split relates to the other runs' (fixed, resplit, kfold); fixed for old records."""
+        return str(((self.raw.get("config") or {}).get("protocol") or {}).get("name", "fixed"))
+
+    @property
+    def comparable_key(self) -> str | None:
+        """What runs must share to be compared: the prepared data itself under a fixed split; under
+        resplit/kfold each seed has its own split (and fingerprint), so the dataset name and protocol."""
+        if self.protocol == "fixed":
+            return self.fingerprint
+        return f"{self.dataset_name}:{self.protocol}" if self.fingerprint else None
+
     def number(self, key: str) -> float:
         """A top-level numeric field (fit_seconds, n_parameters, ...) or NaN when absent."""
         value = self.raw.get(key)
@@ -162,19 +175,20 @@ def task_key(record: RunRecord) -> str:
 
 
 def group_by_dataset(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
-    """Group runs by (data fingerprint, task), in order of first appearance.
+    """Group runs by (data fingerprint, task), in order of first appearance; runs of a resplit or k-fold
+    protocol group by (dataset name, protocol, task), since each of their seeds has its own split.
 
     A run without a fingerprint (it failed before loading data) joins the fingerprinted group of the same
     dataset name and task when there is exactly one, so it is still listed next to its siblings.
     """
     fingerprints: dict[tuple[str, str], set[str]] = {}
     for record in records:
-        if record.fingerprint:
-            fingerprints.setdefault((record.dataset_name, task_key(record)), set()).add(record.fingerprint)
+        if record.comparable_key:
+            fingerprints.setdefault((record.dataset_name, task_key(record)), set()).add(record.comparable_key)
     groups: dict[str, list[RunRecord]] = {}
     for record in records:
         task = task_key(record)
-        key = record.fingerprint
+        key = record.comparable_key
         if not key:
             candidates = fingerprints.get((record.dataset_name, task), set())
             key = next(iter(candidates)) if len(candidates) == 1 else f"name:{record.dataset_name}"

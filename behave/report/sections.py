@@ -154,7 +154,11 @@ def _comparison_rows(
         first, second = predictions[(comparison.model, seed)], predictions[(comparison.reference, seed)]
         metric = compare.comparison_metric(headline, first.is_regression)
         aucs = [fmt(compare.score_predictions(p, metric)) for p in (first, second)]
-        ci = f"{fmt(result.per_seed_lo[i])} to {fmt(result.per_seed_hi[i])}"
+        ci = (
+            f"{fmt(result.per_seed_lo[i])} to {fmt(result.per_seed_hi[i])}"
+            if np.isfinite(result.per_seed_lo[i])
+            else "—"
+        )
         rows.append([pair, str(seed), *aucs, fmt(result.per_seed[i]), ci, _delong_cell(first, second)])
     combined = [pair, "mean", "", "", fmt(result.mean), f"{fmt(result.lo)} to {fmt(result.hi)}", ""]
     rows.append([f"**{cell}**" if cell else "" for cell in combined])
@@ -215,9 +219,16 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     first = next((r for r in records if r.ok), records[0])
     task_name = first.task.get("name", "sequence")
     file_prefix = slug(f"{first.dataset_name}-{(first.fingerprint or '')[:8]}-{task_name}")
+    n_splits = len({r.fingerprint for r in records if r.fingerprint})
     title = (
         f"Dataset: {first.dataset_name}"
-        + (f" ({code_span(first.fingerprint[:12])})" if first.fingerprint else "")
+        + (
+            f" ({code_span(first.fingerprint[:12])})"
+            if first.fingerprint and first.protocol == "fixed"
+            else f" (protocol {first.protocol}, {n_splits} splits)"
+            if first.fingerprint
+            else ""
+        )
         + (f", task {task_name}" if task_name != "sequence" else "")
     )
     loaded, unreadable = readable_predictions(records)
@@ -237,15 +248,18 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         file=sys.stderr,
         flush=True,
     )
+    regression = first.task.get("kind") == "regression"
+    over_runs = first.protocol != "fixed"  # each seed its own split: the unit is the run, not the test row
     comparisons = multiplicity.adjust(
         [
-            compare.compare_models(predictions, model, reference, options.n_boot, options.seed, headline)
+            compare.compare_runs(records, model, reference, headline, regression)
+            if over_runs
+            else compare.compare_models(predictions, model, reference, options.n_boot, options.seed, headline)
             for model, reference in pairs
         ],
         options.correction,
     )
     n_tests = sum(c.p_adjusted is not None for c in comparisons)
-    regression = first.task.get("kind") == "regression"
     compared = compare.metric_label(compare.comparison_metric(headline, regression))
     n_ok = sum(r.ok for r in records)
     blocks: list[Block] = [
@@ -276,11 +290,20 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         Heading(f"Paired comparisons (reference: {reference or options.reference})", 3),
         Paragraph(
             f"Reference: {reference or 'none'} ({why}). "
-            f"{compared} differences (model − reference) on the same test rows"
-            + (", negative is better" if compared in ("RMSE", "MAE") else "")
-            + f"; 95% CIs from {options.n_boot} paired bootstrap draws "
-            "of test rows (both models scored on each resample). The mean row averages the per-seed "
-            "differences within each draw, seeds paired by seed number."
+            + (
+                f"Protocol {first.protocol}: each seed has its own split, so the unit is the run. "
+                f"{compared} differences (model − reference) of the runs on the same split"
+                + (", negative is better" if compared in ("RMSE", "MAE") else "")
+                + "; the mean over splits with a 95% CI and p-value from the corrected resampled t-test "
+                "(Nadeau & Bengio 2003: the variance grows by n_test / n_train because training sets of "
+                "different splits overlap). DeLong's p compares the two models within each split."
+                if over_runs
+                else f"{compared} differences (model − reference) on the same test rows"
+                + (", negative is better" if compared in ("RMSE", "MAE") else "")
+                + f"; 95% CIs from {options.n_boot} paired bootstrap draws "
+                "of test rows (both models scored on each resample). The mean row averages the per-seed "
+                "differences within each draw, seeds paired by seed number."
+            )
             + (
                 f" A difference is called significant when its CI excludes 0 and its p-value, adjusted "
                 f"by {multiplicity.LABELS[Correction(options.correction)]}'s method over the {n_tests} "

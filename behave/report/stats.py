@@ -282,6 +282,31 @@ def combined_paired_auc_diff(
     return result.mean, result.lo, result.hi
 
 
+def corrected_resampled_t(
+    differences: np.ndarray, test_share: float, confidence: float = 0.95
+) -> tuple[float, float, float, float]:
+    """Nadeau & Bengio's corrected resampled t-test over k runs, each on its own split: (mean, lo, hi, p).
+
+    differences (k,) metric(a) - metric(b), one per split; test_share = n_test / n_train. The variance of
+    the mean is (1/k + n_test/n_train) * var(differences), not var / k: training sets of different runs
+    overlap, so their results are correlated and the plain t-test is far too confident.
+    """
+    from scipy.special import stdtr  # the t CDF, without importing scipy.stats
+
+    d = np.asarray(differences, dtype=float)
+    d = d[np.isfinite(d)]
+    k = len(d)
+    if k < 2:
+        return (float(d.mean()) if k else float("nan")), float("nan"), float("nan"), float("nan")
+    mean = float(d.mean())
+    se = float(np.sqrt((1.0 / k + test_share) * d.var(ddof=1)))
+    if se == 0.0:
+        return mean, mean, mean, (1.0 if mean == 0 else 0.0)
+    margin = float(stdtrit(k - 1, 0.5 + confidence / 2)) * se
+    p_value = float(2.0 * stdtr(k - 1, -abs(mean) / se))
+    return mean, mean - margin, mean + margin, p_value
+
+
 def seed_mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float]:
     """Mean, sample std and t-interval of per-seed values (n,) -> (mean, std, lo, hi).
 
