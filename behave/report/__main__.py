@@ -10,7 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from behave.report.document import Block, Figure, Heading, Paragraph
+from behave.report.across import across_blocks, summarize
+from behave.report.compare import display_name
+from behave.report.document import Block, Bullets, Figure, Heading, Paragraph
 from behave.report.multiplicity import LABELS, Correction
 from behave.report.records import RunRecord, expand_paths, group_by_dataset, load_records
 from behave.report.render import write_outputs
@@ -30,6 +32,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--n-boot", type=int, default=2000, help="paired bootstrap draws per comparison")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument(
+        "--rope",
+        type=float,
+        default=0.01,
+        help="region of practical equivalence of the cross-dataset Bayesian test (headline units)",
+    )
     parser.add_argument(
         "--correction",
         choices=[c.value for c in Correction],
@@ -59,8 +67,21 @@ def build_report(records: list[RunRecord], out_dir: Path, options: ReportOptions
             f"p-values adjusted over each section's comparisons: {LABELS[options.correction]}."
         ),
     ]
-    for group in groups.values():
-        blocks += dataset_section(group, out_dir, options)
+    sections = [dataset_section(group, out_dir, options) for group in groups.values()]
+    answers = [section.answer for section in sections]
+    across = summarize(groups, options.reference, options.rope)
+    if across is not None:
+        leader = across.ranks.mean().idxmin()
+        answers.append(
+            f"Across {len(across.scores)} datasets, {display_name(leader)} has the best average rank "
+            f"({across.ranks.mean()[leader]:.2f}); see the section below for the tests."
+        )
+    # The answer first: one sentence per dataset, then the cross-dataset view, then each dataset's details.
+    blocks += [Heading("The answer", 2), Bullets(answers)]
+    if across is not None:
+        blocks += across_blocks(across, out_dir / "figures")
+    for section in sections:
+        blocks += section.blocks
     return blocks
 
 
@@ -76,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out_dir = (args.out or default_out_dir(paths)).resolve()
     options = ReportOptions(
-        reference=args.reference, n_boot=args.n_boot, seed=args.seed, correction=Correction(args.correction)
+        reference=args.reference,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        correction=Correction(args.correction),
+        rope=args.rope,
     )
     blocks = build_report(records, out_dir, options)
     written = write_outputs(blocks, records, out_dir)

@@ -30,6 +30,8 @@ class ReportOptions:
     n_boot: int = 2000
     seed: int = 0
     correction: Correction = Correction.holm
+    # Region of practical equivalence of the cross-dataset Bayesian test, in the headline metric's units.
+    rope: float = 0.01
 
 
 def fmt(value: float, digits: int = 3) -> str:
@@ -214,7 +216,50 @@ def _rows_per_sequence(record: RunRecord) -> int | None:
     return model.get("rows_per_sequence") if isinstance(model, dict) else None
 
 
-def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOptions) -> list[Block]:
+@dataclass(frozen=True)
+class DatasetSection:
+    """One dataset's blocks, and the sentence that answers the question for it (the report's first screen)."""
+
+    blocks: list[Block]
+    answer: str
+
+
+def answer_sentence(
+    name: str,
+    summaries: list[ModelSummary],
+    comparisons: list[Comparison],
+    headline: str,
+    reference: str | None,
+) -> str:
+    """ "On kddcup2015, GRU ranks first by AUROC (0.870). Against XGBoost: no model is better; ..."."""
+    ranked = compare.rank_summaries(summaries, headline)
+    best = ranked[0] if ranked and headline in ranked[0].metrics else None
+    label = compare.metric_label(headline)
+    text = f"On **{name}**"
+    if best is None:
+        return text + ", no model has a test score."
+    text += (
+        f", {compare.display_name(best.model)} ranks first by {label} ({best.metrics[headline].mean:.3f})."
+    )
+    against = [c for c in comparisons if c.reference == reference and c.result is not None]
+    if not against or reference is None:
+        return text
+    better, tied, worse = [], [], []
+    for c in against:
+        gain = (-1.0 if c.lower_is_better else 1.0) * c.result.mean
+        name_margin = f"{compare.display_name(c.model)} ({gain:+.3f})"
+        (better if c.significant and gain > 0 else worse if c.significant else tied).append(name_margin)
+    parts = []
+    if better:
+        parts.append(f"better: {', '.join(better)}")
+    if tied:
+        parts.append(f"no significant difference: {', '.join(tied)}")
+    if worse:
+        parts.append(f"worse: {', '.join(worse)}")
+    return text + f" Against {compare.display_name(reference)}: " + "; ".join(parts) + "."
+
+
+def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOptions) -> DatasetSection:
     """All blocks for the runs of one dataset (one fingerprint) and one task."""
     first = next((r for r in records if r.ok), records[0])
     task_name = first.task.get("name", "sequence")
@@ -333,4 +378,5 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             Paragraph("These runs are in the tables above but not in the comparisons and figures:"),
             Bullets([code_span(problem) for problem in unreadable]),
         ]
-    return blocks
+    name = first.dataset_name + (f" ({task_name})" if task_name != "sequence" else "")
+    return DatasetSection(blocks, answer_sentence(name, summaries, comparisons, headline, reference))
