@@ -106,3 +106,19 @@ def test_a_planted_difference_is_found_over_resplits(tmp_path):
     report = _resplit_sweep(tmp_path / "planted", ["data.source.n_users=1500"], range(6))
     # Whichever is the reference (the better on validation), the verdict is XGBoost's.
     assert "XGBoost beats logistic regression by" in report and "over 6 splits" in report
+
+
+def test_the_benchmark_sweeps_every_dataset_and_composes_for_each(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from behave.paths import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=benchmark"], return_hydra_config=True)
+    datasets = str(cfg.hydra.sweeper.params.data).split(",")
+    assert datasets == ["synthetic", "movielens100k", "kddcup2015", "cdnow"]
+    for data in datasets:
+        job = compose_train(
+            ["experiment=benchmark", f"data={data}", "protocol=kfold"], tmp_path / data, tmp_path
+        )
+        assert job.data.name == data and job.data.split.method.value == "kfold"
