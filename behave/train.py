@@ -130,6 +130,7 @@ def run(cfg: DictConfig) -> RunResult:
 # Top-level keys of conf/train.yaml and its groups; anything else is a typo or a misplaced data key.
 TOP_LEVEL = {"data", "task", "model", "trainer", "logger", "callbacks", "paths", "seed", "monitor"}
 TOP_LEVEL |= {"torch_threads", "search_trials", "transfer_from", "objective", "pretrain_from", "protocol"}
+TOP_LEVEL |= {"tuning"}
 
 
 def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:

@@ -21,6 +21,7 @@ from behave.report.multiplicity import Correction
 from behave.report.pretraining import pretraining_blocks
 from behave.report.records import Predictions, RunRecord, readable_predictions
 from behave.report.stats import delong_test
+from behave.report.tuning import tuning_blocks
 from behave.tasks.metrics import LOWER_IS_BETTER
 
 
@@ -368,6 +369,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         blocks += [Heading("Calibration", 3), calibration]
     blocks += cost_blocks(summaries, headline, out_dir / "figures", file_prefix)
     blocks += pretraining_blocks(records)
+    blocks += tuning_blocks(records)
     blocks += embedding_blocks(records, headline, out_dir / "figures", file_prefix)
     blocks += dataset_figures(records, predictions, headline, oracle, out_dir / "figures", file_prefix)
     blocks += item_map_blocks(records, out_dir / "figures", file_prefix)

@@ -1,0 +1,125 @@
+"""`behave-tune`: a tuned comparison end to end. Per model, an Optuna search with the SAME trial budget that
+selects on the validation part only; then each model's best configuration over the seeds on the same split;
+then the report, which states the budget, each search space and each model's chosen values.
+
+    behave-tune models=gru,xgboost seeds=0,1,2 out=outputs/tuned/sim
+    behave-tune models=gru,lstm,xgboost seeds=0,1,2 out=outputs/tuned/kdd search_trials=30 data=kddcup2015
+
+Every other `key=value` goes to each search and each final run alike (data, task, protocol...). A search
+ranks its trials by their validation score (`best_val`); the trials also record test metrics, as every
+run does, but nothing here reads them: the test part plays no part in choosing a configuration.
+Layout under `out`: search/<model>/ (the trials), final/ (the tuned runs), tuning.json, and the report.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from behave.data.cache import write_json_atomic
+from behave.data.errors import DataError
+from behave.paths import CONFIG_DIR
+
+USAGE = "usage: behave-tune models=<m1,m2,...> seeds=<0,1,2> out=<folder> [search_trials=N] [key=value ...]"
+TUNING_FILE = "tuning.json"
+
+
+def parse(argv: list[str]) -> tuple[list[str], str, Path, list[str], int | None]:
+    """(models, seeds, out folder, shared overrides, search_trials) from `key=value` arguments."""
+    options, shared = {}, []
+    for argument in argv:
+        key, sep, value = argument.partition("=")
+        if not sep:
+            raise DataError(f"behave-tune: '{argument}' is not key=value. {USAGE}")
+        if key in ("models", "seeds", "out", "search_trials"):
+            options[key] = value
+        else:
+            shared.append(argument)
+    missing = [key for key in ("models", "seeds", "out") if not options.get(key)]
+    if missing:
+        raise DataError(f"behave-tune: missing {', '.join(missing)}. {USAGE}")
+    models = [m.strip() for m in options["models"].split(",") if m.strip()]
+    unsearchable = [m for m in models if not (CONFIG_DIR / "hparams_search" / f"{m}.yaml").exists()]
+    if unsearchable:
+        known = sorted(p.stem for p in (CONFIG_DIR / "hparams_search").glob("*.yaml"))
+        raise DataError(
+            f"behave-tune: no search space for {', '.join(unsearchable)} (conf/hparams_search/); known: "
+            + ", ".join(known)
+        )
+    trials = int(options["search_trials"]) if options.get("search_trials") else None
+    return models, options["seeds"], Path(options["out"]), shared, trials
+
+
+def search_space(model: str) -> dict[str, str]:
+    """The search's parameters as written in conf/hparams_search/<model>.yaml."""
+    config = OmegaConf.load(CONFIG_DIR / "hparams_search" / f"{model}.yaml")
+    return {str(k): str(v) for k, v in config.hydra.sweeper.params.items()}
+
+
+def best_of_search(folder: Path) -> tuple[dict, float, int]:
+    """(best parameters, best validation value, trials run) of a finished Optuna search folder."""
+    results = folder / "optimization_results.yaml"
+    if not results.exists():
+        raise DataError(
+            f"behave-tune: the search in {folder} wrote no optimization_results.yaml (see its log)"
+        )
+    best = OmegaConf.to_container(OmegaConf.load(results))
+    trials = len(list(folder.glob("trial_*/result.json")))
+    return dict(best["best_params"]), float(best["best_value"]), trials
+
+
+def override(key: str, value) -> str:
+    """A Hydra override that sets `key` to exactly `value` (strings quoted, so 'last+mean' stays one)."""
+    if isinstance(value, str):
+        return f"{key}='{value}'"
+    return f"{key}={json.dumps(value)}"
+
+
+def behave_train(arguments: list[str]) -> None:
+    command = [sys.executable, "-m", "behave.train", *arguments]
+    print("behave-tune:", shlex.join(command), flush=True)
+    done = subprocess.run(command)
+    if done.returncode != 0:
+        raise DataError(f"behave-tune: this step failed (exit {done.returncode}): {shlex.join(command)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        models, seeds, out, shared, trials = parse(sys.argv[1:] if argv is None else argv)
+        budget = [f"search_trials={trials}"] if trials else []
+        tuning: dict = {"models": {}, "shared_overrides": shared}
+        for model in models:
+            folder = out / "search" / model
+            behave_train([f"hparams_search={model}", *budget, *shared, f"hydra.sweep.dir={folder}"])
+            params, value, ran = best_of_search(folder)
+            tuning["models"][model] = {
+                "search_space": search_space(model),
+                "best": params,
+                "best_val": value,
+                "trials": ran,
+            }
+        tuning["trials_per_model"] = {m: t["trials"] for m, t in tuning["models"].items()}
+        write_json_atomic(out / TUNING_FILE, tuning)
+        for model in models:
+            chosen = [override(k, v) for k, v in tuning["models"][model]["best"].items()]
+            behave_train(
+                ["-m", f"model={model}", f"seed={seeds}", *shared, *chosen,
+                 f"tuning={(out / TUNING_FILE).resolve()}", f"hydra.sweep.dir={out / 'final' / model}",
+                 # The chosen values would make the job folders' names too long for the file system.
+                 "hydra.sweep.subdir=seed_${seed}"]
+            )  # fmt: skip
+        from behave.report.__main__ import main as report
+
+        return report([str(out / "final"), "--out", str(out)])
+    except DataError as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
