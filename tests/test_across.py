@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +99,10 @@ def test_the_report_leads_with_one_answer_per_dataset_then_the_cross_dataset_vie
     assert (tmp_path / "r" / "figures" / "across_datasets_critical_difference.png").stat().st_size > 0
     frame = pd.read_csv(tmp_path / "r" / "results.csv")
     assert set(frame["model"]) == {"logreg", "xgboost"}
+    # The HTML: an index (the answer, the view across datasets, a link per dataset) and one page each.
+    index = (tmp_path / "r" / "report.html").read_text()
+    pages = re.findall(r'<a href="(report-[^"]+\.html)">', index)
+    assert len(pages) == 2 and "The answer" in index and "<h2>Dataset:" not in index
+    for page in pages:
+        text = (tmp_path / "r" / page).read_text()
+        assert '<a href="report.html">' in text and "<h2>Dataset: sim" in text and "The answer" not in text

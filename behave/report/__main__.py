@@ -54,8 +54,10 @@ def default_out_dir(paths: list[Path]) -> Path:
     return first if first.is_dir() else first.parent
 
 
-def build_report(records: list[RunRecord], out_dir: Path, options: ReportOptions) -> list[Block]:
-    """The whole report: a header, then one section per dataset (fingerprint)."""
+def build_report(
+    records: list[RunRecord], out_dir: Path, options: ReportOptions
+) -> tuple[list[Block], list[tuple[str, list[Block]]]]:
+    """(the front: header, answer, view across datasets; [(page name, blocks)] one per dataset and task)."""
     groups = group_by_dataset(records)
     n_ok = sum(r.ok for r in records)
     blocks: list[Block] = [
@@ -80,9 +82,8 @@ def build_report(records: list[RunRecord], out_dir: Path, options: ReportOptions
     blocks += [Heading("The answer", 2), Bullets(answers)]
     if across is not None:
         blocks += across_blocks(across, out_dir / "figures")
-    for section in sections:
-        blocks += section.blocks
-    return blocks
+    pages = [(section.page, section.blocks) for section in sections]
+    return blocks, pages
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         correction=Correction(args.correction),
         rope=args.rope,
     )
-    blocks = build_report(records, out_dir, options)
-    written = write_outputs(blocks, records, out_dir)
+    front, pages = build_report(records, out_dir, options)
+    written = write_outputs(front, pages, records, out_dir)
+    blocks = front + [block for _, page in pages for block in page]
     figures = [block.path for block in blocks if isinstance(block, Figure)]
     for path in [*written, *figures]:
         print(path)

@@ -57,7 +57,8 @@ def _markdown_row(cells: list[str]) -> str:
 
 
 def _inline_html(text: str) -> str:
-    """Escape, then turn the two inline marks (`code`, **bold**) into tags; code first so its stars stay."""
+    """Escape, then turn the inline marks (`code`, **bold**, [text](link)) into tags; code first so its
+    stars stay."""
     escaped = html.escape(text, quote=False)
     pieces = re.split(r"(`[^`]*`)", escaped)
     out = []
@@ -65,7 +66,8 @@ def _inline_html(text: str) -> str:
         if piece.startswith("`") and piece.endswith("`") and len(piece) >= 2:
             out.append(f"<code>{piece[1:-1]}</code>")
         else:
-            out.append(re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", piece))
+            piece = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", piece)
+            out.append(re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', piece))
     return "".join(out)
 
 
@@ -127,11 +129,32 @@ def results_frame(records: list[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["dataset", "model", "seed"], kind="stable", na_position="last")
 
 
-def write_outputs(blocks: list[Block], records: list[RunRecord], out_dir: Path) -> list[Path]:
-    """Write report.md, report.html and results.csv into `out_dir`; return their paths."""
+TITLE = "behave comparison report"
+
+
+def write_outputs(
+    front: list[Block], sections: list[tuple[str, list[Block]]], records: list[RunRecord], out_dir: Path
+) -> list[Path]:
+    """Write report.md (everything), report.html and results.csv into `out_dir`; return their paths.
+
+    With one dataset report.html is the whole report. With several it is the index (the answer, the view
+    across datasets, a link per dataset) and each dataset gets its own page, report-<slug>.html."""
     out_dir.mkdir(parents=True, exist_ok=True)
     markdown, page, csv = out_dir / "report.md", out_dir / "report.html", out_dir / "results.csv"
-    markdown.write_text(to_markdown(blocks, out_dir), encoding="utf-8")
-    page.write_text(to_html(blocks, "behave comparison report"), encoding="utf-8")
+    everything = front + [block for _, blocks in sections for block in blocks]
+    markdown.write_text(to_markdown(everything, out_dir), encoding="utf-8")
+    written = [markdown, page, csv]
+    if len(sections) <= 1:
+        page.write_text(to_html(everything, TITLE), encoding="utf-8")
+    else:
+        links = []
+        for name, blocks in sections:
+            file = out_dir / f"report-{name}.html"
+            back = Paragraph("[All datasets: the answer and the view across them](report.html)")
+            file.write_text(to_html([back, *blocks], f"{TITLE}: {name}"), encoding="utf-8")
+            links.append(f"[{name}]({file.name})")
+            written.append(file)
+        index = front + [Heading("One page per dataset", 2), Bullets(links)]
+        page.write_text(to_html(index, TITLE), encoding="utf-8")
     results_frame(records).to_csv(csv, index=False)
-    return [markdown, page, csv]
+    return written

@@ -223,6 +223,7 @@ class DatasetSection:
 
     blocks: list[Block]
     answer: str
+    page: str  # a file-name-safe name of the dataset and task, for its own HTML page
 
 
 def answer_sentence(
@@ -381,4 +382,5 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             Bullets([code_span(problem) for problem in unreadable]),
         ]
     name = first.dataset_name + (f" ({task_name})" if task_name != "sequence" else "")
-    return DatasetSection(blocks, answer_sentence(name, summaries, comparisons, headline, reference))
+    answer = answer_sentence(name, summaries, comparisons, headline, reference)
+    return DatasetSection(blocks, answer, file_prefix)
