@@ -32,6 +32,10 @@ DISPLAY_NAMES |= {"gru_transfer_frozen": "GRU, rating embeddings frozen"}
 METRIC_LABELS = {"auroc": "AUROC", "macro_auroc": "macro AUROC", "rmse": "RMSE", "mae": "MAE"}
 ERROR_METRICS = ("rmse", "mae")
 DISPLAY_NAMES |= {"logreg": "logistic regression", "random_forest": "random forest", "bag": "bag of events"}
+DISPLAY_NAMES |= {"coles_gru": "GRU pretrained (CoLES)", "embeddings_xgboost": "XGBoost on CoLES vectors"}
+DISPLAY_NAMES |= {"embeddings_aggregates_xgboost": "XGBoost on aggregates + CoLES vectors"}
+DISPLAY_NAMES |= {"embeddings_lightgbm": "LightGBM on CoLES vectors"}
+DISPLAY_NAMES |= {"embeddings_aggregates_lightgbm": "LightGBM on aggregates + CoLES vectors"}
 
 
 def display_name(model: str) -> str:
