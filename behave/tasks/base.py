@@ -88,36 +88,21 @@ class Task(Protocol):
     def describe(self, label_kind: str) -> dict: ...
 
 
-class ClassificationTask:
-    """Rows labelled with their sequence's class; metrics from `behave.tasks.metrics`.
+class SequenceSplitTask:
+    """What most tasks share: the data's usual split (stratified on the sequence label), no entity ids, no
+    task-specific info, the pipeline's two views as the data card describes them, the model's own recipe."""
 
-    Subclasses decide which (sequence, cutoff) rows exist (`_cut`) and how rows are grouped for evaluation.
-    """
-
-    name = "classification"
-    kind = "classification"
+    name = "task"
     oracle_applies = False
     # What the evaluation groups are, in words (e.g. "prefix length"); None for a task without groups.
     group_label: str | None = None
+    strata_name = "label"
 
     def fingerprint(self) -> dict:
         return {"name": self.name}
 
-    @property
-    def strata_name(self) -> str | None:
-        return "label"
-
     def strata(self, log_: EventLog) -> np.ndarray:
         return log_.labels
-
-    def rows(self, log_: EventLog, split: Split) -> TaskRows:
-        raise NotImplementedError
-
-    def features(self, base: PreparedDataset, rows: TaskRows) -> pd.DataFrame:
-        """The pipeline's features of each row's events up to its cutoff (`EventLog.cut`)."""
-        cut = base.log.cut(rows.sequence, rows.cutoff)
-        token_ids = np.asarray(base.events.tokens)[base.log.event_positions(rows.sequence, rows.cutoff)]
-        return base.pipeline.feature_table(cut, token_ids)
 
     def row_ids(self, base: PreparedDataset, rows: TaskRows) -> dict[str, np.ndarray]:
         return {}
@@ -130,6 +115,25 @@ class ClassificationTask:
 
     def model_recipe(self, recipe):
         return recipe
+
+
+class ClassificationTask(SequenceSplitTask):
+    """Rows labelled with their sequence's class; metrics from `behave.tasks.metrics`.
+
+    Subclasses decide which (sequence, cutoff) rows exist (`_cut`) and how rows are grouped for evaluation.
+    """
+
+    name = "classification"
+    kind = "classification"
+
+    def rows(self, log_: EventLog, split: Split) -> TaskRows:
+        raise NotImplementedError
+
+    def features(self, base: PreparedDataset, rows: TaskRows) -> pd.DataFrame:
+        """The pipeline's features of each row's events up to its cutoff (`EventLog.cut`)."""
+        cut = base.log.cut(rows.sequence, rows.cutoff)
+        token_ids = np.asarray(base.events.tokens)[base.log.event_positions(rows.sequence, rows.cutoff)]
+        return base.pipeline.feature_table(cut, token_ids)
 
     @classmethod
     def headline(cls, label_kind: str) -> str:

@@ -17,27 +17,20 @@ from behave.data.event_log import EventLog
 from behave.data.prepared import PreparedDataset
 from behave.data.split import Split
 from behave.models.contrastive import Objective
-from behave.tasks.base import Evaluation
+from behave.tasks.base import Evaluation, SequenceSplitTask
 from behave.tasks.rows import TaskRows
 
 
-class PretrainTask:
+class PretrainTask(SequenceSplitTask):
+    """On the data's usual split (stratified on the sequence label, as the classifiers' split), so a
+    pretrain run and the downstream runs share their training sequences: the labels pick the parts,
+    nothing else."""
+
     name = "pretrain"
     kind = "pretraining"
-    oracle_applies = False
-    group_label = None
-    # The data's usual split (stratified on the sequence label, as the classifiers' split), so a pretrain
-    # run and the downstream runs share their training sequences. The labels pick the parts, nothing else.
-    strata_name = "label"
 
     def __init__(self, objective: Objective | None = None) -> None:
         self.objective = objective or Objective()
-
-    def fingerprint(self) -> dict:
-        return {"name": self.name}
-
-    def strata(self, log_: EventLog) -> np.ndarray:
-        return log_.labels
 
     def rows(self, log_: EventLog, split: Split) -> TaskRows:
         n = log_.n_sequences
@@ -51,15 +44,6 @@ class PretrainTask:
 
     def features(self, base: PreparedDataset, rows: TaskRows) -> pd.DataFrame:
         return pd.DataFrame(index=range(len(rows)))  # nothing tabular is fitted here
-
-    def row_ids(self, base: PreparedDataset, rows: TaskRows) -> dict[str, np.ndarray]:
-        return {}
-
-    def info(self, base: PreparedDataset, rows: TaskRows) -> dict:
-        return {}
-
-    def family_inputs(self, feature_names: list[str]) -> dict | None:
-        return None
 
     @classmethod
     def headline(cls, label_kind: str = "") -> str:

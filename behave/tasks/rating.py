@@ -27,7 +27,7 @@ from behave.data.event_log import EventLog
 from behave.data.prepared import PreparedDataset
 from behave.data.split import PARTS, Split
 from behave.tasks import metrics
-from behave.tasks.base import Evaluation
+from behave.tasks.base import Evaluation, SequenceSplitTask
 from behave.tasks.rows import TaskRows
 
 SPLITS = ("random", "kfold", "movielens", "time", "users")
@@ -38,11 +38,12 @@ AGGREGATES = frozenset(f"{entity}.{statistic}" for entity in ENTITIES for statis
 TRAIN, VAL, TEST = (PARTS.index(name) for name in PARTS)
 
 
-class RatingTask:
+class RatingTask(SequenceSplitTask):
+    """Its base split is the data's usual one (stratified on the sequence label), shared with the
+    classifiers; `task.split` then decides each rating's part (see the module docstring)."""
+
     name = "rating"
     kind = "regression"
-    oracle_applies = False
-    group_label = None
 
     def __init__(
         self,
@@ -73,15 +74,6 @@ class RatingTask:
         keys = ("target", "item", "split", "test_fraction", "val_fraction", "folds", "fold", "seed")
         keys += ("item_label", "item_group")
         return {"name": self.name, **{key: getattr(self, key) for key in keys}}
-
-    # The base split is the data's usual one (stratified on the sequence label), shared with its classifiers.
-    strata_name = "label"
-
-    def strata(self, log_: EventLog) -> np.ndarray:
-        return log_.labels
-
-    def model_recipe(self, recipe):
-        return recipe
 
     @classmethod
     def headline(cls, label_kind: str = "") -> str:
