@@ -27,6 +27,7 @@ from behave.training.embedding_trees import encode_rows
 from behave.training.pretrain import (
     ENCODER_WEIGHTS,
     EncoderInit,
+    PretrainRecipe,
     build_encoder,
     encoder_sizes,
     pretrain_encoder,
@@ -214,7 +215,7 @@ def test_an_encoder_pretrained_on_other_data_is_refused(pretrain_run, workspace)
 
 def test_task_pretrain_needs_a_neural_model():
     with pytest.raises(DataError, match="model=xgboost has none"):
-        PretrainTask().model_recipe(type("Trees", (), {"name": "xgboost"})())
+        PretrainTask(Objective(), PretrainRecipe).model_recipe(type("Trees", (), {"name": "xgboost"})())
 
 
 @pytest.mark.slow

@@ -9,6 +9,9 @@ contrastive loss and slice retrieval on the test part's sequences.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -16,7 +19,6 @@ from behave.data.errors import DataError
 from behave.data.event_log import EventLog
 from behave.data.prepared import PreparedDataset
 from behave.data.split import Split
-from behave.models.contrastive import Objective
 from behave.tasks.base import Evaluation, SequenceSplitTask
 from behave.tasks.rows import TaskRows
 
@@ -29,8 +31,12 @@ class PretrainTask(SequenceSplitTask):
     name = "pretrain"
     kind = "pretraining"
 
-    def __init__(self, objective: Objective | None = None) -> None:
-        self.objective = objective or Objective()
+    def __init__(self, objective: Any, recipe: Callable[..., Any]) -> None:
+        """objective: the `Objective` Hydra built from conf/objective/; recipe: the pretraining recipe's
+        partial (conf/task/pretrain.yaml), given the model's encoder here. Both come from config, so the
+        tasks package needs neither models nor training."""
+        self.objective = objective
+        self.recipe = recipe
 
     def rows(self, log_: EventLog, split: Split) -> TaskRows:
         n = log_.n_sequences
@@ -55,8 +61,6 @@ class PretrainTask(SequenceSplitTask):
 
     def model_recipe(self, recipe):
         """The pretraining of `recipe`'s encoder: any neural model of the stack."""
-        from behave.training.pretrain import PretrainRecipe  # the training side; tasks stay below it
-
         module = getattr(recipe, "module", None)
         encoder = getattr(module, "keywords", {}).get("encoder")
         if encoder is None:
@@ -64,7 +68,7 @@ class PretrainTask(SequenceSplitTask):
                 f"task=pretrain pretrains a neural encoder; model={getattr(recipe, 'name', '?')} has none "
                 "(use model=gru, lstm, transformer, cnn, ...)"
             )
-        return PretrainRecipe(encoder, self.objective, name=f"{recipe.name}_{self.objective.name}")
+        return self.recipe(encoder=encoder, name=f"{recipe.name}_{self.objective.name}")
 
     def evaluate(self, rows: TaskRows, probs: np.ndarray) -> Evaluation:
         raise DataError(
