@@ -59,5 +59,10 @@ class EventEncoder(nn.Module):
         return torch.cat([embedded, batch.numeric.to(embedded.dtype)], dim=-1)
 
     def forward(self, batch: EventBatch) -> Tensor:
-        encoded = self.sequence(self.event_inputs(batch), batch.lengths, batch.mask)
+        return self.encode_inputs(self.event_inputs(batch), batch)
+
+    def encode_inputs(self, inputs: Tensor, batch: EventBatch) -> Tensor:
+        """(B, T, D) per-event inputs -> (B, output_dim): the encoder after the token step, so attribution
+        methods can vary the inputs (integrated gradients from a padding baseline) with the batch's masks."""
+        encoded = self.sequence(inputs, batch.lengths, batch.mask)
         return encoded if self.pooling is None else self.pooling(encoded, batch.mask, batch.lengths)

@@ -177,7 +177,11 @@ class SequenceClassifier(pl.LightningModule):
         return monitor_mode(self.monitor)
 
     def forward(self, batch: EventBatch) -> Tensor:
-        encoding = self.encoder(batch)
+        return self.logits_from_inputs(self.encoder.event_inputs(batch), batch)
+
+    def logits_from_inputs(self, inputs: Tensor, batch: EventBatch) -> Tensor:
+        """Logits from (B, T, D) per-event inputs (what attribution methods vary) and the batch's masks."""
+        encoding = self.encoder.encode_inputs(inputs, batch)
         return self.head(torch.cat([encoding, batch.static.to(encoding.dtype)], dim=-1))
 
     def predict_proba(self, batch: EventBatch) -> Tensor:

@@ -16,6 +16,7 @@ import numpy as np
 
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
+from behave.explain.summary import Explanation, feature_explanation
 from behave.tasks.dataset import TaskDataset
 from behave.training.recipe import FitOutcome, RunContext
 from behave.training.tabular import log_importances, log_round_curves, positional, round_line
@@ -78,6 +79,11 @@ class LightGBMRecipe:
             predict_seconds=predict_seconds,
             extra={"best_iteration": best - 1, "n_trees": n_trees},
         )
+
+    def explain(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> Explanation:
+        """Exact per-row SHAP values (LightGBM's own TreeSHAP) of the saved model."""
+        booster = lgb.Booster(model_file=str(Path(run_dir) / MODEL_FILE))
+        return feature_explanation(booster, positional(inputs.features), list(inputs.features.columns))
 
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         booster = lgb.Booster(model_file=str(Path(run_dir) / MODEL_FILE))

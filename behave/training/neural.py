@@ -21,6 +21,7 @@ from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.data.vocabulary import Vocabulary
+from behave.explain.summary import Explanation, event_explanation
 from behave.tasks.dataset import TaskDataset
 from behave.training.checkpoints import restore_best
 from behave.training.lightning_board import BoardLogger
@@ -126,11 +127,18 @@ class NeuralRecipe:
             extra={"epochs_trained": int(trainer.current_epoch), **extra},
         )
 
-    def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
+    def load_model(self, run_dir: Path) -> pl.LightningModule:
         sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())
         model = self.build(sizes)
         model.load_state_dict(torch.load(Path(run_dir) / WEIGHTS_FILE, map_location="cpu", weights_only=True))
-        return predict_rows(model, inputs, spec, self.eval_batch_size)
+        return model
+
+    def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
+        return predict_rows(self.load_model(run_dir), inputs, spec, self.eval_batch_size)
+
+    def explain(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> Explanation:
+        """Integrated gradients per event of every row (its events up to its cutoff, as the model saw)."""
+        return event_explanation(self.load_model(run_dir), inputs, spec)
 
 
 @torch.no_grad()

@@ -20,6 +20,7 @@ import xgboost as xgb
 
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
+from behave.explain.summary import Explanation, feature_explanation
 from behave.tasks.dataset import TaskDataset
 from behave.training.recipe import FitOutcome, RunContext
 from behave.training.tabular import log_importances, log_round_curves, positional, round_line
@@ -88,15 +89,23 @@ class XGBoostRecipe:
         named = {self.feature_names[int(key[1:])]: gain for key, gain in gains.items()}
         log_importances(sorted(named.items(), key=lambda item: -item[1]), context, "total_gain")
 
-    def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
-        # The estimator class the run fitted (its objective says which), so prediction stops at the same
-        # early-stopped round as the run did.
+    def load_model(self, run_dir: Path) -> xgb.XGBModel:
+        """The estimator class the run fitted (its objective says which), so prediction stops at the same
+        early-stopped round as the run did."""
         booster = xgb.Booster()
         booster.load_model(Path(run_dir) / MODEL_FILE)
         objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
         model = xgb.XGBRegressor() if objective.startswith("reg:") else xgb.XGBClassifier()
         model.load_model(Path(run_dir) / MODEL_FILE)
-        return outputs(model, positional(inputs.features))
+        return model
+
+    def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
+        return outputs(self.load_model(run_dir), positional(inputs.features))
+
+    def explain(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> Explanation:
+        """Exact per-row SHAP values (XGBoost's own TreeSHAP) of the saved model."""
+        model = self.load_model(run_dir)
+        return feature_explanation(model, positional(inputs.features), list(inputs.features.columns))
 
 
 def outputs(model: xgb.XGBModel, features) -> np.ndarray:

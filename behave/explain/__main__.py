@@ -1,0 +1,90 @@
+"""`behave-explain`: why a finished run's model decides, on its own test rows.
+
+    behave-explain run_dir=outputs/runs/<run> [rows=1000]
+
+Writes into <run_dir>/explanations/: attributions.parquet (tree models: each feature's SHAP contribution
+per row; neural models: each event's integrated-gradients attribution per row, with its position from the
+end and its token) and summary.json (what the report shows: the share of attribution per kind of feature,
+or per position from the end, and the top features or tokens). The first `rows` test rows are explained.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from behave.data.cache import atomic_path, write_json_atomic
+from behave.data.errors import DataError
+from behave.data.inputs import RowInputs
+from behave.data.pipeline import FittedPipeline
+from behave.explain.summary import top_tokens
+from behave.predict import checked_model_config, load_record
+from behave.tasks.dataset import prepare_task
+
+USAGE = "usage: behave-explain run_dir=<run folder> [rows=1000]"
+EXPLANATIONS = "explanations"
+SUMMARY_FILE = "summary.json"
+
+
+def first_rows(inputs: RowInputs, n: int) -> RowInputs:
+    keep = np.arange(min(n, len(inputs)))
+    return RowInputs(
+        events=inputs.events,
+        sequence=inputs.sequence[keep],
+        cutoff=inputs.cutoff[keep],
+        labels=inputs.labels[keep],
+        static=inputs.static[keep],
+        features=inputs.features.iloc[keep].reset_index(drop=True),
+        sequence_ids=inputs.sequence_ids[keep],
+        ids={name: values[keep] for name, values in inputs.ids.items()},
+    )
+
+
+def explain(run_dir: Path, rows: int = 1000) -> dict:
+    """Explain the run's first `rows` test rows; write the table and the summary; return the summary."""
+    result = load_record(run_dir)
+    config = OmegaConf.create(result["config"])
+    recipe = instantiate(checked_model_config(OmegaConf.to_container(config.model, resolve=True), run_dir))
+    if not hasattr(recipe, "explain"):
+        raise DataError(f"{run_dir}: model {result['model']['name']} has no explainer yet")
+    data = prepare_task(config.data, instantiate(config.task))
+    inputs = first_rows(data.inputs("test"), rows)
+    explanation = recipe.explain(run_dir, inputs, data.spec)
+    out = run_dir / EXPLANATIONS
+    out.mkdir(exist_ok=True)
+    table = explanation.table
+    summary = {"model": result["model"], "kind": explanation.kind, **explanation.summary}
+    if explanation.kind == "events":
+        pipeline = FittedPipeline.from_state_dict(
+            json.loads((run_dir / "pipeline.json").read_text())["fitted"], data.spec
+        )
+        names = list(pipeline.vocabulary.tokens_)
+        table = table.assign(token=[names[int(t)] for t in table["token_id"]])
+        summary["top_tokens"] = top_tokens(table, names)
+    table.insert(1, "sequence_id", inputs.sequence_ids[table["row"].to_numpy()])
+    with atomic_path(out / "attributions.parquet") as temp:
+        table.to_parquet(temp, index=False)
+    write_json_atomic(out / SUMMARY_FILE, summary)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = OmegaConf.from_cli(sys.argv[1:] if argv is None else argv)
+    if "run_dir" not in args:
+        print(f"{USAGE}\nmissing: run_dir", file=sys.stderr)
+        sys.exit(2)
+    try:
+        summary = explain(Path(args.run_dir), int(args.get("rows", 1000)))
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Why a tree model decides: exact per-prediction SHAP values from the boosting libraries themselves
+(XGBoost's `pred_contribs`, LightGBM's `pred_contrib`: TreeSHAP), summed by kind of feature.
+
+Contributions are on the margin (log-odds for a binary label): a row's contributions plus the bias sum to
+its margin. Multiclass rows: the contributions to the predicted class.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+# Kinds of the pipeline's feature columns (behave/data/features), by the names the builder gives them.
+# One rule, in the order tried: the first pattern that matches a column names its kind.
+KINDS = (
+    ("static attributes", r"^static\."),
+    ("bigrams", r"^bigram_count\["),
+    ("recency: first / last events, last k, recent window", r"^(first|last\d*|last_\w+)\."),
+    ("shape and timing", r"^(n_events|duration_s|gap_s_|start_hour|start_weekday)"),
+    ("token counts and shares", r"^(token_count|token_share|distinct_tokens)"),
+    ("field value counts and shares", r"_(count|share)\[|^distinct\."),
+    ("numeric aggregates", r"_(count|sum|mean|std|min|max)$"),
+)
+
+
+def feature_kind(name: str) -> str:
+    for kind, pattern in KINDS:
+        if re.search(pattern, name):
+            return kind
+    return "other"
+
+
+def contributions(model, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """((R, F) per-feature contributions, (R,) bias) to each row's margin, from a fitted XGBoost
+    classifier/regressor or a LightGBM booster."""
+    x = features.to_numpy(dtype=np.float32)
+    if hasattr(model, "get_booster"):  # XGBoost's scikit-learn wrapper
+        import xgboost as xgb
+
+        # The frame as the model was fitted (its column names are the booster's feature names).
+        matrix = xgb.DMatrix(features)
+        raw = model.get_booster().predict(matrix, pred_contribs=True, iteration_range=_rounds(model))
+    else:  # a LightGBM Booster
+        raw = np.asarray(model.predict(x, pred_contrib=True))
+    n_features = features.shape[1]
+    if raw.ndim == 3:  # XGBoost multiclass: (R, C, F + 1)
+        chosen = raw[..., :-1].sum(axis=2).argmax(axis=1)
+        raw = raw[np.arange(len(raw)), chosen]
+    elif raw.shape[1] > n_features + 1:  # LightGBM multiclass: C blocks of F + 1 side by side
+        blocks = raw.reshape(len(raw), -1, n_features + 1)
+        chosen = blocks[..., :-1].sum(axis=2).argmax(axis=1)
+        raw = blocks[np.arange(len(raw)), chosen]
+    return raw[:, :-1], raw[:, -1]
+
+
+def _rounds(model) -> tuple[int, int]:
+    best = getattr(model, "best_iteration", None)
+    return (0, int(best) + 1) if best is not None else (0, 0)
+
+
+def share_by_kind(values: np.ndarray, names: list[str]) -> pd.Series:
+    """Share of the mean absolute contribution held by each kind of feature (sums to 1)."""
+    magnitude = pd.Series(np.abs(values).mean(axis=0), index=names)
+    by_kind = magnitude.groupby([feature_kind(name) for name in names]).sum()
+    return (by_kind / by_kind.sum()).sort_values(ascending=False)

@@ -1,0 +1,119 @@
+"""Attributions for both families: completeness, SHAP sums, and the one token that carries a label."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from behave.data.batches.loaders import SequenceDataset
+from behave.explain.__main__ import explain
+from behave.explain.neural import integrated_gradients
+from behave.explain.tabular import contributions, feature_kind
+from behave.tasks.dataset import prepare_task
+from behave.train import run
+from behave.training.pretrain import encoder_sizes
+from tests.compose import compose_train
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("explain")
+    cfg = compose_train(["data.source.n_users=300"], folder / "run", folder / "cache")
+    return folder, prepare_task(cfg.data, instantiate(cfg.task))
+
+
+@pytest.mark.parametrize("model", ["gru", "lstm", "transformer", "cnn", "bag", "flatten"])
+def test_integrated_gradients_are_complete_for_every_encoder(small, model):
+    folder, data = small
+    torch.manual_seed(0)
+    cfg = compose_train([f"model={model}", "data.source.n_users=300"], folder / model, folder / "cache")
+    sizes = {"n_static": data.n_static, "num_classes": data.num_classes, **encoder_sizes(data.base)}
+    classifier = instantiate(cfg.model).build(sizes)
+    dataset = SequenceDataset(data.inputs("test"), data.spec.sequences.max_len, data.spec.sequences.keep)
+    batch = dataset.__getitems__(list(range(12)))
+    result = integrated_gradients(classifier, batch, n_steps=128)
+    with torch.no_grad():
+        zero = classifier.logits_from_inputs(torch.zeros_like(classifier.encoder.event_inputs(batch)), batch)
+    moved = result.logits - zero[:, 0].numpy()
+    # Sum of the attributions = logit(x) - logit(padding baseline), up to the integration error.
+    assert np.allclose(result.attributions.sum(axis=1), moved, atol=0.02 + 0.02 * np.abs(moved).max())
+    assert (result.attributions[~batch.mask.numpy()] == 0).all()
+
+
+@pytest.mark.parametrize("model", ["xgboost", "lightgbm"])
+def test_tree_contributions_sum_to_the_margin(small, model, tmp_path):
+    _, data = small
+    cfg = compose_train([f"model={model}", "data.source.n_users=300"], tmp_path / "run", tmp_path / "cache")
+    result = run(cfg)
+    assert result.status == "ok"
+    recipe = instantiate(cfg.model)
+    features = data.inputs("test").features
+    if model == "xgboost":
+        fitted = recipe.load_model(tmp_path / "run")
+        from behave.training.tabular import positional
+
+        frame = positional(features)
+        margin = fitted.predict(frame, output_margin=True)
+    else:
+        import lightgbm as lgb
+
+        from behave.training.lightgbm_recipe import MODEL_FILE
+
+        fitted = lgb.Booster(model_file=str(tmp_path / "run" / MODEL_FILE))
+        frame = features
+        margin = fitted.predict(features.to_numpy(np.float32), raw_score=True)
+    values, bias = contributions(fitted, frame)
+    assert values.shape == features.shape
+    assert np.allclose(values.sum(axis=1) + bias, margin, atol=1e-3)
+
+
+def test_every_pipeline_feature_has_a_kind(small):
+    _, data = small
+    kinds = {feature_kind(name) for name in data.feature_names}
+    assert (
+        "other" not in kinds and {"recency: first / last events, last k, recent window", "bigrams"} <= kinds
+    )
+
+
+def one_token_log(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Random view/click/scroll events; the label is 1 exactly when the sequence holds a 'buy' event."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n):
+        events = list(rng.choice(["view", "click", "scroll", "home"], rng.integers(4, 12)))
+        positive = s % 2 == 0
+        if positive:
+            events.insert(int(rng.integers(0, len(events) + 1)), "buy")
+        for t, event in enumerate(events):
+            rows.append(
+                {"seq": f"s{s:04d}", "ts": 1_700_000_000 + 60 * t, "event": event, "y": int(positive)}
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.slow
+def test_the_token_that_carries_the_label_gets_the_most_attribution_in_both_families(tmp_path):
+    events = tmp_path / "events.csv"
+    one_token_log().to_csv(events, index=False)
+    shared = [
+        "data=csv", f"data.source.events={events}", "data.schema.sequence_id=seq", "data.schema.timestamp=ts",
+        "data.schema.categorical=[event]", "data.label.column=y", "data.tokens.fields=[event]",
+        "data.features.top_bigrams=5",
+    ]  # fmt: skip
+    summaries = {}
+    for model in ("gru", "xgboost"):
+        cfg = compose_train(
+            [f"model={model}", "trainer.max_epochs=8", *shared], tmp_path / model, tmp_path / "c"
+        )
+        assert run(cfg).status == "ok"
+        summaries[model] = explain(tmp_path / model, rows=200)
+        table = pd.read_parquet(tmp_path / model / "explanations" / "attributions.parquet")
+        assert table["row"].nunique() == summaries[model]["rows"] and "sequence_id" in table
+    assert summaries["gru"]["top_tokens"][0][0] == "buy"
+    assert "buy" in summaries["xgboost"]["top_features"][0][0]
+    assert json.loads((tmp_path / "gru" / "explanations" / "summary.json").read_text())["kind"] == "events"
