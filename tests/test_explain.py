@@ -14,6 +14,7 @@ from behave.data.batches.loaders import SequenceDataset
 from behave.explain.__main__ import explain
 from behave.explain.neural import integrated_gradients
 from behave.explain.tabular import contributions, feature_kind
+from behave.report.__main__ import main as report_main
 from behave.tasks.dataset import prepare_task
 from behave.train import run
 from behave.training.pretrain import encoder_sizes
@@ -117,3 +118,8 @@ def test_the_token_that_carries_the_label_gets_the_most_attribution_in_both_fami
     assert summaries["gru"]["top_tokens"][0][0] == "buy"
     assert "buy" in summaries["xgboost"]["top_features"][0][0]
     assert json.loads((tmp_path / "gru" / "explanations" / "summary.json").read_text())["kind"] == "events"
+    # The report shows both families' attributions.
+    assert report_main([str(tmp_path / "gru"), str(tmp_path / "xgboost"), "--out", str(tmp_path / "r")]) == 0
+    report = (tmp_path / "r" / "report.md").read_text()
+    why = report[report.index("### Why the models decide") :]
+    assert "XGBoost: share of \\|SHAP\\|" in why and "`buy`" in why

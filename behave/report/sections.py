@@ -14,6 +14,7 @@ from behave.report.compare import Comparison, MetricSummary, ModelSummary
 from behave.report.data_section import data_blocks
 from behave.report.document import Block, Bullets, Code, Heading, Paragraph, Table, code_span
 from behave.report.embedding import embedding_blocks
+from behave.report.explanations import explanation_blocks
 from behave.report.figures import cost_blocks, dataset_figures
 from behave.report.groups import group_blocks
 from behave.report.item_map import item_map_blocks
@@ -371,6 +372,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     blocks += cost_blocks(summaries, headline, out_dir / "figures", file_prefix)
     blocks += pretraining_blocks(records)
     blocks += tuning_blocks(records)
+    blocks += explanation_blocks(records)
     blocks += embedding_blocks(records, headline, out_dir / "figures", file_prefix)
     blocks += dataset_figures(records, predictions, headline, oracle, out_dir / "figures", file_prefix)
     blocks += item_map_blocks(records, out_dir / "figures", file_prefix)

@@ -1,0 +1,71 @@
+"""The report's "why" block: what each model's attributions rest on, from `behave-explain` summaries.
+
+Tree models: the share of |SHAP| per kind of feature (counts, recency, bigrams, static...). Neural models:
+the share of |integrated gradients| by position from the end of the history, and the tokens that carry it.
+Only runs explained with `behave-explain run_dir=...` appear; the first seed of each model is shown.
+"""
+
+from __future__ import annotations
+
+import json
+
+from behave.report.compare import display_name
+from behave.report.document import Block, Heading, Paragraph, Table, code_span
+from behave.report.records import RunRecord
+
+SUMMARY = ("explanations", "summary.json")
+
+
+def _summaries(records: list[RunRecord]) -> dict[str, tuple[RunRecord, dict]]:
+    found: dict[str, tuple[RunRecord, dict]] = {}
+    for record in sorted(
+        (r for r in records if r.ok), key=lambda r: (r.model, r.seed if r.seed is not None else 0)
+    ):
+        path = record.run_dir.joinpath(*SUMMARY)
+        if record.model not in found and path.exists():
+            found[record.model] = (record, json.loads(path.read_text()))
+    return found
+
+
+def explanation_blocks(records: list[RunRecord]) -> list[Block]:
+    found = _summaries(records)
+    if not found:
+        return []
+    blocks: list[Block] = [
+        Heading("Why the models decide", 3),
+        Paragraph(
+            "Attributions on the test rows of one seed per model (`behave-explain`): for tree models the "
+            "libraries' exact SHAP values, summed by kind of feature; for neural models integrated gradients "
+            "per event from a padding baseline, by position from the end of each history (1 = the last "
+            "event) and by token."
+        ),
+    ]
+    features = {m: s for m, (_, s) in found.items() if s.get("kind") == "features"}
+    events = {m: s for m, (_, s) in found.items() if s.get("kind") == "events"}
+    if features:
+        kinds = sorted({k for s in features.values() for k in s["share_by_kind"]})
+        rows = [
+            [kind, *[f"{s['share_by_kind'].get(kind, 0.0):.0%}" for s in features.values()]] for kind in kinds
+        ]
+        rows.sort(key=lambda row: -max(float(cell.rstrip("%")) for cell in row[1:]))
+        blocks.append(
+            Table(["feature kind", *[f"{display_name(m)}: share of |SHAP|" for m in features]], rows)
+        )
+    if events:
+        positions = list(next(iter(events.values()))["share_by_position"])
+        rows = [
+            [position, *[f"{s['share_by_position'].get(position, 0.0):.0%}" for s in events.values()]]
+            for position in positions
+        ]
+        blocks.append(
+            Table(["position from the end", *[f"{display_name(m)}: share of |IG|" for m in events]], rows)
+        )
+        for model, summary in events.items():
+            tokens = [
+                [code_span(str(token)), f"{share:.1%}", f"{mean:+.3f}"]
+                for token, share, mean in summary.get("top_tokens", [])[:10]
+            ]
+            if tokens:
+                blocks.append(Paragraph(f"Tokens {display_name(model)} leans on most:"))
+                blocks.append(Table(["token", "share of |IG|", "mean attribution per event"], tokens))
+    return blocks
