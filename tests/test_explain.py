@@ -123,3 +123,45 @@ def test_the_token_that_carries_the_label_gets_the_most_attribution_in_both_fami
     report = (tmp_path / "r" / "report.md").read_text()
     why = report[report.index("### Why the models decide") :]
     assert "XGBoost: share of \\|SHAP\\|" in why and "`buy`" in why
+
+
+def test_planted_events_line_up_with_the_events_the_models_see(small):
+    """The simulator's truth, aligned by (sequence, event index), lands on events of the right kind."""
+    from behave.data.config import build_source
+    from behave.explain.planted import event_truth
+
+    _, data = small
+    raw = build_source(data.spec).load()
+    truth = event_truth(raw.events, data.spec.schema.sequence_id)
+    log_ = data.base.log
+    flat = pd.DataFrame(
+        {
+            "sequence_id": np.repeat(log_.sequence_ids.astype(str), log_.lengths),
+            "event": np.concatenate([np.arange(n) for n in log_.lengths]),
+            "event_type": np.asarray(log_.categorical["event_type"]).astype(str),
+        }
+    )
+    merged = flat.merge(truth, on=["sequence_id", "event"], how="left")
+    assert len(merged) == len(flat) and merged["planted_effect"].notna().any()
+    kinds = merged.dropna(subset=["planted_effect"]).groupby("planted_effect")["event_type"].agg(set)
+    assert kinds["abandoned_cart"] == {"remove_from_cart"}
+    assert kinds["cart_in_last_session"] == {"add_to_cart"}
+    assert kinds["recent_deep_search_hit"] == {"page_view"}
+
+
+def test_planted_scores_find_the_events_that_carry_the_attribution():
+    from behave.explain.planted import planted_scores
+
+    rng = np.random.default_rng(0)
+    rows, truth = [], []
+    for row in range(40):
+        length, trigger = 10, int(rng.integers(0, 10))
+        for event in range(length):
+            hit = event == trigger
+            attribution = (2.0 if hit else 0.2) * rng.uniform(0.5, 1.5)
+            rows.append({"row": row, "sequence_id": f"u{row}", "cutoff": length,
+                         "position_from_end": length - event, "attribution": attribution})  # fmt: skip
+            truth.append({"sequence_id": f"u{row}", "event": event, "planted_effect": "hit" if hit else None})
+    scores = planted_scores(pd.DataFrame(rows), pd.DataFrame(truth), {"hit": 1.0})["hit"]
+    assert scores["rows"] == 40 and scores["share_of_rows_higher"] == 1.0 and scores["wilcoxon_p"] < 1e-6
+    assert scores["mean_abs_on_its_events"] > 5 * scores["mean_abs_elsewhere"]

@@ -55,6 +55,7 @@ def test_event_schema(small_tables):
         "portal",
         "scroll_px",
         "dwell_s",
+        "planted_effect",  # the truth for checking attributions; no data config reads it
     ]
     assert events["user_id"].dtype == np.int64
     assert events["timestamp"].dtype == "datetime64[ns]"

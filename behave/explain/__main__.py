@@ -19,9 +19,11 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from behave.data.cache import atomic_path, write_json_atomic
+from behave.data.config import build_source
 from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
 from behave.data.pipeline import FittedPipeline
+from behave.explain.planted import PLANTED, event_truth, planted_scores
 from behave.explain.summary import top_tokens
 from behave.predict import checked_model_config, load_record
 from behave.tasks.dataset import prepare_task
@@ -45,6 +47,18 @@ def first_rows(inputs: RowInputs, n: int) -> RowInputs:
     )
 
 
+def check_against_planted(table, data) -> dict | None:
+    """On a source that knows which events carry its label (the simulator), score the attributions
+    against them; None for any other source."""
+    raw = build_source(data.spec).load()
+    if PLANTED not in raw.events.columns:
+        return None
+    from behave.data.sources.simulator.label import ORDER_WEIGHTS
+
+    truth = event_truth(raw.events, data.spec.schema.sequence_id)
+    return planted_scores(table, truth, ORDER_WEIGHTS)
+
+
 def explain(run_dir: Path, rows: int = 1000) -> dict:
     """Explain the run's first `rows` test rows; write the table and the summary; return the summary."""
     result = load_record(run_dir)
@@ -66,6 +80,9 @@ def explain(run_dir: Path, rows: int = 1000) -> dict:
         names = list(pipeline.vocabulary.tokens_)
         table = table.assign(token=[names[int(t)] for t in table["token_id"]])
         summary["top_tokens"] = top_tokens(table, names)
+        planted = check_against_planted(table.assign(sequence_id=inputs.sequence_ids[table["row"]]), data)
+        if planted:
+            summary["planted"] = planted
     table.insert(1, "sequence_id", inputs.sequence_ids[table["row"].to_numpy()])
     with atomic_path(out / "attributions.parquet") as temp:
         table.to_parquet(temp, index=False)

@@ -64,6 +64,7 @@ def event_explanation(model, inputs, spec, batch_size: int = 64, n_steps: int = 
             pd.DataFrame(
                 {
                     "row": batch.index.numpy()[rows],
+                    "cutoff": inputs.cutoff[batch.index.numpy()[rows]],
                     "position_from_end": lengths[rows] - steps,
                     "token_id": batch.tokens.numpy()[rows, steps],
                     "attribution": result.attributions[rows, steps],

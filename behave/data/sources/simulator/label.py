@@ -102,6 +102,49 @@ def order_features(walk: Walk, events: Rendered) -> dict[str, np.ndarray]:
     return {name: value.astype(np.float64) for name, value in features.items()}
 
 
+# Order effects whose trigger is a set of events (product_view_trend is spread over every product view).
+EVENT_EFFECTS = (
+    "recent_deep_search_hit",
+    "abandoned_cart",
+    "cart_in_last_session",
+    "ends_at_checkout",
+    "ends_at_help",
+)
+
+
+def planted_events(walk: Walk, events: Rendered) -> np.ndarray:
+    """(N,) index into EVENT_EFFECTS of the planted order effect each event triggers, -1 for none: the
+    events behind a fired effect, against which a model's attributions can be checked (first listed wins)."""
+    user, state = events.user, walk.state
+    last_session = np.diff(events.session_offsets) - 1
+    n = len(state)
+    last_add = _last_index(state == tables.STATE["add_to_cart"], walk.offsets)
+    last_remove = _last_index(state == tables.STATE["remove_from_cart"], walk.offsets)
+    last_page = _last_index(tables.STATE_PAGE_TYPE[state] >= 0, walk.offsets)
+    marks = {name: np.zeros(n, dtype=bool) for name in EVENT_EFFECTS}
+    follows_result = np.concatenate([[False], state[:-1] == tables.STATE["search_results"]])
+    same_session = np.concatenate([[False], ~walk.new_session[1:]])
+    hit = (
+        follows_result
+        & same_session
+        & (state == tables.STATE["product"])
+        & (events.scroll_px >= DEEP_SCROLL_PX)
+    )
+    marks["recent_deep_search_hit"] = hit & (events.session > last_session[user] - _RECENT_SESSIONS)
+    abandoned = (last_add >= 0) & (last_remove > last_add)
+    marks["abandoned_cart"][last_remove[abandoned]] = True
+    marks["cart_in_last_session"] = (state == tables.STATE["add_to_cart"]) & (
+        events.session == last_session[user]
+    )
+    for name, pages in (("ends_at_checkout", ["cart", "checkout"]), ("ends_at_help", ["help", "account"])):
+        ends = (last_page >= 0) & np.isin(state[np.maximum(last_page, 0)], [tables.STATE[p] for p in pages])
+        marks[name][last_page[ends]] = True
+    out = np.full(n, -1, dtype=np.int64)
+    for index in reversed(range(len(EVENT_EFFECTS))):
+        out[marks[EVENT_EFFECTS[index]]] = index
+    return out
+
+
 def weighted_sum(features: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
     return sum(weights[name] * features[name] for name in weights)
 

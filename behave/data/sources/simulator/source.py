@@ -165,6 +165,11 @@ class ClickstreamSimulator:
                 "portal": _strings(events.portal, tables.PORTALS),
                 "scroll_px": events.scroll_px,
                 "dwell_s": events.dwell_s,
+                # The truth behind the label, for checking attributions (behave-explain); no data config
+                # lists it, so no model reads it.
+                "planted_effect": _strings(
+                    label_model.planted_events(steps, events), list(label_model.EVENT_EFFECTS)
+                ),
             }
         )
 
