@@ -165,3 +165,22 @@ def test_planted_scores_find_the_events_that_carry_the_attribution():
     scores = planted_scores(pd.DataFrame(rows), pd.DataFrame(truth), {"hit": 1.0})["hit"]
     assert scores["rows"] == 40 and scores["share_of_rows_higher"] == 1.0 and scores["wilcoxon_p"] < 1e-6
     assert scores["mean_abs_on_its_events"] > 5 * scores["mean_abs_elsewhere"]
+
+
+def test_tree_effect_scores_name_the_kind_that_moves_the_margin():
+    from behave.explain.planted import tree_effect_scores
+
+    fired = [f"u{i}" for i in range(10)]
+    table = pd.DataFrame(
+        {
+            "sequence_id": [f"u{i}" for i in range(20)],
+            "last5.event_type_count[x]": [1.0 if i < 10 else -0.5 for i in range(20)],
+            "token_count[a]": [0.1] * 20,
+            "bias": [0.0] * 20,
+        }
+    )
+    truth = pd.DataFrame({"sequence_id": fired, "event": [0] * 10, "planted_effect": ["fx"] * 10})
+    kinds = {"last5.event_type_count[x]": "recency", "token_count[a]": "tokens"}
+    score = tree_effect_scores(table, truth, kinds)["fx"]
+    assert score["rows"] == 10 and score["margin_shift"] == pytest.approx(1.5)
+    assert list(score["by_kind"])[0] == "recency" and score["by_kind"]["tokens"] == pytest.approx(0.0)

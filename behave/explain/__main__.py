@@ -23,8 +23,9 @@ from behave.data.config import build_source
 from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
 from behave.data.pipeline import FittedPipeline
-from behave.explain.planted import PLANTED, event_truth, planted_scores
+from behave.explain.planted import PLANTED, event_truth, planted_scores, tree_effect_scores
 from behave.explain.summary import top_tokens
+from behave.explain.tabular import feature_kind
 from behave.predict import checked_model_config, load_record
 from behave.tasks.dataset import prepare_task
 
@@ -59,6 +60,16 @@ def check_against_planted(table, data) -> dict | None:
     return planted_scores(table, truth, ORDER_WEIGHTS)
 
 
+def check_trees_against_planted(table, data) -> dict | None:
+    """On the simulator: which kinds of features move a tree model's margin with each planted effect."""
+    raw = build_source(data.spec).load()
+    if PLANTED not in raw.events.columns:
+        return None
+    truth = event_truth(raw.events, data.spec.schema.sequence_id)
+    kinds = {name: feature_kind(name) for name in data.feature_names}
+    return tree_effect_scores(table, truth, kinds)
+
+
 def explain(run_dir: Path, rows: int = 1000) -> dict:
     """Explain the run's first `rows` test rows; write the table and the summary; return the summary."""
     result = load_record(run_dir)
@@ -84,6 +95,10 @@ def explain(run_dir: Path, rows: int = 1000) -> dict:
         if planted:
             summary["planted"] = planted
     table.insert(1, "sequence_id", inputs.sequence_ids[table["row"].to_numpy()])
+    if explanation.kind == "features":
+        planted = check_trees_against_planted(table, data)
+        if planted:
+            summary["planted"] = planted
     with atomic_path(out / "attributions.parquet") as temp:
         table.to_parquet(temp, index=False)
     write_json_atomic(out / SUMMARY_FILE, summary)

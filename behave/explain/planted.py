@@ -59,3 +59,29 @@ def planted_scores(table: pd.DataFrame, truth: pd.DataFrame, weights: dict[str, 
             "label_model_weight": weights.get(str(effect)),
         }
     return out
+
+
+def tree_effect_scores(table: pd.DataFrame, truth: pd.DataFrame, kinds: dict[str, str]) -> dict[str, dict]:
+    """effect -> how a tree model's margin moves with it: the mean SHAP total of rows where the effect
+    fired minus rows where it did not, split by kind of feature (which kinds carry the effect).
+
+    table: one row per explained row (`sequence_id`, one column per feature, `bias`); kinds: feature ->
+    kind. A kind that carries an effect shifts the margin with it; one that misses it does not."""
+    fired = truth.dropna(subset=[PLANTED]).groupby("sequence_id")[PLANTED].agg(set)
+    rows = table["sequence_id"].astype(str).map(fired)
+    features = [name for name in kinds if name in table.columns]
+    by_kind = table[features].T.groupby([kinds[name] for name in features]).sum().T
+    out = {}
+    for effect in sorted({e for effects in fired for e in effects}):
+        has = rows.map(lambda effects, e=effect: isinstance(effects, set) and e in effects).to_numpy(bool)
+        if has.sum() < 5 or (~has).sum() < 5:
+            continue
+        shift = by_kind[has].mean() - by_kind[~has].mean()
+        out[str(effect)] = {
+            "rows": int(has.sum()),
+            "margin_shift": round(float(shift.sum()), 4),
+            "by_kind": {
+                kind: round(float(v), 4) for kind, v in shift.sort_values(key=abs, ascending=False).items()
+            },
+        }
+    return out
