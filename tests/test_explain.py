@@ -116,6 +116,14 @@ def test_the_token_that_carries_the_label_gets_the_most_attribution_in_both_fami
         table = pd.read_parquet(tmp_path / model / "explanations" / "attributions.parquet")
         assert table["row"].nunique() == summaries[model]["rows"] and "sequence_id" in table
     assert summaries["gru"]["top_tokens"][0][0] == "buy"
+    assert any(pair.endswith("-> buy") for pair, _, _ in summaries["gru"]["top_bigrams"][:3])
+    examples = summaries["gru"]["examples"]
+    assert [e["title"].split(" (")[0] for e in examples] == [
+        "true positive",
+        "false negative",
+        "confident negative",
+    ]
+    assert examples[0]["label"] == 1 and examples[2]["label"] == 0 and examples[0]["events"]
     assert "buy" in summaries["xgboost"]["top_features"][0][0]
     assert json.loads((tmp_path / "gru" / "explanations" / "summary.json").read_text())["kind"] == "events"
     # The report shows both families' attributions.
@@ -123,6 +131,8 @@ def test_the_token_that_carries_the_label_gets_the_most_attribution_in_both_fami
     report = (tmp_path / "r" / "report.md").read_text()
     why = report[report.index("### Why the models decide") :]
     assert "XGBoost: share of \\|SHAP\\|" in why and "`buy`" in why
+    assert list((tmp_path / "r" / "figures").glob("*attribution_strips_gru.png"))
+    assert "Three test histories of GRU" in why
 
 
 def test_planted_events_line_up_with_the_events_the_models_see(small):

@@ -24,7 +24,7 @@ from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
 from behave.data.pipeline import FittedPipeline
 from behave.explain.planted import PLANTED, event_truth, planted_scores, tree_effect_scores
-from behave.explain.summary import top_tokens
+from behave.explain.summary import example_strips, top_bigrams, top_tokens
 from behave.explain.tabular import feature_kind
 from behave.predict import checked_model_config, load_record
 from behave.tasks.dataset import prepare_task
@@ -91,6 +91,9 @@ def explain(run_dir: Path, rows: int = 1000) -> dict:
         names = list(pipeline.vocabulary.tokens_)
         table = table.assign(token=[names[int(t)] for t in table["token_id"]])
         summary["top_tokens"] = top_tokens(table, names)
+        summary["top_bigrams"] = top_bigrams(table)
+        if data.num_classes == 2:
+            summary["examples"] = example_strips(table, inputs.labels, inputs.sequence_ids)
         planted = check_against_planted(table.assign(sequence_id=inputs.sequence_ids[table["row"]]), data)
         if planted:
             summary["planted"] = planted

@@ -68,6 +68,7 @@ def event_explanation(model, inputs, spec, batch_size: int = 64, n_steps: int = 
                     "position_from_end": lengths[rows] - steps,
                     "token_id": batch.tokens.numpy()[rows, steps],
                     "attribution": result.attributions[rows, steps],
+                    "logit": result.logits[rows],
                 }
             )
         )
@@ -107,3 +108,49 @@ def top_tokens(table: pd.DataFrame, names: list[str], n: int = 15) -> list[list]
          round(float(mean[token]), 5)]
         for token, share in shares.head(n).items()
     ]  # fmt: skip
+
+
+def example_strips(table: pd.DataFrame, labels: np.ndarray, sequence_ids: np.ndarray, last: int = 30) -> list:
+    """Three rows to draw as strips of events coloured by attribution (binary labels): the surest true
+    positive, the worst false negative, and the surest negative, each with its last `last` events."""
+    logits = table.groupby("row")["logit"].first()
+    rows = logits.index.to_numpy()
+    positive = labels[rows] == 1
+    picks = []
+    if positive.any():
+        picks.append(("true positive (highest score)", rows[positive][np.argmax(logits[positive])]))
+        picks.append(
+            ("false negative (a positive scored lowest)", rows[positive][np.argmin(logits[positive])])
+        )
+    if (~positive).any():
+        picks.append(("confident negative (lowest score)", rows[~positive][np.argmin(logits[~positive])]))
+    out = []
+    for title, row in picks:
+        events = table[table["row"] == row].sort_values("position_from_end", ascending=False).tail(last)
+        out.append(
+            {
+                "title": title,
+                "sequence_id": str(sequence_ids[row]),
+                "label": int(labels[row]),
+                "probability": round(float(1.0 / (1.0 + np.exp(-logits[row]))), 4),
+                "events": [
+                    [str(t), round(float(a), 5)] for t, a in zip(events["token"], events["attribution"])
+                ],
+            }
+        )
+    return out
+
+
+def top_bigrams(table: pd.DataFrame, n: int = 10) -> list[list]:
+    """Events grouped by (the previous token, their own token): which tokens matter after which, by share
+    of |attribution| and the mean signed attribution (needs the `token` column)."""
+    ordered = table.sort_values(["row", "position_from_end"], ascending=[True, False])
+    previous = ordered.groupby("row")["token"].shift(1)
+    pairs = ordered.assign(pair=previous + " -> " + ordered["token"]).dropna(subset=["pair"])
+    magnitude = pairs["attribution"].abs()
+    grouped = pairs.assign(magnitude=magnitude).groupby("pair")
+    shares = (grouped["magnitude"].sum() / (float(magnitude.sum()) or 1.0)).sort_values(ascending=False)
+    mean = grouped["attribution"].mean()
+    return [
+        [pair, round(float(share), 4), round(float(mean[pair]), 5)] for pair, share in shares.head(n).items()
+    ]

@@ -8,9 +8,11 @@ Only runs explained with `behave-explain run_dir=...` appear; the first seed of 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from behave.report.compare import display_name
-from behave.report.document import Block, Heading, Paragraph, Table, code_span
+from behave.report.document import Block, Figure, Heading, Paragraph, Table, code_span
+from behave.report.plots import plot_attribution_strips
 from behave.report.records import RunRecord
 
 SUMMARY = ("explanations", "summary.json")
@@ -27,7 +29,7 @@ def _summaries(records: list[RunRecord]) -> dict[str, tuple[RunRecord, dict]]:
     return found
 
 
-def explanation_blocks(records: list[RunRecord]) -> list[Block]:
+def explanation_blocks(records: list[RunRecord], fig_dir: Path, prefix: str) -> list[Block]:
     found = _summaries(records)
     if not found:
         return []
@@ -71,9 +73,32 @@ def explanation_blocks(records: list[RunRecord]) -> list[Block]:
             if tokens:
                 blocks.append(Paragraph(f"Tokens {display_name(model)} leans on most:"))
                 blocks.append(Table(["token", "share of |IG|", "mean attribution per event"], tokens))
+            bigrams = [
+                [code_span(str(pair)), f"{share:.1%}", f"{mean:+.3f}"]
+                for pair, share, mean in summary.get("top_bigrams", [])[:8]
+            ]
+            if bigrams:
+                blocks.append(
+                    Paragraph(f"Token pairs (previous -> this event) {display_name(model)} leans on most:")
+                )
+                blocks.append(Table(["previous -> this token", "share of |IG|", "mean attribution"], bigrams))
             planted = summary.get("planted")
             if planted:
                 blocks += planted_blocks(model, planted)
+            if summary.get("examples"):
+                path = plot_attribution_strips(
+                    summary["examples"],
+                    f"{display_name(model)}: integrated gradients per event",
+                    fig_dir / f"{prefix}_attribution_strips_{model}.png",
+                )
+                blocks.append(
+                    Figure(
+                        path,
+                        f"Three test histories of {display_name(model)} as strips of events coloured by "
+                        "attribution (red raises the score, blue lowers it): the surest true positive, the "
+                        "positive it scored lowest, and the surest negative.",
+                    )
+                )
     return blocks
 
 

@@ -253,3 +253,27 @@ def plot_item_map(
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, title="group", title_fontsize=7)
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def plot_attribution_strips(examples: list[dict], title: str, path: Path) -> Path:
+    """One strip per example: its last events left to right, each box coloured by its attribution (red
+    raises the score, blue lowers it), the token written under it."""
+    fig, axes = plt.subplots(len(examples), 1, figsize=(13, 2.3 * len(examples)), squeeze=False)
+    scale = max((abs(a) for e in examples for _, a in e["events"]), default=1.0) or 1.0
+    colours = plt.get_cmap("RdBu_r")
+    for ax, example in zip(axes[:, 0], examples):
+        for x, (token, attribution) in enumerate(example["events"]):
+            ax.add_patch(plt.Rectangle((x, 0), 0.92, 1, color=colours(0.5 + 0.5 * attribution / scale)))
+            ax.text(x + 0.46, -0.1, token[:28], rotation=60, ha="right", va="top", fontsize=6)
+        ax.set_xlim(-0.2, max(len(example["events"]), 1))
+        ax.set_ylim(-0.1, 1.05)
+        ax.axis("off")
+        ax.set_title(
+            f"{example['title']}: {example['sequence_id']}, label {example['label']}, "
+            f"score {example['probability']:.2f} (its last {len(example['events'])} events, latest right)",
+            fontsize=9,
+            loc="left",
+        )
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

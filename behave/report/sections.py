@@ -372,7 +372,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     blocks += cost_blocks(summaries, headline, out_dir / "figures", file_prefix)
     blocks += pretraining_blocks(records)
     blocks += tuning_blocks(records)
-    blocks += explanation_blocks(records)
+    blocks += explanation_blocks(records, out_dir / "figures", file_prefix)
     blocks += embedding_blocks(records, headline, out_dir / "figures", file_prefix)
     blocks += dataset_figures(records, predictions, headline, oracle, out_dir / "figures", file_prefix)
     blocks += item_map_blocks(records, out_dir / "figures", file_prefix)
