@@ -194,3 +194,37 @@ def test_tree_effect_scores_name_the_kind_that_moves_the_margin():
     score = tree_effect_scores(table, truth, kinds)["fx"]
     assert score["rows"] == 10 and score["margin_shift"] == pytest.approx(1.5)
     assert list(score["by_kind"])[0] == "recency" and score["by_kind"]["tokens"] == pytest.approx(0.0)
+
+
+def test_attention_pooling_weights_come_with_the_attributions(small):
+    folder, data = small
+    torch.manual_seed(0)
+    cfg = compose_train(
+        ["model.module.encoder.pooling=last+attention", "data.source.n_users=300"],
+        folder / "att",
+        folder / "cache",
+    )
+    sizes = {"n_static": data.n_static, "num_classes": data.num_classes, **encoder_sizes(data.base)}
+    classifier = instantiate(cfg.model).build(sizes)
+    dataset = SequenceDataset(data.inputs("test"), data.spec.sequences.max_len, data.spec.sequences.keep)
+    batch = dataset.__getitems__(list(range(6)))
+    result = integrated_gradients(classifier, batch, n_steps=8)
+    assert result.attention is not None and np.allclose(result.attention.sum(axis=1), 1.0, atol=1e-5)
+    assert (result.attention[~batch.mask.numpy()] == 0).all()
+    plain = compose_train(["data.source.n_users=300"], folder / "plain", folder / "cache")
+    assert integrated_gradients(instantiate(plain.model).build(sizes), batch, n_steps=8).attention is None
+
+
+def test_linear_shap_sums_to_the_logistic_regressions_margin(small, tmp_path):
+    _, data = small
+    cfg = compose_train(["model=logreg", "data.source.n_users=300"], tmp_path / "run", tmp_path / "cache")
+    assert run(cfg).status == "ok"
+    recipe = instantiate(cfg.model)
+    features = data.inputs("test").features
+    explanation = recipe.explain(tmp_path / "run", data.inputs("test"), data.spec)
+    from behave.training.sklearn_recipe import MODEL_FILE, load_model
+
+    margin = load_model(tmp_path / "run" / MODEL_FILE).decision_function(features.to_numpy())
+    values = explanation.table[list(features.columns)].to_numpy()
+    assert np.allclose(values.sum(axis=1) + explanation.table["bias"], margin, atol=1e-8)
+    assert abs(sum(explanation.summary["share_by_kind"].values()) - 1.0) < 1e-3

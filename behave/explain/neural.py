@@ -16,6 +16,7 @@ import torch
 from captum.attr import IntegratedGradients
 
 from behave.data.batches.batch import EventBatch
+from behave.models.pooling import AttentionPooling
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class EventAttributions:
     attributions: np.ndarray
     delta: np.ndarray
     logits: np.ndarray
+    # (B, T) the attention pooling's weights per event, where the encoder pools by attention; else None.
+    attention: np.ndarray | None = None
 
 
 def integrated_gradients(
@@ -56,7 +59,20 @@ def integrated_gradients(
         )
     per_event = (attributions.sum(dim=-1) * batch.mask).detach().cpu().numpy()
     chosen = logits[:, 0] if logits.shape[-1] == 1 else logits.gather(1, target[:, None])[:, 0]
-    return EventAttributions(per_event, delta.detach().cpu().numpy(), chosen.cpu().numpy())
+    return EventAttributions(
+        per_event, delta.detach().cpu().numpy(), chosen.cpu().numpy(), attention_weights(model, inputs, batch)
+    )
+
+
+@torch.no_grad()
+def attention_weights(model, inputs: torch.Tensor, batch: EventBatch) -> np.ndarray | None:
+    """(B, T) the weights of the encoder's attention pooling over the events, or None without one."""
+    pooling = model.encoder.pooling
+    attention = [p for p in getattr(pooling, "poolings", []) if isinstance(p, AttentionPooling)]
+    if not attention:
+        return None
+    states = model.encoder.sequence(inputs, batch.lengths, batch.mask)
+    return attention[0].attention_weights(states, batch.mask).cpu().numpy()
 
 
 def _repeat(batch: EventBatch, repeats: int) -> EventBatch:

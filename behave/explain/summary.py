@@ -47,6 +47,38 @@ def feature_explanation(model, features: pd.DataFrame, names: list[str]) -> Expl
     return Explanation("features", table, summary)
 
 
+def linear_explanation(model, features: pd.DataFrame, names: list[str]) -> Explanation:
+    """A fitted (scaler +) linear classifier's exact SHAP values: w_j * (z_j - mean of z_j in training), z
+    the scaled inputs; the scaler's mean is the training mean, so a standardised input's mean is 0."""
+    from sklearn.pipeline import Pipeline
+
+    from behave.data.errors import DataError
+
+    estimator, x = model, features.to_numpy(dtype=np.float64)
+    if isinstance(model, Pipeline):
+        *transforms, (_, estimator) = model.steps
+        for _, transform in transforms:
+            x = transform.transform(x)
+    coef = getattr(estimator, "coef_", None)
+    if coef is None or coef.shape[0] != 1:
+        raise DataError(f"{type(estimator).__name__}: only binary linear models have an exact explainer here")
+    started = time.perf_counter()
+    values = x * coef[0]
+    bias = estimator.intercept_[0] + np.zeros(len(x))
+    table = pd.DataFrame(values, columns=names)
+    table.insert(0, "row", np.arange(len(table)))
+    table["bias"] = bias
+    magnitude = pd.Series(np.abs(values).mean(axis=0), index=names).sort_values(ascending=False)
+    summary = {
+        "method": "exact SHAP of a linear margin (coefficient x standardised input)",
+        "rows": len(table),
+        "share_by_kind": share_by_kind(values, names).astype(float).round(4).to_dict(),
+        "top_features": [[name, round(float(v), 5)] for name, v in magnitude.head(15).items()],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return Explanation("features", table, summary)
+
+
 def event_explanation(model, inputs, spec, batch_size: int = 64, n_steps: int = 32) -> Explanation:
     """Integrated gradients for every row of `inputs` (RowInputs), batched by length."""
     from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
@@ -60,18 +92,19 @@ def event_explanation(model, inputs, spec, batch_size: int = 64, n_steps: int = 
         result = integrated_gradients(model, batch, n_steps)
         lengths = batch.lengths.numpy()
         rows, steps = np.nonzero(np.arange(batch.tokens.shape[1])[None, :] < lengths[:, None])
-        frames.append(
-            pd.DataFrame(
-                {
-                    "row": batch.index.numpy()[rows],
-                    "cutoff": inputs.cutoff[batch.index.numpy()[rows]],
-                    "position_from_end": lengths[rows] - steps,
-                    "token_id": batch.tokens.numpy()[rows, steps],
-                    "attribution": result.attributions[rows, steps],
-                    "logit": result.logits[rows],
-                }
-            )
+        frame = pd.DataFrame(
+            {
+                "row": batch.index.numpy()[rows],
+                "cutoff": inputs.cutoff[batch.index.numpy()[rows]],
+                "position_from_end": lengths[rows] - steps,
+                "token_id": batch.tokens.numpy()[rows, steps],
+                "attribution": result.attributions[rows, steps],
+                "logit": result.logits[rows],
+            }
         )
+        if result.attention is not None:
+            frame["attention"] = result.attention[rows, steps]
+        frames.append(frame)
         deltas.append(np.abs(result.delta))
     table = pd.concat(frames, ignore_index=True).sort_values(["row", "position_from_end"], ignore_index=True)
     summary = {
@@ -79,14 +112,15 @@ def event_explanation(model, inputs, spec, batch_size: int = 64, n_steps: int = 
         "rows": int(table["row"].nunique()),
         "completeness_max_error": round(float(np.concatenate(deltas).max()), 6),
         "share_by_position": share_by_position(table),
+        **({"attention_by_position": share_by_position(table, "attention")} if "attention" in table else {}),
         "seconds": round(time.perf_counter() - started, 2),
     }
     return Explanation("events", table, summary)
 
 
-def share_by_position(table: pd.DataFrame) -> dict[str, float]:
-    """Share of |attribution| at each group of positions from the end (1 = the last event)."""
-    magnitude = table["attribution"].abs()
+def share_by_position(table: pd.DataFrame, column: str = "attribution") -> dict[str, float]:
+    """Share of |attribution| (or of the attention weights) at each group of positions from the end."""
+    magnitude = table[column].abs()
     total = float(magnitude.sum()) or 1.0
     out = {}
     for low, high in POSITION_BUCKETS:

@@ -58,12 +58,20 @@ def explanation_blocks(records: list[RunRecord], fig_dir: Path, prefix: str) -> 
                 blocks += tree_planted_blocks(model, summary["planted"])
     if events:
         positions = list(next(iter(events.values()))["share_by_position"])
+        columns = [(m, "share_by_position", "share of |IG|") for m in events]
+        columns += [
+            (m, "attention_by_position", "attention weight")
+            for m, s in events.items()
+            if "attention_by_position" in s
+        ]
         rows = [
-            [position, *[f"{s['share_by_position'].get(position, 0.0):.0%}" for s in events.values()]]
+            [position, *[f"{events[m][key].get(position, 0.0):.0%}" for m, key, _ in columns]]
             for position in positions
         ]
         blocks.append(
-            Table(["position from the end", *[f"{display_name(m)}: share of |IG|" for m in events]], rows)
+            Table(
+                ["position from the end", *[f"{display_name(m)}: {label}" for m, _, label in columns]], rows
+            )
         )
         for model, summary in events.items():
             tokens = [
