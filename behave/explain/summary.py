@@ -33,12 +33,20 @@ class Explanation:
 def feature_explanation(model, features: pd.DataFrame, names: list[str]) -> Explanation:
     started = time.perf_counter()
     values, bias = contributions(model, features)
+    method = "TreeSHAP, the boosting library's own exact per-row contributions to the margin"
+    return _features(values, bias, names, method, started)
+
+
+def _features(
+    values: np.ndarray, bias: np.ndarray, names: list[str], method: str, started: float
+) -> Explanation:
+    """The per-row table (contributions and bias) and its summary, for any exact feature attribution."""
     table = pd.DataFrame(values, columns=names)
     table.insert(0, "row", np.arange(len(table)))
     table["bias"] = bias
     magnitude = pd.Series(np.abs(values).mean(axis=0), index=names).sort_values(ascending=False)
     summary = {
-        "method": "TreeSHAP, the boosting library's own exact per-row contributions to the margin",
+        "method": method,
         "rows": len(table),
         "share_by_kind": share_by_kind(values, names).astype(float).round(4).to_dict(),
         "top_features": [[name, round(float(v), 5)] for name, v in magnitude.head(15).items()],
@@ -65,18 +73,9 @@ def linear_explanation(model, features: pd.DataFrame, names: list[str]) -> Expla
     started = time.perf_counter()
     values = x * coef[0]
     bias = estimator.intercept_[0] + np.zeros(len(x))
-    table = pd.DataFrame(values, columns=names)
-    table.insert(0, "row", np.arange(len(table)))
-    table["bias"] = bias
-    magnitude = pd.Series(np.abs(values).mean(axis=0), index=names).sort_values(ascending=False)
-    summary = {
-        "method": "exact SHAP of a linear margin (coefficient x standardised input)",
-        "rows": len(table),
-        "share_by_kind": share_by_kind(values, names).astype(float).round(4).to_dict(),
-        "top_features": [[name, round(float(v), 5)] for name, v in magnitude.head(15).items()],
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    return Explanation("features", table, summary)
+    return _features(
+        values, bias, names, "exact SHAP of a linear margin (coefficient x scaled input)", started
+    )
 
 
 def event_explanation(model, inputs, spec, batch_size: int = 64, n_steps: int = 32) -> Explanation:
