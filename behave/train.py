@@ -35,7 +35,7 @@ from behave.tasks.base import Evaluation
 from behave.tasks.dataset import TaskDataset, prepare_task
 from behave.tasks.metrics import monitor_mode
 from behave.training.recipe import RunContext
-from behave.training.result import RESULT_FILE, RunResult, git_commit, write_predictions
+from behave.training.result import RESULT_FILE, RunResult, git_commit, json_plain, write_predictions
 from behave.training.summary import interactive, run_summary
 
 log = logging.getLogger("behave.train")
@@ -108,9 +108,32 @@ def _cause(error: Exception) -> Exception:
     return error
 
 
+def finished_earlier(cfg: DictConfig, run_dir: Path) -> RunResult | None:
+    """The record of a run that already finished `ok` in this folder with this exact config and code, so a
+    killed sweep completes by rerunning its command (`skip_finished: false` refits anyway)."""
+    path = run_dir / RESULT_FILE
+    if not cfg.get("skip_finished", True) or not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None  # half-written or damaged: run again
+    same_config = record.get("config") == json.loads(json.dumps(json_plain(_resolved(cfg))))
+    if record.get("status") != "ok" or not same_config or record.get("git_commit") != git_commit():
+        return None
+    fields = {key: record[key] for key in RunResult.__dataclass_fields__ if key in record}
+    return RunResult(**fields)
+
+
 def run(cfg: DictConfig) -> RunResult:
     """Run one job and return its record (already written to the run folder)."""
     run_dir = Path(cfg.paths.run_dir)
+    earlier = finished_earlier(cfg, run_dir)
+    if earlier is not None:
+        log.info(
+            "skipped: %s finished earlier with this config and code (skip_finished=false refits)", run_dir
+        )
+        return earlier
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "error.log").unlink(missing_ok=True)  # an earlier failure in this folder is not this run's
     result = _new_result(cfg, run_dir)
@@ -130,7 +153,7 @@ def run(cfg: DictConfig) -> RunResult:
 # Top-level keys of conf/train.yaml and its groups; anything else is a typo or a misplaced data key.
 TOP_LEVEL = {"data", "task", "model", "trainer", "logger", "callbacks", "paths", "seed", "monitor"}
 TOP_LEVEL |= {"torch_threads", "search_trials", "transfer_from", "objective", "pretrain_from", "protocol"}
-TOP_LEVEL |= {"tuning"}
+TOP_LEVEL |= {"tuning", "skip_finished"}
 
 
 def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:

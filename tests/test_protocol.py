@@ -122,3 +122,30 @@ def test_the_benchmark_sweeps_every_dataset_and_composes_for_each(tmp_path):
             ["experiment=benchmark", f"data={data}", "protocol=kfold"], tmp_path / data, tmp_path
         )
         assert job.data.name == data and job.data.split.method.value == "kfold"
+
+
+def test_a_finished_run_is_not_refitted_unless_its_config_changed(tmp_path, caplog):
+    """Rerunning a killed sweep's command finishes only what did not finish."""
+    import logging
+
+    overrides = ["model=logreg", "data.source.n_users=300"]
+    cfg = compose_train(overrides, tmp_path / "run", tmp_path / "cache")
+    first = run(cfg)
+    result_file = tmp_path / "run" / "result.json"
+    written = result_file.stat().st_mtime_ns
+    with caplog.at_level(logging.INFO, logger="behave.train"):
+        again = run(cfg)
+    assert "skipped" in caplog.text and again.test_metrics == first.test_metrics
+    assert result_file.stat().st_mtime_ns == written  # nothing was fitted or written
+    # Another config in the same folder fits again, and so does skip_finished=false.
+    changed = compose_train([*overrides, "model.estimator.C=0.1"], tmp_path / "run", tmp_path / "cache")
+    assert run(changed).config["model"]["estimator"]["C"] == 0.1
+    rewritten = result_file.stat().st_mtime_ns
+    assert rewritten > written
+    refit = compose_train(
+        [*overrides, "model.estimator.C=0.1", "skip_finished=false"], tmp_path / "run", tmp_path / "cache"
+    )
+    run(refit)
+    once = result_file.stat().st_mtime_ns
+    run(refit)  # the same config again: refitted, because skip_finished=false
+    assert once > rewritten and result_file.stat().st_mtime_ns > once

@@ -52,16 +52,16 @@ class RunResult:
 
     def write(self, run_dir: Path) -> Path:
         path = Path(run_dir) / RESULT_FILE
-        write_json_atomic(path, _plain(asdict(self)))
+        write_json_atomic(path, json_plain(asdict(self)))
         return path
 
 
-def _plain(value: Any) -> Any:
+def json_plain(value: Any) -> Any:
     """JSON-safe: numpy scalars to Python, NaN to None (JSON has no NaN)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): json_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [json_plain(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not np.isfinite(value):
