@@ -14,6 +14,7 @@ import pandas as pd
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from behave.data.batches.datamodule import EventDataModule
 from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
@@ -27,6 +28,7 @@ from behave.training.checkpoints import restore_best
 from behave.training.lightning_board import BoardLogger
 from behave.training.pretrain import EncoderInit, FreezeEncoder
 from behave.training.recipe import FitOutcome, RunContext
+from behave.training.resume import resume_callbacks, resume_from
 from behave.training.transfer import TokenInit
 
 # Lightning notes that our module moves its own batches (EventBatch is a frozen dataclass it cannot
@@ -34,6 +36,8 @@ from behave.training.transfer import TokenInit
 warnings.filterwarnings("ignore", message="You have overridden `transfer_batch_to_device`")
 warnings.filterwarnings("ignore", message=".*does not have many workers")
 warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
+# The checkpoint folder holds the stamp of the config that may resume from it (training/resume.py).
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 
 WEIGHTS_FILE = "model.pt"
 SIZES_FILE = "model_sizes.json"
@@ -96,6 +100,8 @@ class NeuralRecipe:
                 raise DataError("model.token_init needs learned token embeddings, not one-hot tokens")
             extra["token_init"] = self.token_init.apply(tokens.embedding, data.base.pipeline.vocabulary, data)
         callbacks = [instantiate(node) for node in context.cfg.get("callbacks", {}).values() if node]
+        callbacks += resume_callbacks(context.run_dir)
+        resume = resume_from(context.run_dir, OmegaConf.to_container(context.cfg, resolve=True))
         if self.encoder_init is not None:
             extra["encoder_init"] = self.encoder_init.apply(
                 model, data.base, self.module.keywords["encoder"], context
@@ -104,8 +110,12 @@ class NeuralRecipe:
                 callbacks.append(FreezeEncoder(self.encoder_init.freeze_epochs))
         logger = BoardLogger(context.board) if context.board is not None else False
         trainer = instantiate(context.cfg.trainer, logger=logger, callbacks=callbacks)
+        if resume is not None:  # read before fitting: training overwrites the file every epoch
+            checkpoint = torch.load(resume, map_location="cpu", weights_only=False)
+            extra["resumed_at_epoch"] = int(checkpoint["epoch"]) + 1  # 0-based: the first epoch trained again
         started = time.perf_counter()
-        trainer.fit(model, datamodule=datamodule)
+        # weights_only=False: the checkpoint is this run's own, written a moment ago in its own folder.
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=False if resume else None)
         fit_seconds = time.perf_counter() - started
         restore_best(model, callbacks)
         # The best weights are kept once, as a weights-only state dict (the checkpoint folder is removed).

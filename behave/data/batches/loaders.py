@@ -53,6 +53,10 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         self.groups = np.asarray(groups) if subsample else None
         self.passes = 0
 
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the next pass from (seed, epoch): a run resumed at epoch k sees the batches it would have."""
+        self.passes = epoch
+
     @property
     def n_rows(self) -> int:
         """Rows one training pass yields."""

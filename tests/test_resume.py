@@ -1,0 +1,53 @@
+"""A neural run killed mid-training resumes from its `last` checkpoint and ends where an uninterrupted run
+ends (same seed, CPU, deterministic)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.kill import KILL_AT
+
+REPO = Path(__file__).resolve().parents[1]
+ARGS = [
+    "data.source.n_users=800", "trainer.max_epochs=6", "callbacks.early_stopping.patience=50",
+    "+callbacks.kill._target_=tests.kill.KillAtEpoch",
+]  # fmt: skip
+
+
+def train(run_dir: Path, cache: Path, kill_at: int | None = None) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key != KILL_AT}
+    if kill_at is not None:
+        env[KILL_AT] = str(kill_at)
+    command = [
+        sys.executable,
+        "-m",
+        "behave.train",
+        *ARGS,
+        f"hydra.run.dir={run_dir}",
+        f"paths.cache_dir={cache}",
+    ]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path):
+    whole = train(tmp_path / "whole", tmp_path / "cache")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    killed = train(tmp_path / "killed", tmp_path / "cache", kill_at=2)
+    assert killed.returncode == -9  # SIGKILL: no record written, the last checkpoint stays
+    assert not (tmp_path / "killed" / "result.json").exists()
+    assert (tmp_path / "killed" / "checkpoints" / "last.ckpt").exists()
+    again = train(tmp_path / "killed", tmp_path / "cache")
+    assert again.returncode == 0, again.stderr[-2000:]
+    resumed = json.loads((tmp_path / "killed" / "result.json").read_text())
+    reference = json.loads((tmp_path / "whole" / "result.json").read_text())
+    assert resumed["extra"]["resumed_at_epoch"] == 2  # epochs 0 and 1 were saved; 2 died before its save
+    assert resumed["test_metrics"] == reference["test_metrics"]
+    assert resumed["best_val"] == reference["best_val"]
+    assert not (tmp_path / "killed" / "checkpoints").exists()  # a finished run keeps only its best weights
