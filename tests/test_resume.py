@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kill import KILL_AT
+from tests.kill import KILL_AT, KILL_AT_ROUND
 
 REPO = Path(__file__).resolve().parents[1]
 ARGS = [
@@ -51,3 +51,49 @@ def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path):
     assert resumed["test_metrics"] == reference["test_metrics"]
     assert resumed["best_val"] == reference["best_val"]
     assert not (tmp_path / "killed" / "checkpoints").exists()  # a finished run keeps only its best weights
+
+
+BOOSTER_ARGS = [
+    "model=xgboost", "data.source.n_users=800", "model.checkpoint_every=25", "model.params.n_estimators=300",
+    "model.params.early_stopping_rounds=1000", "+model.callbacks.kill._target_=tests.kill.KillAtRound",
+]  # fmt: skip
+
+
+def boost(run_dir: Path, cache: Path, *overrides: str, kill_at: int | None = None):
+    env = {key: value for key, value in os.environ.items() if key != KILL_AT_ROUND}
+    if kill_at is not None:
+        env[KILL_AT_ROUND] = str(kill_at)
+    command = [sys.executable, "-m", "behave.train", *BOOSTER_ARGS, *overrides]
+    command += [f"hydra.run.dir={run_dir}", f"paths.cache_dir={cache}"]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampling", ["none", "rows_and_columns"])
+def test_a_killed_boosting_run_continues_from_its_checkpoint(tmp_path, sampling):
+    """Without sampling the continued booster is the uninterrupted one, tree for tree; with sampling the
+    rounds after the checkpoint draw other samples (XGBoost saves no random state), so only the resume
+    itself is checked."""
+    overrides = (
+        ["model.params.subsample=1.0", "model.params.colsample_bytree=1.0"] if sampling == "none" else []
+    )
+    whole = boost(tmp_path / "whole", tmp_path / "cache", *overrides)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    killed = boost(tmp_path / "killed", tmp_path / "cache", *overrides, kill_at=110)
+    assert killed.returncode == -9
+    assert (tmp_path / "killed" / "checkpoints" / "booster.json").exists()
+    again = boost(tmp_path / "killed", tmp_path / "cache", *overrides)
+    assert again.returncode == 0, again.stderr[-2000:]
+    resumed = json.loads((tmp_path / "killed" / "result.json").read_text())
+    reference = json.loads((tmp_path / "whole" / "result.json").read_text())
+    assert resumed["extra"]["resumed_at_round"] == 100  # the last multiple of 25 before the kill
+    assert resumed["extra"]["best_iteration"] >= 0
+    assert not (tmp_path / "killed" / "checkpoints").exists()
+    if sampling == "none":
+        assert resumed["extra"] == reference["extra"] | {"resumed_at_round": 100}  # best round, tree count
+        assert resumed["test_metrics"] == reference["test_metrics"]
+        assert resumed["best_val"] == reference["best_val"]
+        whole_model = (tmp_path / "whole" / "model.xgb.json").read_text()
+        assert (tmp_path / "killed" / "model.xgb.json").read_text() == whole_model
+    else:
+        assert abs(resumed["test_metrics"]["auroc"] - reference["test_metrics"]["auroc"]) < 0.03

@@ -9,9 +9,6 @@ the uninterrupted run would have. A `last` checkpoint is only resumed for the co
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +16,9 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-CHECKPOINTS = "checkpoints"
+from behave.training.checkpoint_folder import CHECKPOINTS, checkpoint_folder
+
 LAST = "last.ckpt"
-WRITTEN_FOR = "config.sha256"
 
 
 class RandomState(pl.Callback):
@@ -53,19 +50,7 @@ def resume_callbacks(run_dir: Path) -> list[pl.Callback]:
     return [last, RandomState(), SamplerEpoch()]
 
 
-def config_digest(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def resume_from(run_dir: Path, config: dict) -> Path | None:
-    """The `last` checkpoint to resume from, if a killed run of this same config left one; a folder left by
-    another config is cleared (resuming it would mix two runs). Records the config for the next rerun."""
-    folder = run_dir / CHECKPOINTS
-    digest = config_digest(config)
-    stamp = folder / WRITTEN_FOR
-    if folder.exists() and (not stamp.exists() or stamp.read_text() != digest):
-        shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(digest)
-    last = folder / LAST
+    """The `last` checkpoint to resume from, if a killed run of this same config left one."""
+    last = checkpoint_folder(run_dir, config) / LAST
     return last if last.exists() else None

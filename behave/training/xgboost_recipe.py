@@ -5,23 +5,27 @@ sharpen, so a validation AUROC that reaches 1.0 in the first round does not free
 (whose accuracy is the majority rate and whose probabilities mean nothing). The task's headline metric on
 the validation rows is what the run reports for selection, as for the neural family. Per-round train and
 validation losses go to TensorBoard under the neural runs' tags (`train/loss`, `val/loss`, one round =
-one step); the model is saved as XGBoost JSON, never pickled.
+one step); the model is saved as XGBoost JSON, never pickled. The booster is checkpointed every
+`checkpoint_every` rounds, and a killed run's rerun continues from it (training/booster_checkpoint.py).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
+from omegaconf import OmegaConf
 
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.explain.summary import Explanation, feature_explanation
 from behave.tasks.dataset import TaskDataset
+from behave.training.booster_checkpoint import BoosterCheckpoint, early_stopping, joined, resumable_state
 from behave.training.recipe import FitOutcome, RunContext
 from behave.training.tabular import log_importances, log_round_curves, positional, round_line
 
@@ -30,16 +34,29 @@ MODEL_FILE = "model.xgb.json"
 
 class XGBoostRecipe:
     def __init__(
-        self, params: dict[str, Any], name: str = "xgboost", family: str = "tabular", n_jobs: int = 2
+        self,
+        params: dict[str, Any],
+        name: str = "xgboost",
+        family: str = "tabular",
+        n_jobs: int = 2,
+        checkpoint_every: int = 50,
+        callbacks: dict[str, xgb.callback.TrainingCallback] | None = None,
     ):
         self.params = dict(params)
         self.name = name
         self.family = family
         self.n_jobs = n_jobs
+        self.checkpoint_every = checkpoint_every
+        # More XGBoost callbacks from config (`+model.callbacks.<name>._target_=...`), run after behave's.
+        self.callbacks = list((callbacks or {}).values())
 
-    def estimator(self, data: TaskDataset, seed: int) -> xgb.XGBModel:
+    def estimator(
+        self, data: TaskDataset, seed: int, callbacks: list | None = None, rounds: int | None = None
+    ) -> xgb.XGBModel:
         """A classifier, or a regressor for a regression task; `params` may override the objective's
-        defaults, `eval_metric` included (the LAST metric is the one early stopping watches)."""
+        defaults, `eval_metric` included (the LAST metric is the one early stopping watches). `rounds`
+        replaces `n_estimators` (a resumed fit boosts only the rounds left); early stopping comes as a
+        callback in `callbacks` (so a resumed fit can carry its count on)."""
         if data.task.kind == "regression":
             defaults, kind = {"objective": "reg:squarederror", "eval_metric": ["rmse"]}, xgb.XGBRegressor
         elif data.num_classes == 2:
@@ -50,21 +67,42 @@ class XGBoostRecipe:
         else:
             defaults, kind = {"objective": "multi:softprob", "eval_metric": ["mlogloss"]}, xgb.XGBClassifier
         settings = {**defaults, **self.params, "n_jobs": self.n_jobs, "random_state": seed}
-        return kind(**settings, callbacks=[RoundLine()])
+        settings.pop("early_stopping_rounds", None)
+        if rounds is not None:
+            settings["n_estimators"] = rounds
+        return kind(**settings, callbacks=[RoundLine(), *(callbacks or [])])
+
+    @property
+    def total_rounds(self) -> int:
+        return int(self.params.get("n_estimators", 100))
 
     def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
         train, val = data.inputs("train"), data.inputs("val")
         self.feature_names = list(train.features.columns)
         x_train, x_val = positional(train.features), positional(val.features)
-        model = self.estimator(data, context.seed)
+        path, earlier = resumable_state(context.run_dir, OmegaConf.to_container(context.cfg, resolve=True))
+        stopper = early_stopping(self.params.get("early_stopping_rounds"), earlier)
+        callbacks = [stopper] if stopper is not None else []
+        if self.checkpoint_every:  # after the stopper: each checkpoint holds that round's stopping state
+            callbacks.append(
+                BoosterCheckpoint(path, self.checkpoint_every, self.total_rounds, stopper, earlier)
+            )
+        done = earlier.rounds if earlier is not None else 0
+        model = self.estimator(data, context.seed, [*callbacks, *self.callbacks], self.total_rounds - done)
         started = time.perf_counter()
         model.fit(
-            x_train, train.labels, eval_set=[(x_train, train.labels), (x_val, val.labels)], verbose=False
+            x_train,
+            train.labels,
+            eval_set=[(x_train, train.labels), (x_val, val.labels)],
+            verbose=False,
+            xgb_model=earlier.load_booster() if earlier is not None else None,
         )
         fit_seconds = time.perf_counter() - started
         model.save_model(context.run_dir / MODEL_FILE)
+        shutil.rmtree(path.parent, ignore_errors=True)  # the model file is the finished run's only state
         best_val = data.task.score(val.labels, outputs(model, x_val))[data.headline]
-        self._log_rounds(model, context)
+        history = joined(earlier.history if earlier is not None else {}, model.evals_result())
+        log_round_curves({"train": history["validation_0"], "val": history["validation_1"]}, context)
         self._log_importances(model, context)
         started = time.perf_counter()
         test_probs = outputs(model, positional(data.inputs("test").features))
@@ -76,12 +114,9 @@ class XGBoostRecipe:
             n_parameters=n_nodes,
             fit_seconds=fit_seconds,
             predict_seconds=predict_seconds,
-            extra={"best_iteration": best_iteration(model), "n_trees": n_trees},
+            extra={"best_iteration": best_iteration(model), "n_trees": n_trees}
+            | ({"resumed_at_round": done} if done else {}),
         )
-
-    def _log_rounds(self, model: xgb.XGBClassifier, context: RunContext) -> None:
-        history = model.evals_result()
-        log_round_curves({"train": history["validation_0"], "val": history["validation_1"]}, context)
 
     def _log_importances(self, model: xgb.XGBClassifier, context: RunContext) -> None:
         """Total gain per feature."""
@@ -123,9 +158,10 @@ class RoundLine(xgb.callback.TrainingCallback):
         self.every = every
 
     def after_iteration(self, model, epoch: int, evals_log: dict) -> bool:
-        if (epoch + 1) % self.every == 0:
+        rounds = model.num_boosted_rounds()  # counts a resumed run's earlier rounds, unlike `epoch`
+        if rounds % self.every == 0:
             parts = {"train": "validation_0", "val": "validation_1"}
-            round_line(epoch + 1, {part: evals_log.get(key, {}) for part, key in parts.items()})
+            round_line(rounds, {part: evals_log.get(key, {}) for part, key in parts.items()})
         return False  # never stops training; early stopping is XGBoost's own
 
 
