@@ -33,6 +33,9 @@ MODEL_FILE = "model.xgb.json"
 
 
 class XGBoostRecipe:
+    # The estimator classes this recipe fits with (the Dask recipe swaps in XGBoost's Dask ones).
+    estimator_classes = {"classifier": xgb.XGBClassifier, "regressor": xgb.XGBRegressor}
+
     def __init__(
         self,
         params: dict[str, Any],
@@ -58,15 +61,16 @@ class XGBoostRecipe:
         replaces `n_estimators` (a resumed fit boosts only the rounds left); early stopping comes as a
         callback in `callbacks` (so a resumed fit can carry its count on)."""
         if data.task.kind == "regression":
-            defaults, kind = {"objective": "reg:squarederror", "eval_metric": ["rmse"]}, xgb.XGBRegressor
+            defaults, kind = {"objective": "reg:squarederror", "eval_metric": ["rmse"]}, "regressor"
         elif data.num_classes == 2:
             defaults, kind = (
                 {"objective": "binary:logistic", "eval_metric": ["auc", "logloss"]},
-                xgb.XGBClassifier,
+                "classifier",
             )
         else:
-            defaults, kind = {"objective": "multi:softprob", "eval_metric": ["mlogloss"]}, xgb.XGBClassifier
+            defaults, kind = {"objective": "multi:softprob", "eval_metric": ["mlogloss"]}, "classifier"
         settings = {**defaults, **self.params, "n_jobs": self.n_jobs, "random_state": seed}
+        kind = self.estimator_classes[kind]
         settings.pop("early_stopping_rounds", None)
         if rounds is not None:
             settings["n_estimators"] = rounds
@@ -79,29 +83,11 @@ class XGBoostRecipe:
     def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
         train, val = data.inputs("train"), data.inputs("val")
         self.feature_names = list(train.features.columns)
-        x_train, x_val = positional(train.features), positional(val.features)
-        path, earlier = resumable_state(context.run_dir, OmegaConf.to_container(context.cfg, resolve=True))
-        stopper = early_stopping(self.params.get("early_stopping_rounds"), earlier)
-        callbacks = [stopper] if stopper is not None else []
-        if self.checkpoint_every:  # after the stopper: each checkpoint holds that round's stopping state
-            callbacks.append(
-                BoosterCheckpoint(path, self.checkpoint_every, self.total_rounds, stopper, earlier)
-            )
-        done = earlier.rounds if earlier is not None else 0
-        model = self.estimator(data, context.seed, [*callbacks, *self.callbacks], self.total_rounds - done)
         started = time.perf_counter()
-        model.fit(
-            x_train,
-            train.labels,
-            eval_set=[(x_train, train.labels), (x_val, val.labels)],
-            verbose=False,
-            xgb_model=earlier.load_booster() if earlier is not None else None,
-        )
+        model, history, extra = self.boost(data, context)
         fit_seconds = time.perf_counter() - started
         model.save_model(context.run_dir / MODEL_FILE)
-        shutil.rmtree(path.parent, ignore_errors=True)  # the model file is the finished run's only state
-        best_val = data.task.score(val.labels, outputs(model, x_val))[data.headline]
-        history = joined(earlier.history if earlier is not None else {}, model.evals_result())
+        best_val = data.task.score(val.labels, outputs(model, positional(val.features)))[data.headline]
         log_round_curves({"train": history["validation_0"], "val": history["validation_1"]}, context)
         self._log_importances(model, context)
         started = time.perf_counter()
@@ -114,9 +100,34 @@ class XGBoostRecipe:
             n_parameters=n_nodes,
             fit_seconds=fit_seconds,
             predict_seconds=predict_seconds,
-            extra={"best_iteration": best_iteration(model), "n_trees": n_trees}
-            | ({"resumed_at_round": done} if done else {}),
+            extra={"best_iteration": best_iteration(model), "n_trees": n_trees, **extra},
         )
+
+    def boost(self, data: TaskDataset, context: RunContext) -> tuple[xgb.XGBModel, dict, dict]:
+        """The fitted model (in this process), its per-round curves {eval set: {metric: values}}, and what
+        the run record should add (the round a killed run resumed at)."""
+        train, val = data.inputs("train"), data.inputs("val")
+        x_train, x_val = positional(train.features), positional(val.features)
+        path, earlier = resumable_state(context.run_dir, OmegaConf.to_container(context.cfg, resolve=True))
+        stopper = early_stopping(self.params.get("early_stopping_rounds"), earlier)
+        callbacks = [stopper] if stopper is not None else []
+        if self.checkpoint_every:  # after the stopper: each checkpoint holds that round's stopping state
+            callbacks.append(
+                BoosterCheckpoint(path, self.checkpoint_every, self.total_rounds, stopper, earlier)
+            )
+        done = earlier.rounds if earlier is not None else 0
+        model = self.estimator(data, context.seed, [*callbacks, *self.callbacks], self.total_rounds - done)
+        model.fit(
+            x_train,
+            train.labels,
+            eval_set=[(x_train, train.labels), (x_val, val.labels)],
+            verbose=False,
+            xgb_model=earlier.load_booster() if earlier is not None else None,
+        )
+        # The run's model file is written next; a kill before it resumes from the last checkpoint again.
+        shutil.rmtree(path.parent, ignore_errors=True)
+        history = joined(earlier.history if earlier is not None else {}, model.evals_result())
+        return model, history, ({"resumed_at_round": done} if done else {})
 
     def _log_importances(self, model: xgb.XGBClassifier, context: RunContext) -> None:
         """Total gain per feature."""
