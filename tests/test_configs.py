@@ -101,6 +101,16 @@ def test_every_experiment_search_and_debug_option_composes(group):
             assert cfg.hydra.sweeper.params
 
 
+def test_the_slurm_launcher_composes_with_requeue_for_resuming_jobs():
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        overrides = ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=1"]
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher")
+    assert (launcher.partition, launcher.gpus_per_node, launcher.max_num_timeout) == ("gpu", 1, 3)
+    assert launcher.submitit_folder == f"{cfg.hydra.sweep.dir}/.submitit/%j"  # beside the run folders
+
+
 def test_search_budgets_are_equal_across_families():
     budgets = {}
     for option in options("hparams_search"):

@@ -147,3 +147,28 @@ def test_every_run_and_every_sweep_ends_with_what_happened(sweeps):
     failing = (sweeps / "failing.out").read_text()
     (summary,) = [line for line in failing.splitlines() if "jobs FAILED" in line]
     assert summary.startswith("1 of 1 jobs FAILED:") and "max_depth" in summary
+
+
+def test_a_submitit_sweep_reports_and_its_rerun_skips_finished_jobs(tmp_path):
+    """hydra/launcher=slurm's launcher, run here by submitit's local executor: jobs run as separate
+    submitted processes, the report reads the sweep, and rerunning the command refits nothing."""
+    args = [
+        "behave.train", "-m", "hydra/launcher=submitit_local", "model=logreg,xgboost",
+        "data.source.n_users=600",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}", f"paths.cache_dir={tmp_path / 'cache'}",
+    ]  # fmt: skip
+    first = behave(*args, cwd=REPO_ROOT)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert list((tmp_path / "sweep" / ".submitit").iterdir())  # the jobs went through submitit
+    records = {p: json.loads(p.read_text()) for p in (tmp_path / "sweep").rglob("result.json")}
+    assert sorted(r["model"]["name"] for r in records.values() if r["status"] == "ok") == [
+        "logreg",
+        "xgboost",
+    ]
+    report = behave("behave.report", str(tmp_path / "sweep"), "--n-boot", "100", cwd=REPO_ROOT)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "xgboost" in (tmp_path / "sweep" / "report.md").read_text()
+    again = behave(*args, cwd=REPO_ROOT)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {p: json.loads(p.read_text()) for p in records} == records  # untouched: both jobs were skipped
+    assert "finished earlier" in "".join(p.read_text() for p in (tmp_path / "sweep").rglob("*.log"))
