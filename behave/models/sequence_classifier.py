@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torch.nn import Parameter
 from torch.optim import AdamW, Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torchmetrics import CatMetric
 from torchmetrics.functional import classification as tm
 
 from behave.data.batches.batch import EventBatch
@@ -142,7 +143,10 @@ class SequenceClassifier(pl.LightningModule):
         # Not persistent: a checkpoint's weights must load into a module built with or without class weights.
         weights = None if class_weights is None else torch.tensor([float(w) for w in class_weights])
         self.register_buffer("class_weights", weights, persistent=False)
-        self._val_outputs: list[tuple[Tensor, Tensor]] = []
+        # The epoch's validation logits and labels, as metric objects: under data-parallel training each
+        # process sees its share of the rows, and compute() gathers every process's rows before scoring.
+        self.val_logits = CatMetric(nan_strategy="disable")
+        self.val_labels = CatMetric(nan_strategy="disable")
         # An explicit dict of plain values, so checkpoints carry their config and load with weights_only=True.
         self.save_hyperparameters(
             {
@@ -194,33 +198,38 @@ class SequenceClassifier(pl.LightningModule):
     def training_step(self, batch: EventBatch, batch_idx: int) -> Tensor:
         loss = self.loss(self(batch), batch.labels)
         # One point per epoch under `train/loss`: the tag the tree family logs per boosting round.
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch))
+        # sync_dist: under data-parallel training, the mean over every process's batches.
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(batch), sync_dist=True)
         return loss
 
     def validation_step(self, batch: EventBatch, batch_idx: int) -> None:
-        self._val_outputs.append((self(batch).detach(), batch.labels))
+        self.val_logits.update(self(batch).detach().float())
+        self.val_labels.update(batch.labels)
 
     def on_validation_epoch_start(self) -> None:
-        self._val_outputs.clear()
+        self.val_logits.reset()
+        self.val_labels.reset()
 
     def on_validation_epoch_end(self) -> None:
         """Metrics over all of the epoch's rows at once: AUROC averaged over batches would be wrong.
 
         Test rows are scored outside Lightning, by the task's metric function, like every other family."""
-        outputs = self._val_outputs
-        if not outputs:
+        if not self.val_logits.update_called:
             return
         # On CPU: cheap at epoch end, and sidesteps CUDA ops without a deterministic implementation.
-        logits = torch.cat([batch_logits for batch_logits, _ in outputs]).float().cpu()
-        labels = torch.cat([batch_labels for _, batch_labels in outputs]).cpu()
-        outputs.clear()
+        logits = self.val_logits.compute().float().cpu().reshape(-1, self.head[-1].out_features)
+        labels = self.val_labels.compute().cpu().long()
+        self.val_logits.reset()
+        self.val_labels.reset()
         class_weights = None if self.class_weights is None else self.class_weights.cpu()
         metrics = {"loss": classification_loss(logits, labels, class_weights)}
         metrics |= classification_metrics(probabilities(logits), labels)
         metrics["selection"] = selection_score(
             metrics[self.monitor.split("/", 1)[1]], metrics["loss"], self.monitor
         )
-        self.log_dict({f"val/{name}": value for name, value in metrics.items()})
+        # Every process scored the same gathered rows: sync_dist averages equal values (and keeps Lightning's
+        # early stopping and checkpoints agreeing across processes).
+        self.log_dict({f"val/{name}": value for name, value in metrics.items()}, sync_dist=True)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         # Lightning cannot rebuild a frozen dataclass; the batch knows how to move itself.

@@ -35,6 +35,10 @@ class TensorBoard:
         self.log_dir = Path(save_dir) / name
         self._writer: EventFileWriter | None = None
 
+    def __getstate__(self) -> dict:
+        """A copy sent to another process (a spawned data-parallel rank) opens its own event file there."""
+        return {**self.__dict__, "_writer": None}
+
     @property
     def writer(self) -> EventFileWriter:
         if self._writer is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from functools import partial
 from pathlib import Path
 
@@ -27,17 +26,10 @@ from behave.tasks.dataset import TaskDataset
 from behave.training.checkpoints import restore_best
 from behave.training.lightning_board import BoardLogger
 from behave.training.pretrain import EncoderInit, FreezeEncoder
+from behave.training.processes import EpochCount, ProcessSettings, epochs_trained, log_device
 from behave.training.recipe import FitOutcome, RunContext
 from behave.training.resume import resume_callbacks, resume_from
 from behave.training.transfer import TokenInit
-
-# Lightning notes that our module moves its own batches (EventBatch is a frozen dataclass it cannot
-# move) and that it runs without loader workers (deliberate: workers slowed 2-core training down).
-warnings.filterwarnings("ignore", message="You have overridden `transfer_batch_to_device`")
-warnings.filterwarnings("ignore", message=".*does not have many workers")
-warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
-# The checkpoint folder holds the stamp of the config that may resume from it (training/resume.py).
-warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 
 WEIGHTS_FILE = "model.pt"
 SIZES_FILE = "model_sizes.json"
@@ -69,12 +61,8 @@ class NeuralRecipe:
 
     def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
         pl.seed_everything(context.seed, workers=True, verbose=False)
-        threads = context.cfg.get("torch_threads")
-        if threads:
-            torch.set_num_threads(int(threads))
-        # Gradients flowing back hundreds of steps shrink into denormal floats, which x86 CPUs handle
-        # slowly: flushing them to zero trained 1.5-1.75x faster (benchmarks/train_throughput.py).
-        torch.set_flush_denormal(True)
+        settings = ProcessSettings(context.cfg.get("torch_threads"))
+        settings.setup(None, None, "fit")  # this process predicts after the fit: same settings
         val = data.inputs("val")
         datamodule = EventDataModule(
             data.inputs("train"),
@@ -100,7 +88,7 @@ class NeuralRecipe:
                 raise DataError("model.token_init needs learned token embeddings, not one-hot tokens")
             extra["token_init"] = self.token_init.apply(tokens.embedding, data.base.pipeline.vocabulary, data)
         callbacks = [instantiate(node) for node in context.cfg.get("callbacks", {}).values() if node]
-        callbacks += resume_callbacks(context.run_dir)
+        callbacks += [*resume_callbacks(context.run_dir), settings, EpochCount()]
         resume = resume_from(context.run_dir, OmegaConf.to_container(context.cfg, resolve=True))
         if self.encoder_init is not None:
             extra["encoder_init"] = self.encoder_init.apply(
@@ -110,6 +98,7 @@ class NeuralRecipe:
                 callbacks.append(FreezeEncoder(self.encoder_init.freeze_epochs))
         logger = BoardLogger(context.board) if context.board is not None else False
         trainer = instantiate(context.cfg.trainer, logger=logger, callbacks=callbacks)
+        log_device(trainer)
         if resume is not None:  # read before fitting: training overwrites the file every epoch
             checkpoint = torch.load(resume, map_location="cpu", weights_only=False)
             extra["resumed_at_epoch"] = int(checkpoint["epoch"]) + 1  # 0-based: the first epoch trained again
@@ -134,7 +123,7 @@ class NeuralRecipe:
             fit_seconds=fit_seconds,
             predict_seconds=predict_seconds,
             embedding_dim=int(model.encoder.embedding_dim),
-            extra={"epochs_trained": int(trainer.current_epoch), **extra},
+            extra={"epochs_trained": epochs_trained(trainer), **extra},
         )
 
     def load_model(self, run_dir: Path) -> pl.LightningModule:

@@ -43,6 +43,7 @@ from behave.tasks.dataset import TaskDataset
 from behave.training.board import TensorBoard
 from behave.training.checkpoints import restore_best
 from behave.training.lightning_board import BoardLogger
+from behave.training.processes import ProcessSettings, refuse_data_parallel
 from behave.training.progress import EpochLine
 from behave.training.recipe import FitOutcome, RunContext
 
@@ -85,7 +86,7 @@ def pretrain_encoder(
 ) -> dict:
     """Fit the encoder on the training part's sequences; write encoder.pt and encoder.json to out_dir."""
     pl.seed_everything(seed, workers=True, verbose=False)
-    torch.set_flush_denormal(True)
+    ProcessSettings(None).setup(None, None, "fit")
     sequences = np.sort(np.concatenate([base.split.part(part) for part in objective.parts]))
     rng = np.random.default_rng([seed, 7])
     order = rng.permutation(sequences)
@@ -129,6 +130,7 @@ def pretrain_encoder(
         callbacks=callbacks,
         enable_progress_bar=False,
     )
+    refuse_data_parallel(trainer, "self-supervised pretraining")
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     fit_seconds = time.perf_counter() - started

@@ -21,7 +21,7 @@ class EpochLine(pl.Callback):
         self.started = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if trainer.progress_bar_callback is not None or trainer.sanity_checking:
+        if trainer.progress_bar_callback is not None or trainer.sanity_checking or trainer.global_rank != 0:
             return
         metrics = trainer.callback_metrics
         names = [*self.names, getattr(module, "monitor", "")]

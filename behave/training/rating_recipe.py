@@ -25,6 +25,7 @@ from behave.data.spec import DatasetSpec
 from behave.tasks.dataset import TaskDataset
 from behave.training.checkpoints import restore_best
 from behave.training.lightning_board import BoardLogger
+from behave.training.processes import ProcessSettings, refuse_data_parallel
 from behave.training.recipe import FitOutcome, RunContext
 from behave.training.result import ITEM_EMBEDDINGS_FILE, RATING_RUN_FILE
 
@@ -60,7 +61,7 @@ class RatingRecipe:
 
     def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
         pl.seed_everything(context.seed, workers=True, verbose=False)
-        torch.set_num_threads(int(context.cfg.get("torch_threads") or torch.get_num_threads()))
+        ProcessSettings(context.cfg.get("torch_threads")).setup(None, None, "fit")
         info = data.info
         sizes = {key: info[key] for key in ("n_users", "n_items", "global_mean", "target_range")}
         model = self.build(sizes)
@@ -69,6 +70,7 @@ class RatingRecipe:
         callbacks = [instantiate(node) for node in context.cfg.get("callbacks", {}).values() if node]
         logger = BoardLogger(context.board) if context.board is not None else False
         trainer = instantiate(context.cfg.trainer, logger=logger, callbacks=callbacks)
+        refuse_data_parallel(trainer, "the rating models")
         started = time.perf_counter()
         trainer.fit(model, train, val)
         fit_seconds = time.perf_counter() - started

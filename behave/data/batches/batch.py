@@ -38,7 +38,16 @@ class EventBatch:
         return positions[None, :] < self.lengths[:, None]
 
     def to(self, device: torch.device | str) -> EventBatch:
-        return EventBatch(**{name: getattr(self, name).to(device) for name in self.__dataclass_fields__})
+        """The batch on `device`, every tensor moved once (non-blocking: a no-op wait on the CPU, an
+        asynchronous copy from pinned memory to a GPU)."""
+        moved = {
+            name: getattr(self, name).to(device, non_blocking=True) for name in self.__dataclass_fields__
+        }
+        return EventBatch(**moved)
+
+    def pin_memory(self) -> EventBatch:
+        """Called by the DataLoader with `pin_memory=True` (GPU training): page-locked copies."""
+        return EventBatch(**{name: getattr(self, name).pin_memory() for name in self.__dataclass_fields__})
 
     def __len__(self) -> int:
         return self.tokens.shape[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytorch_lightning as pl
+from pytorch_lightning.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
 from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
@@ -40,6 +41,9 @@ class EventDataModule(pl.LightningDataModule):
 
     def _loader(self, part: str, train: bool) -> DataLoader:
         dataset = self.dataset(part)
+        # Under data-parallel training each process builds its loaders after the trainer knows its rank.
+        trainer = self.trainer
+        rank, world_size = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         sampler = LengthBucketBatchSampler(
             dataset.lengths,
             self.batch_size if train else self.eval_batch_size,
@@ -47,8 +51,14 @@ class EventDataModule(pl.LightningDataModule):
             seed=self.seed,
             groups=dataset.inputs.sequence if train else None,
             per_group=self.rows_per_sequence,
+            rank=rank,
+            world_size=world_size,
         )
-        return DataLoader(dataset, batch_sampler=sampler, collate_fn=keep_batch, num_workers=0)
+        # Pinned host memory lets a GPU copy each batch asynchronously; on the CPU it would only cost.
+        pin = trainer is not None and isinstance(trainer.accelerator, CUDAAccelerator)
+        return DataLoader(
+            dataset, batch_sampler=sampler, collate_fn=keep_batch, num_workers=0, pin_memory=pin
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", train=True)

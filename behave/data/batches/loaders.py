@@ -27,6 +27,12 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
     rows of every sequence, a new draw each pass. A prefix task gives a sequence one row per prefix length,
     all with its label: seeing all of them in every epoch let a GRU memorise the training sequences within
     one epoch on the simulator (validation loss 1.3 after epoch 1, against 0.60 for the base rate).
+
+    Under data-parallel training (`world_size` processes) every rank draws the same pass and takes every
+    `world_size`-th batch of it, the pass padded with its first batches so that every rank takes the same
+    number of steps (a rank with one step fewer would wait forever at the others' gradient sync). Evaluation
+    shares rows instead, every `world_size`-th in length order, with no padding: metrics are computed once
+    over all ranks' rows, and a row counted twice would bias them.
     """
 
     def __init__(
@@ -38,7 +44,11 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         chunk_batches: int = 50,
         groups: np.ndarray | None = None,
         per_group: int | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not one of the {world_size} ranks")
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -52,6 +62,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
             subsample = False
         self.groups = np.asarray(groups) if subsample else None
         self.passes = 0
+        self.rank, self.world_size = rank, world_size
 
     def set_epoch(self, epoch: int) -> None:
         """Draw the next pass from (seed, epoch): a run resumed at epoch k sees the batches it would have."""
@@ -65,7 +76,13 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
         return int(np.minimum(np.unique(self.groups, return_counts=True)[1], self.per_group).sum())
 
     def __len__(self) -> int:
-        return -(-self.n_rows // self.batch_size)
+        if not self.shuffle:
+            return ceil_div(len(self._rows_in_length_order()), self.batch_size)
+        return ceil_div(ceil_div(self.n_rows, self.batch_size), self.world_size)
+
+    def _rows_in_length_order(self) -> np.ndarray:
+        """This rank's evaluation rows, shortest first."""
+        return np.argsort(self.lengths, kind="stable")[self.rank :: self.world_size]
 
     def _draw(self, rng: np.random.Generator) -> np.ndarray:
         """Row indices of one pass, shuffled: all rows, or `per_group` random rows of each group."""
@@ -79,7 +96,7 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         if not self.shuffle:
-            order = np.argsort(self.lengths, kind="stable")
+            order = self._rows_in_length_order()
             yield from (
                 order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)
             )
@@ -93,8 +110,15 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
             members = order[start : start + chunk]
             members = members[np.argsort(self.lengths[members], kind="stable")]
             batches += [members[i : i + self.batch_size] for i in range(0, len(members), self.batch_size)]
-        for i in rng.permutation(len(batches)):
-            yield batches[i].tolist()
+        shuffled = [batches[i] for i in rng.permutation(len(batches))]
+        steps = ceil_div(len(shuffled), self.world_size)
+        shuffled += shuffled[: steps * self.world_size - len(shuffled)]
+        for batch in shuffled[self.rank :: self.world_size]:
+            yield batch.tolist()
+
+
+def ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)
 
 
 class SequenceDataset(Dataset):
