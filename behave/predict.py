@@ -103,7 +103,12 @@ def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataF
         raise DataError(f"{run_dir}: pipeline.json is missing; the run folder is incomplete.")
     pipeline = FittedPipeline.from_state_dict(json.loads(pipeline_file.read_text())["fitted"], spec)
     read_options = (spec.source or {}).get("read_options") if isinstance(spec.source, dict) else None
-    source = FileSource(str(events), labels=str(labels) if labels else None, read_options=read_options)
+    source = FileSource(
+        str(events),
+        labels=str(labels) if labels else None,
+        read_options=read_options,
+        categorical=list(spec.schema.categorical),
+    )
     event_log, _ = validate(source.load(), spec, with_labels=labels is not None)
     rows = np.arange(event_log.n_sequences)
     events = pipeline.encode_events(event_log)

@@ -32,12 +32,14 @@ from behave import config_schemas
 from behave.data.config import dataset_spec
 from behave.data.event_log import RawTables
 from behave.data.pipeline import FittedPipeline
+from behave.data.sources.files import FileSource
 from behave.data.spec import DatasetSpec
 from behave.data.split import split_sequences
 from behave.data.validate import validate
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "data" / "synthetic.yaml"
 TARGET_EVENTS_PER_S = 2e6
+GOAL_EVENTS_PER_S = 3e6
 TARGET_NAIVE_RATIO = 100.0
 TARGET_PEAK_BYTES = 4e9
 NAIVE_SUBSET = (
@@ -227,14 +229,38 @@ def transform_whole_log(fitted: FittedPipeline, log_) -> tuple:
     return events, fitted.static_inputs(log_), fitted.feature_table(log_, events.tokens)
 
 
-def run_stages(raw: RawTables, spec: DatasetSpec) -> tuple[list[Timing], FittedPipeline]:
+def write_parquet(raw: RawTables, folder: Path, n_files: int = 8) -> None:
+    """The log as a partitioned export: `n_files` Parquet files of consecutive rows, and a label file."""
+    events = folder / "events"
+    events.mkdir(parents=True)
+    for i, rows in enumerate(np.array_split(np.arange(len(raw.events)), n_files)):
+        raw.events.iloc[rows].to_parquet(events / f"part-{i:03d}.parquet", index=False)
+    raw.labels.to_parquet(folder / "labels.parquet", index=False)
+
+
+def read_parquet(folder: Path, spec: DatasetSpec, extras) -> RawTables:
+    source = FileSource(
+        str(folder / "events"), str(folder / "labels.parquet"), categorical=spec.schema.categorical
+    )
+    raw = source.load()
+    return RawTables(raw.events, raw.events_name, raw.labels, raw.labels_name, extras)
+
+
+def run_stages(raw: RawTables, spec: DatasetSpec, read=None) -> tuple[list[Timing], FittedPipeline]:
+    """The four stages, after `read` (a timed first stage that loads the raw tables) when given."""
+    stages = []
+    if read is not None:
+        t_read, raw = timed("read parquet", 0, read)
+        stages.append(t_read)
     n = len(raw.events)
     t_validate, (log_, _) = timed("validate", n, lambda: validate(raw, spec))
     t_split, split = timed("split", n, lambda: split_sequences(log_, spec.split, strata=log_.labels))
     n_train = int(log_.lengths[split.train].sum())
     t_fit, fitted = timed("fit (train)", n_train, lambda: FittedPipeline.fit(log_.select(split.train), spec))
     t_transform, _ = timed("transform", n, lambda: transform_whole_log(fitted, log_))
-    stages = [t_validate, t_split, t_fit, t_transform]
+    if stages:
+        stages[0] = Timing(stages[0].name, n, stages[0].wall_s, stages[0].cpu_s)
+    stages += [t_validate, t_split, t_fit, t_transform]
     total = Timing("total", n, sum(t.wall_s for t in stages), sum(t.cpu_s for t in stages))
     return [*stages, total], fitted
 
@@ -254,9 +280,9 @@ HEADER = f"{'':<13}{'events':>12}{'wall s':>9}{'cpu s':>9}{'M ev/s':>9}{'M ev/s 
 
 
 def print_stages(stages: list[Timing]) -> None:
-    print(f"\n{HEADER}  vs 2M ev/s")
+    print(f"\n{HEADER}  vs 2M ev/s (target), 3M (goal)")
     for t in stages:
-        print(f"{row(t)}  {verdict(t.rate >= TARGET_EVENTS_PER_S)}")
+        print(f"{row(t)}  {verdict(t.rate >= TARGET_EVENTS_PER_S)}  {verdict(t.rate >= GOAL_EVENTS_PER_S)}")
     print("(M ev/s = events / wall s, the target's measure; M ev/s cpu = events / cpu s of all threads)")
 
 
@@ -330,6 +356,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--repeat", type=int, default=1, help="run the stages this often, report the fastest run"
     )
+    parser.add_argument(
+        "--source",
+        choices=("memory", "parquet"),
+        default="memory",
+        help="memory: time from the simulated table in memory; parquet: write it as a folder of Parquet "
+        "files first (untimed), then time reading it (string fields as categories) and the stages",
+    )
     parser.add_argument("--quick", action="store_true", help="500k events, naive on 20k: a smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -343,18 +376,27 @@ def main(argv: list[str] | None = None) -> None:
         spec = synthetic_spec(cache_dir)
     started = time.perf_counter()
     raw = simulate(spec, args.events, args.order)
-    frame_bytes = int(raw.events.memory_usage(deep=True).sum())
     print(
         f"simulated {len(raw.events):,} events of {len(raw.labels):,} users in "
         f"{time.perf_counter() - started:.1f} s (untimed), rows ordered by {args.order}; "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
+    read = None
+    if args.source == "parquet":
+        folder = Path(tempfile.mkdtemp(prefix="behave-bench-"))
+        write_parquet(raw, folder)
+        size = sum(p.stat().st_size for p in folder.rglob("*.parquet"))
+        print(f"wrote it as 8 Parquet files, {gb(size)} on disk (untimed)")
+        extras = raw.extras
+        read = lambda: read_parquet(folder, spec, extras)  # noqa: E731
+        raw = read()  # the frame as the stages see it (and for the naive comparison)
+    frame_bytes = int(raw.events.memory_usage(deep=True).sum())
     # getrusage's max RSS may restart with VmHWM below, so the simulator's peak is kept aside first.
     loaded, simulator_peak = status_bytes("VmRSS"), status_bytes("VmHWM")
     can_reset = reset_peak()
     # Other jobs on a shared machine only slow a run down: the fastest of --repeat runs is the best estimate.
     stages, fitted = min(
-        (run_stages(raw, spec) for _ in range(max(1, args.repeat))), key=lambda r: r[0][-1].wall_s
+        (run_stages(raw, spec, read) for _ in range(max(1, args.repeat))), key=lambda r: r[0][-1].wall_s
     )
     print_stages(stages)
     pipeline_peak = status_bytes("VmHWM") if can_reset else None

@@ -158,7 +158,12 @@ def _categorical(values: pd.Series, order: np.ndarray) -> pd.Categorical:
     Each value is hashed once; cleaning, sorting and naming happen on the few distinct values only.
     """
     codes, distinct = pd.factorize(values, sort=False)
-    categories = _distinct_categorical(pd.Series(distinct))
+    distinct = pd.Series(distinct)
+    if isinstance(distinct.dtype, pd.CategoricalDtype):
+        # A column read as categories (Parquet's dictionary) keeps its file's category order: its plain
+        # values get the same sorted categories as a column read as strings.
+        distinct = distinct.astype(distinct.cat.categories.dtype)
+    categories = _distinct_categorical(distinct)
     # Slot -1 of the lookup is the missing value's code (factorize gives missing values code -1).
     lookup = np.append(categories.codes, -1).astype(categories.codes.dtype)
     return pd.Categorical.from_codes(lookup[codes][order], dtype=categories.dtype)
