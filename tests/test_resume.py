@@ -69,14 +69,10 @@ def boost(run_dir: Path, cache: Path, *overrides: str, kill_at: int | None = Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sampling", ["none", "rows_and_columns"])
-def test_a_killed_boosting_run_continues_from_its_checkpoint(tmp_path, sampling):
-    """Without sampling the continued booster is the uninterrupted one, tree for tree; with sampling the
-    rounds after the checkpoint draw other samples (XGBoost saves no random state), so only the resume
-    itself is checked."""
-    overrides = (
-        ["model.params.subsample=1.0", "model.params.colsample_bytree=1.0"] if sampling == "none" else []
-    )
+def test_a_killed_boosting_run_continues_from_its_checkpoint(tmp_path):
+    """Without row or column sampling the continued booster is the uninterrupted one, tree for tree (with
+    sampling the rounds after the checkpoint draw other samples: XGBoost saves no random state)."""
+    overrides = ["model.params.subsample=1.0", "model.params.colsample_bytree=1.0"]
     whole = boost(tmp_path / "whole", tmp_path / "cache", *overrides)
     assert whole.returncode == 0, whole.stderr[-2000:]
     killed = boost(tmp_path / "killed", tmp_path / "cache", *overrides, kill_at=110)
@@ -87,13 +83,10 @@ def test_a_killed_boosting_run_continues_from_its_checkpoint(tmp_path, sampling)
     resumed = json.loads((tmp_path / "killed" / "result.json").read_text())
     reference = json.loads((tmp_path / "whole" / "result.json").read_text())
     assert resumed["extra"]["resumed_at_round"] == 100  # the last multiple of 25 before the kill
-    assert resumed["extra"]["best_iteration"] >= 0
     assert not (tmp_path / "killed" / "checkpoints").exists()
-    if sampling == "none":
-        assert resumed["extra"] == reference["extra"] | {"resumed_at_round": 100}  # best round, tree count
-        assert resumed["test_metrics"] == reference["test_metrics"]
-        assert resumed["best_val"] == reference["best_val"]
-        whole_model = (tmp_path / "whole" / "model.xgb.json").read_text()
-        assert (tmp_path / "killed" / "model.xgb.json").read_text() == whole_model
-    else:
-        assert abs(resumed["test_metrics"]["auroc"] - reference["test_metrics"]["auroc"]) < 0.03
+    assert resumed["extra"] == reference["extra"] | {"resumed_at_round": 100}  # best round, tree count
+    assert resumed["test_metrics"] == reference["test_metrics"]
+    assert resumed["best_val"] == reference["best_val"]
+    assert (tmp_path / "killed" / "model.xgb.json").read_text() == (
+        tmp_path / "whole" / "model.xgb.json"
+    ).read_text()
