@@ -12,9 +12,11 @@ peak RSS < 4 GB at 10M events. Run: python benchmarks/pipeline.py --quick (a smo
 from __future__ import annotations
 
 import argparse
+import atexit
 import bisect
 import os
 import resource
+import shutil
 import tempfile
 import textwrap
 import time
@@ -384,6 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     read = None
     if args.source == "parquet":
         folder = Path(tempfile.mkdtemp(prefix="behave-bench-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # GBs at large sizes
         write_parquet(raw, folder)
         size = sum(p.stat().st_size for p in folder.rglob("*.parquet"))
         print(f"wrote it as 8 Parquet files, {gb(size)} on disk (untimed)")

@@ -55,7 +55,7 @@ def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path):
 
 BOOSTER_ARGS = [
     "model=xgboost", "data.source.n_users=800", "model.checkpoint_every=25", "model.params.n_estimators=300",
-    "model.params.early_stopping_rounds=1000", "+model.callbacks.kill._target_=tests.kill.KillAtRound",
+    "model.params.early_stopping_rounds=20", "+model.callbacks.kill._target_=tests.kill.KillAtRound",
 ]  # fmt: skip
 
 
@@ -70,21 +70,26 @@ def boost(run_dir: Path, cache: Path, *overrides: str, kill_at: int | None = Non
 
 @pytest.mark.slow
 def test_a_killed_boosting_run_continues_from_its_checkpoint(tmp_path):
-    """Without row or column sampling the continued booster is the uninterrupted one, tree for tree (with
-    sampling the rounds after the checkpoint draw other samples: XGBoost saves no random state)."""
+    """Without row or column sampling the continued booster is the uninterrupted one, tree for tree, early
+    stopping included (with sampling the rounds after the checkpoint draw other samples: XGBoost saves no
+    random state)."""
     overrides = ["model.params.subsample=1.0", "model.params.colsample_bytree=1.0"]
     whole = boost(tmp_path / "whole", tmp_path / "cache", *overrides)
     assert whole.returncode == 0, whole.stderr[-2000:]
-    killed = boost(tmp_path / "killed", tmp_path / "cache", *overrides, kill_at=110)
+    killed = boost(tmp_path / "killed", tmp_path / "cache", *overrides, kill_at=78)
     assert killed.returncode == -9
     assert (tmp_path / "killed" / "checkpoints" / "booster.json").exists()
     again = boost(tmp_path / "killed", tmp_path / "cache", *overrides)
     assert again.returncode == 0, again.stderr[-2000:]
     resumed = json.loads((tmp_path / "killed" / "result.json").read_text())
     reference = json.loads((tmp_path / "whole" / "result.json").read_text())
-    assert resumed["extra"]["resumed_at_round"] == 100  # the last multiple of 25 before the kill
+    # Uninterrupted, the best round is 58 and early stopping ends boosting at round 79; the kill at round
+    # 78 leaves the checkpoint of round 75, 16 rounds after the best. A resumed stopper that forgot its
+    # count would take round 75 as its best and boost 20 more rounds.
+    assert reference["extra"]["best_iteration"] == 58
+    assert resumed["extra"]["resumed_at_round"] == 75
     assert not (tmp_path / "killed" / "checkpoints").exists()
-    assert resumed["extra"] == reference["extra"] | {"resumed_at_round": 100}  # best round, tree count
+    assert resumed["extra"] == reference["extra"] | {"resumed_at_round": 75}  # best round, tree count
     assert resumed["test_metrics"] == reference["test_metrics"]
     assert resumed["best_val"] == reference["best_val"]
     assert (tmp_path / "killed" / "model.xgb.json").read_text() == (

@@ -228,8 +228,10 @@ class SequenceClassifier(pl.LightningModule):
             metrics[self.monitor.split("/", 1)[1]], metrics["loss"], self.monitor
         )
         # Every process scored the same gathered rows: sync_dist averages equal values (and keeps Lightning's
-        # early stopping and checkpoints agreeing across processes).
-        self.log_dict({f"val/{name}": value for name, value in metrics.items()}, sync_dist=True)
+        # early stopping and checkpoints agreeing across processes). On the module's device: NCCL only
+        # reduces GPU tensors.
+        logged = {f"val/{name}": value.to(self.device) for name, value in metrics.items()}
+        self.log_dict(logged, sync_dist=True)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         # Lightning cannot rebuild a frozen dataclass; the batch knows how to move itself.

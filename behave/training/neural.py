@@ -99,6 +99,12 @@ class NeuralRecipe:
         logger = BoardLogger(context.board) if context.board is not None else False
         trainer = instantiate(context.cfg.trainer, logger=logger, callbacks=callbacks)
         log_device(trainer)
+        # A process with no validation rows would wait forever for the others at the metric gather.
+        if 1 < trainer.world_size > len(val):
+            raise DataError(
+                f"trainer.devices: {trainer.world_size} processes would share {len(val)} validation rows; "
+                "use fewer processes"
+            )
         if resume is not None:  # read before fitting: training overwrites the file every epoch
             checkpoint = torch.load(resume, map_location="cpu", weights_only=False)
             extra["resumed_at_epoch"] = int(checkpoint["epoch"]) + 1  # 0-based: the first epoch trained again

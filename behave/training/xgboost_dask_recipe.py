@@ -79,6 +79,8 @@ class DaskCluster:
 
 class DaskXGBoostRecipe(XGBoostRecipe):
     estimator_classes = {"classifier": xgb.dask.DaskXGBClassifier, "regressor": xgb.dask.DaskXGBRegressor}
+    # Callbacks run on the workers: progress lines would land in their logs (and need behave installed there).
+    progress_lines = False
 
     def __init__(
         self,
@@ -89,6 +91,7 @@ class DaskXGBoostRecipe(XGBoostRecipe):
         family: str = "tabular",
         n_jobs: int | None = None,
         checkpoint_every: int = 0,
+        callbacks: dict[str, xgb.callback.TrainingCallback] | None = None,
     ):
         """`n_jobs`: XGBoost threads on each worker (None: the cluster's threads per worker)."""
         if checkpoint_every:
@@ -97,7 +100,9 @@ class DaskXGBoostRecipe(XGBoostRecipe):
                 "on the workers); set it to 0, or use model=xgboost for a run that resumes after a kill"
             )
         threads = n_jobs if n_jobs is not None else cluster.threads_per_worker
-        super().__init__(params, name=name, family=family, n_jobs=threads, checkpoint_every=0)
+        super().__init__(
+            params, name=name, family=family, n_jobs=threads, checkpoint_every=0, callbacks=callbacks
+        )
         self.cluster = cluster
         self.partitions_per_worker = partitions_per_worker
 
@@ -110,7 +115,8 @@ class DaskXGBoostRecipe(XGBoostRecipe):
             log.info("boosting on %s, %d row partitions", self.cluster.workers, partitions)
             x_train, y_train = by_rows(positional(train.features), train.labels, partitions)
             x_val, y_val = by_rows(positional(val.features), val.labels, partitions)
-            model = self.estimator(data, context.seed, [stopper] if stopper is not None else [])
+            callbacks = [stopper] if stopper is not None else []
+            model = self.estimator(data, context.seed, [*callbacks, *self.callbacks])
             model.client = client
             model.fit(x_train, y_train, eval_set=[(x_train, y_train), (x_val, y_val)], verbose=False)
             history = model.evals_result()

@@ -26,6 +26,7 @@ from behave.data.spec import DatasetSpec
 from behave.explain.summary import Explanation, feature_explanation
 from behave.tasks.dataset import TaskDataset
 from behave.training.booster_checkpoint import BoosterCheckpoint, early_stopping, joined, resumable_state
+from behave.training.checkpoint_folder import CHECKPOINTS
 from behave.training.recipe import FitOutcome, RunContext
 from behave.training.tabular import log_importances, log_round_curves, positional, round_line
 
@@ -35,6 +36,7 @@ MODEL_FILE = "model.xgb.json"
 class XGBoostRecipe:
     # The estimator classes this recipe fits with (the Dask recipe swaps in XGBoost's Dask ones).
     estimator_classes = {"classifier": xgb.XGBClassifier, "regressor": xgb.XGBRegressor}
+    progress_lines = True  # a line per 100 rounds in the run's log
 
     def __init__(
         self,
@@ -74,7 +76,8 @@ class XGBoostRecipe:
         settings.pop("early_stopping_rounds", None)
         if rounds is not None:
             settings["n_estimators"] = rounds
-        return kind(**settings, callbacks=[RoundLine(), *(callbacks or [])])
+        progress = [RoundLine()] if self.progress_lines else []
+        return kind(**settings, callbacks=[*progress, *(callbacks or [])])
 
     @property
     def total_rounds(self) -> int:
@@ -87,6 +90,8 @@ class XGBoostRecipe:
         model, history, extra = self.boost(data, context)
         fit_seconds = time.perf_counter() - started
         model.save_model(context.run_dir / MODEL_FILE)
+        # Once the model file is written it is the run's state; a kill before this resumes from a checkpoint.
+        shutil.rmtree(context.run_dir / CHECKPOINTS, ignore_errors=True)
         best_val = data.task.score(val.labels, outputs(model, positional(val.features)))[data.headline]
         log_round_curves({"train": history["validation_0"], "val": history["validation_1"]}, context)
         self._log_importances(model, context)
@@ -124,8 +129,6 @@ class XGBoostRecipe:
             verbose=False,
             xgb_model=earlier.load_booster() if earlier is not None else None,
         )
-        # The run's model file is written next; a kill before it resumes from the last checkpoint again.
-        shutil.rmtree(path.parent, ignore_errors=True)
         history = joined(earlier.history if earlier is not None else {}, model.evals_result())
         return model, history, ({"resumed_at_round": done} if done else {})
 

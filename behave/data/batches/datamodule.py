@@ -7,7 +7,6 @@ from pytorch_lightning.accelerators import CUDAAccelerator
 from torch.utils.data import DataLoader
 
 from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
-from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
 from behave.data.spec import SequenceSpec
 
@@ -45,10 +44,6 @@ class EventDataModule(pl.LightningDataModule):
         # Under data-parallel training each process builds its loaders after the trainer knows its rank.
         trainer = self.trainer
         rank, world_size = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        if len(dataset) < world_size:  # a process with no rows would wait forever for the others' metrics
-            raise DataError(
-                f"trainer.devices: {world_size} processes share {len(dataset)} {part} rows; use fewer"
-            )
         sampler = LengthBucketBatchSampler(
             dataset.lengths,
             self.batch_size if train else self.eval_batch_size,

@@ -112,8 +112,9 @@ class LengthBucketBatchSampler(Sampler[list[int]]):
             batches += [members[i : i + self.batch_size] for i in range(0, len(members), self.batch_size)]
         shuffled = [batches[i] for i in rng.permutation(len(batches))]
         steps = ceil_div(len(shuffled), self.world_size)
-        shuffled += shuffled[: steps * self.world_size - len(shuffled)]
-        for batch in shuffled[self.rank :: self.world_size]:
+        # Cyclic: even a pass of fewer batches than ranks gives every rank its steps.
+        dealt = [shuffled[i % len(shuffled)] for i in range(steps * self.world_size)]
+        for batch in dealt[self.rank :: self.world_size]:
             yield batch.tolist()
 
 

@@ -32,7 +32,8 @@ PARQUET_OPTIONS = frozenset({"columns", "filters", "engine", "dtype_backend"})
 
 
 def is_parquet(path: Path) -> bool:
-    """A Parquet file, or a folder of them (a partitioned export: every *.parquet file under it)."""
+    """A Parquet file, or a folder of them (a partitioned export: every data file under it, as Arrow's
+    dataset reader lists them, which skips names starting with '.' or '_')."""
     return path.is_dir() or path.suffix.lower() in (".parquet", ".pq")
 
 
@@ -84,9 +85,9 @@ def string_columns(path: Path, names: list[str] | tuple) -> list[str]:
 
 
 def digest(path: Path) -> list[dict]:
-    """Content hashes of a file, or of every Parquet file in a folder (in name order)."""
+    """Content hashes of a file, or of every file a Parquet folder is read from (the reader's own list)."""
     if path.is_dir():
-        return [file_digest(p) for p in sorted(path.rglob("*.parquet"))]
+        return [file_digest(p) for p in sorted(pyarrow.dataset.dataset(path, format="parquet").files)]
     return [file_digest(path)]
 
 
