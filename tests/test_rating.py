@@ -276,7 +276,7 @@ def test_no_held_out_users_rating_reaches_the_embeddings_a_classifier_starts_fro
         overrides = write_rating_project(root, ratings)
         behave_ok(
             "behave.train", *overrides, "task=rating", "task.split=users", "model=dot_bias",
-            f"hydra.run.dir={root / 'run'}",
+            "trainer.max_epochs=3", f"hydra.run.dir={root / 'run'}",
         )  # fmt: skip
         split = pd.read_parquet(next((root / "data" / "cache").glob("*/split.parquet")))
         table = pd.read_parquet(root / "run" / ITEM_EMBEDDINGS_FILE).set_index("raw_id").sort_index()

@@ -89,7 +89,7 @@ def test_accelerator_auto_says_which_device_it_chose(caplog):
 def test_mixed_precision_trains_and_scores_in_full_precision(tmp_path):
     run = tmp_path / "run"
     done = behave_ok(
-        "behave.train", "model=gru", "data.source.n_users=600", "trainer.max_epochs=2",
+        "behave.train", "model=gru", "data.source.n_users=400", "trainer.max_epochs=1",
         "trainer.precision=bf16-mixed", f"hydra.run.dir={run}", f"paths.cache_dir={tmp_path}/c",
     )  # fmt: skip
     record = json.loads((run / "result.json").read_text())
