@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import numpy as np
@@ -222,7 +223,7 @@ def test_categories_are_matched_by_value_not_by_code(fitted):
     reordered = {
         name: values.reorder_categories(values.categories[::-1]) for name, values in log.categorical.items()
     }
-    again = builder.transform(EventLog(**{**log.__dict__, "categorical": reordered}), token_ids)
+    again = builder.transform(replace(log, categorical=reordered), token_ids)
     pd.testing.assert_frame_equal(again, frame)
 
 
@@ -282,7 +283,7 @@ def test_misuse_fails_loudly(fitted):
         builder.transform(log, np.where(token_ids == 5, len(TOKENS), token_ids))
     with pytest.raises(KeyError, match="page"):
         builder.transform(
-            EventLog(**{**log.__dict__, "categorical": {"event_type": log.categorical["event_type"]}}),
+            replace(log, categorical={"event_type": log.categorical["event_type"]}),
             token_ids,
         )
 

@@ -40,7 +40,10 @@ class EventFieldCodes:
     levels_: dict[str, Levels] = field(default_factory=dict)
 
     def fit(self, train: EventLog) -> EventFieldCodes:
-        self.levels_ = {name: fit_levels(train.categorical[name], self.max_values) for name in self.fields}
+        self.levels_ = {
+            name: fit_levels(train.categorical[name], self.max_values, train.category_counts(name))
+            for name in self.fields
+        }
         return self
 
     @property

@@ -49,6 +49,15 @@ class EventLog:
     # Per-sequence static attributes (S rows, positional index), and source extras aligned the same way.
     static: pd.DataFrame = field(default_factory=pd.DataFrame)
     extras: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Counts per categorical field, computed once: fitting asks for the same field's counts from the
+    # vocabulary, the feature levels and the embedded-field levels (a pass over all events each time).
+    _counts: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def category_counts(self, name: str) -> tuple[int, np.ndarray]:
+        """(missing values, (C,) count of each category) of categorical field `name`."""
+        if name not in self._counts:
+            self._counts[name] = category_counts(self.categorical[name])
+        return self._counts[name]
 
     @property
     def n_sequences(self) -> int:
@@ -129,5 +138,12 @@ class EventLog:
 
 def category_counts(values: pd.Categorical) -> tuple[int, np.ndarray]:
     """(number of missing values, (C,) int64 count of each category), in one pass over the codes."""
-    counts = np.bincount(values.codes.astype(np.int64) + 1, minlength=len(values.categories) + 1)
+    codes, n_categories = values.codes, len(values.categories)
+    if codes.dtype.itemsize <= 2:
+        # Missing (-1) reads as the top unsigned value, past every category: no shifted int64 copy.
+        unsigned = codes.view(np.uint8 if codes.dtype.itemsize == 1 else np.uint16)
+        counts = np.bincount(unsigned, minlength=n_categories)
+        top = np.iinfo(unsigned.dtype).max
+        return int(counts[top]) if len(counts) > top else 0, counts[:n_categories].astype(np.int64)
+    counts = np.bincount(codes.astype(np.int64) + 1, minlength=n_categories + 1)
     return int(counts[0]), counts[1:]

@@ -47,9 +47,10 @@ class Levels:
         return lookup[values.codes]
 
 
-def fit_levels(values: pd.Categorical, limit: int) -> Levels:
-    """Top `limit` values by training frequency, ties broken by category order."""
-    missing, counts = category_counts(values)
+def fit_levels(values: pd.Categorical, limit: int, counts: tuple[int, np.ndarray] | None = None) -> Levels:
+    """Top `limit` values by training frequency, ties broken by category order. `counts`: the values'
+    `category_counts`, when the caller has them already."""
+    missing, counts = counts if counts is not None else category_counts(values)
     order = np.argsort(-counts, kind="stable")[:limit]
     names = values.categories.astype(str)
     return Levels(values=[str(names[i]) for i in order if counts[i] > 0], has_missing=bool(missing))

@@ -21,7 +21,7 @@ import pandas as pd
 
 from behave.data.buckets import NumericBucketer
 from behave.data.errors import DataError
-from behave.data.event_log import EventLog, category_counts
+from behave.data.event_log import EventLog
 from behave.data.spec import BucketMethod, BucketSpec, TokenSpec
 
 PAD, UNK = 0, 1
@@ -95,7 +95,7 @@ class Vocabulary:
         for name in self.spec.fields:
             if name in train.categorical:
                 cat = train.categorical[name]
-                used = category_counts(cat)[1] > 0
+                used = train.category_counts(name)[1] > 0
                 self.categories_[name] = [str(v) for v in cat.categories[used]]
             elif name in train.numeric:
                 bucket_spec = self.spec.buckets.get(name, BucketSpec())

@@ -68,7 +68,8 @@ def fit_state(
         token_ids=top_tokens,
         token_names=[tokens[i] for i in top_tokens],
         categorical={
-            name: fit_levels(values, spec.max_values_per_field) for name, values in train.categorical.items()
+            name: fit_levels(values, spec.max_values_per_field, train.category_counts(name))
+            for name, values in train.categorical.items()
         },
         numeric_has_missing={name: bool(np.isnan(v).any()) for name, v in train.numeric.items()},
         window_field=next(iter(train.categorical), None),
