@@ -402,5 +402,7 @@ def test_top_bigrams_match_a_counter_of_within_sequence_pairs(dense, monkeypatch
         for a, b in zip(token_ids[start : stop - 1], token_ids[start + 1 : stop])
     )
     expected = sorted(pairs, key=lambda pair: (-pairs[pair], pair))[:15]
-    found = features_state._top_bigrams(token_ids, n_tokens, Segments.from_offsets(offsets), 15)
+    found = features_state._top_bigrams(
+        features_state.TokenFrequencies.of(token_ids, n_tokens, Segments.from_offsets(offsets)), n_tokens, 15
+    )
     assert [tuple(pair) for pair in found] == expected

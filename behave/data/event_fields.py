@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from behave.data.event_log import EventLog
-from behave.data.levels import Levels, fit_levels
+from behave.data.levels import Levels, levels_from_counts
 from behave.data.spec import DatasetSpec
 
 
@@ -40,9 +41,13 @@ class EventFieldCodes:
     levels_: dict[str, Levels] = field(default_factory=dict)
 
     def fit(self, train: EventLog) -> EventFieldCodes:
+        counts = {name: train.category_counts(name) for name in self.fields}
+        return self.fit_counts({name: train.categorical[name].categories for name in self.fields}, counts)
+
+    def fit_counts(self, categories: dict[str, pd.Index], counts: dict[str, tuple]) -> EventFieldCodes:
+        """Fit from each field's categories and training `category_counts` (summed over parts of train)."""
         self.levels_ = {
-            name: fit_levels(train.categorical[name], self.max_values, train.category_counts(name))
-            for name in self.fields
+            name: levels_from_counts(categories[name], self.max_values, counts[name]) for name in self.fields
         }
         return self
 

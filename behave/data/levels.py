@@ -50,9 +50,17 @@ class Levels:
 def fit_levels(values: pd.Categorical, limit: int, counts: tuple[int, np.ndarray] | None = None) -> Levels:
     """Top `limit` values by training frequency, ties broken by category order. `counts`: the values'
     `category_counts`, when the caller has them already."""
-    missing, counts = counts if counts is not None else category_counts(values)
+    return levels_from_counts(
+        values.categories, limit, counts if counts is not None else category_counts(values)
+    )
+
+
+def levels_from_counts(categories: pd.Index, limit: int, counts: tuple[int, np.ndarray]) -> Levels:
+    """Top `limit` of `categories` by their training `counts` (missing values, (C,) counts), ties broken by
+    category order: the rule `fit_levels` applies, for counts summed over parts of the training log."""
+    missing, counts = counts
     order = np.argsort(-counts, kind="stable")[:limit]
-    names = values.categories.astype(str)
+    names = categories.astype(str)
     return Levels(values=[str(names[i]) for i in order if counts[i] > 0], has_missing=bool(missing))
 
 

@@ -21,10 +21,17 @@ import pandas as pd
 from behave.data.event_fields import EventFieldCodes, embedded_fields
 from behave.data.event_log import EventLog
 from behave.data.features.builder import FeatureBuilder
+from behave.data.features.segments import Segments
+from behave.data.features.state import FieldCounts, TokenFrequencies
 from behave.data.sequences import NumericScaler, SequenceStore
 from behave.data.spec import DatasetSpec, SequenceSpec
 from behave.data.static import StaticEncoder
+from behave.data.train_parts import TrainParts, add_keyed_counts, single_part
 from behave.data.vocabulary import Vocabulary
+
+
+def _joined(pieces: list[np.ndarray]) -> np.ndarray:
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 
 @dataclass
@@ -38,15 +45,66 @@ class FittedPipeline:
 
     @classmethod
     def fit(cls, train: EventLog, spec: DatasetSpec) -> FittedPipeline:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            # The scaler needs nothing from the vocabulary: it fits alongside (numpy releases the GIL).
-            scaler = pool.submit(NumericScaler(spec.sequences, list(spec.schema.numeric)).fit, train)
-            vocabulary = Vocabulary(spec.tokens)
-            train_ids = vocabulary.fit_transform(train)
-            static = StaticEncoder(spec.static).fit(train.static)
-            builder = FeatureBuilder(spec.features).fit(train, train_ids, vocabulary.tokens_, static)
-        fields = EventFieldCodes(embedded_fields(spec), spec.sequences.max_field_values).fit(train)
-        return cls(vocabulary, scaler.result(), fields, static, builder, list(train.class_names))
+        return cls.fit_parts(single_part(train), train.static, list(train.class_names), spec)
+
+    @classmethod
+    def fit_parts(
+        cls, parts: TrainParts, static: pd.DataFrame, class_names: list[str], spec: DatasetSpec
+    ) -> FittedPipeline:
+        """Fit on the training log given in parts (whole sequences each), in three passes over them:
+
+        1. counts of every categorical field, numeric sums, the values of numeric token fields (bin edges);
+        2. token key counts (the vocabulary) and squared deviations from the means (the scaler);
+        3. token and bigram counts of the training token ids (the feature columns).
+        `static` holds the training sequences' static attributes (one small row each).
+        """
+        scaler = NumericScaler(spec.sequences, list(spec.schema.numeric))
+        vocabulary = Vocabulary(spec.tokens)
+        binned = [name for name in spec.tokens.fields if name in spec.schema.numeric]
+        fields, sums, values = None, [], {name: [] for name in binned}
+        for part in parts():
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                part_sums = pool.submit(scaler.sums, part)  # numpy releases the GIL: runs alongside
+                part_fields = FieldCounts.of(part)
+            fields = part_fields if fields is None else fields + part_fields
+            sums.append(part_sums.result())
+            for name in binned:
+                values[name].append(part.numeric[name])
+        scaler.fit_sums(sums)
+        vocabulary.fit_fields(
+            fields.categories,
+            {name: counts for name, counts in fields.categorical.items() if name in spec.tokens.fields},
+            {name: _joined(pieces) for name, pieces in values.items()},
+        )
+        del values
+        key_counts, deviations, remembered = [], [], (None, None)
+        for part in parts():
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                part_deviations = pool.submit(scaler.deviations, part)
+                keys = vocabulary.keys(part)
+                key_counts.append(vocabulary.count_keys(keys))
+            deviations.append(part_deviations.result())
+            # Training in one part: its keys serve the third pass too, instead of being built twice.
+            remembered = (part, keys)
+        scaler.fit_spreads(deviations)
+        vocabulary.fit_tokens(*add_keyed_counts(key_counts))
+        del key_counts
+        token_counts = None
+        for part in parts():
+            keys = remembered[1] if part is remembered[0] else vocabulary.keys(part)
+            counted = TokenFrequencies.of(
+                vocabulary.ids(keys), vocabulary.size, Segments.from_offsets(part.offsets)
+            )
+            token_counts = counted if token_counts is None else token_counts + counted
+        remembered = None
+        static_encoder = StaticEncoder(spec.static).fit(static)
+        builder = FeatureBuilder(spec.features).fit_counts(
+            fields, token_counts, vocabulary.tokens_, static_encoder
+        )
+        event_fields = EventFieldCodes(embedded_fields(spec), spec.sequences.max_field_values).fit_counts(
+            fields.categories, fields.categorical
+        )
+        return cls(vocabulary, scaler, event_fields, static_encoder, builder, class_names)
 
     def encode_events(self, log_: EventLog) -> SequenceStore:
         """The neural models' per-event inputs for every event of `log_` (independent of any task)."""

@@ -39,6 +39,7 @@ class NumericScaler:
     columns_: list[str] = field(default_factory=list)
     mean_: dict[str, float] = field(default_factory=dict)
     std_: dict[str, float] = field(default_factory=dict)
+    _present: dict[str, int] = field(default_factory=dict, repr=False)  # between the two passes of a fit
 
     def _raw_columns(self, log_: EventLog) -> dict[str, np.ndarray]:
         columns = {GAP_COLUMN: np.log1p(gaps_seconds(log_))}
@@ -49,16 +50,39 @@ class NumericScaler:
         return columns
 
     def fit(self, train: EventLog) -> NumericScaler:
-        raw = self._raw_columns(train)
-        self.columns_ = []
-        for name, values in raw.items():
-            present = values[~np.isnan(values)]
-            self.mean_[name] = float(present.mean()) if len(present) else 0.0
-            std = float(present.std()) if len(present) else 1.0
-            self.std_[name] = std if std > 1e-12 else 1.0
+        raw = self._raw_columns(train)  # computed once for both passes
+        self.fit_sums([_sums(raw)])
+        return self.fit_spreads([_deviations(raw, self.mean_)])
+
+    # A fit in two passes over the parts of train (one part in memory): sums give the means, then squared
+    # deviations from them give the standard deviations. With one part this is numpy's mean and std exactly.
+    def sums(self, part: EventLog) -> dict[str, tuple[int, int, float]]:
+        """(events, present values, sum of present values) of each raw input column over `part`."""
+        return _sums(self._raw_columns(part))
+
+    def fit_sums(self, parts: list[dict[str, tuple[int, int, float]]]) -> NumericScaler:
+        """Means and columns from the `sums` of every part of train (std is set by `fit_spreads`)."""
+        self.columns_, self.mean_, self._present = [], {}, {}
+        for name in parts[0]:
+            events = sum(part[name][0] for part in parts)
+            present = sum(part[name][1] for part in parts)
+            total = sum(part[name][2] for part in parts) if len(parts) > 1 else parts[0][name][2]
+            self.mean_[name] = total / present if present else 0.0
+            self._present[name] = present
             self.columns_.append(name)
-            if len(present) < len(values):
+            if present < events:
                 self.columns_.append(f"{name}_missing")
+        return self
+
+    def deviations(self, part: EventLog) -> dict[str, float]:
+        """Sum of squared deviations from the fitted means of each raw input column over `part`."""
+        return _deviations(self._raw_columns(part), self.mean_)
+
+    def fit_spreads(self, parts: list[dict[str, float]]) -> NumericScaler:
+        for name, present in self._present.items():
+            squares = sum(part[name] for part in parts) if len(parts) > 1 else parts[0][name]
+            std = float(np.sqrt(squares / present)) if present else 1.0
+            self.std_[name] = std if std > 1e-12 else 1.0
         return self
 
     def transform(self, log_: EventLog) -> np.ndarray:
@@ -81,6 +105,22 @@ class NumericScaler:
     @classmethod
     def from_state_dict(cls, state: dict, spec: SequenceSpec) -> NumericScaler:
         return cls(spec, state["fields"], state["columns"], state["mean"], state["std"])
+
+
+def _sums(raw: dict[str, np.ndarray]) -> dict[str, tuple[int, int, float]]:
+    sums = {}
+    for name, values in raw.items():
+        present = values[~np.isnan(values)]
+        sums[name] = (len(values), len(present), float(present.sum()))
+    return sums
+
+
+def _deviations(raw: dict[str, np.ndarray], mean: dict[str, float]) -> dict[str, float]:
+    out = {}
+    for name, values in raw.items():
+        centred = values[~np.isnan(values)] - mean[name]
+        out[name] = float(np.multiply(centred, centred, out=centred).sum())
+    return out
 
 
 @dataclass(frozen=True)

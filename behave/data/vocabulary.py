@@ -54,9 +54,36 @@ class Vocabulary:
 
     def fit_transform(self, train: EventLog) -> np.ndarray:
         """Fit on `train` and return its (N,) token ids, building the per-event keys only once."""
-        self._fit_fields(train)
-        train_keys = self._keys(train)
-        unique, counts = self._count_keys(train_keys)
+        self.fit_fields(
+            {name: values.categories for name, values in train.categorical.items()},
+            {name: train.category_counts(name) for name in self.spec.fields if name in train.categorical},
+            {name: train.numeric[name] for name in self.spec.fields if name in train.numeric},
+        )
+        train_keys = self.keys(train)
+        self.fit_tokens(*self.count_keys(train_keys))
+        return self._ids(train_keys)
+
+    def fit_fields(
+        self, categories: dict[str, pd.Index], counts: dict[str, tuple], numeric: dict[str, np.ndarray]
+    ) -> None:
+        """First step of a fit: the codes of each token field, from every categorical field's categories,
+        the training `category_counts` of the categorical token fields and the training values of the
+        numeric ones (all of them: bin edges are exact quantiles)."""
+        for name in self.spec.fields:
+            if name in categories:
+                used = counts[name][1] > 0
+                self.categories_[name] = [str(v) for v in categories[name][used]]
+            elif name in numeric:
+                bucket_spec = self.spec.buckets.get(name, BucketSpec())
+                self.bucketers_[name] = NumericBucketer(bucket_spec, name).fit(numeric[name])
+            else:
+                raise DataError(
+                    f"tokens.fields names '{name}', which is neither a categorical nor a numeric field of "
+                    f"the schema (categorical: {list(categories)}, numeric: {list(numeric)})."
+                )
+
+    def fit_tokens(self, unique: np.ndarray, counts: np.ndarray) -> None:
+        """Second step: the tokens, from the distinct training keys (ascending) and their counts."""
         parts = [self._decode(key) for key in unique]
         strings = [self._token_string(p) for p in parts]
         order = sorted(range(len(unique)), key=lambda i: (-counts[i], strings[i]))
@@ -71,13 +98,16 @@ class Vocabulary:
         known = unique[order] if order else np.zeros(0, np.int64)
         sort = np.argsort(known)
         self.keys_, self.key_ids_ = known[sort], ids[sort]
-        return self._ids(train_keys)
 
     def transform(self, log_: EventLog) -> np.ndarray:
         """(N,) int64 token ids for every event of `log_`; never refits."""
+        return self.ids(self.keys(log_))
+
+    def ids(self, keys: np.ndarray) -> np.ndarray:
+        """(N,) int64 token ids of per-event keys (`keys`); never refits."""
         if not self.tokens_:
             raise RuntimeError("Vocabulary.transform called before fit")
-        return self._ids(self._keys(log_))
+        return self._ids(keys)
 
     def _ids(self, keys: np.ndarray) -> np.ndarray:
         n_keys = self._key_space()
@@ -91,22 +121,6 @@ class Vocabulary:
         return np.where(found, self.key_ids_[position] if len(self.keys_) else UNK, UNK).astype(np.int64)
 
     # --- codes and keys -------------------------------------------------------------------------
-    def _fit_fields(self, train: EventLog) -> None:
-        for name in self.spec.fields:
-            if name in train.categorical:
-                cat = train.categorical[name]
-                used = train.category_counts(name)[1] > 0
-                self.categories_[name] = [str(v) for v in cat.categories[used]]
-            elif name in train.numeric:
-                bucket_spec = self.spec.buckets.get(name, BucketSpec())
-                self.bucketers_[name] = NumericBucketer(bucket_spec, name).fit(train.numeric[name])
-            else:
-                raise DataError(
-                    f"tokens.fields names '{name}', which is neither a categorical nor a numeric field of "
-                    "the "
-                    f"schema (categorical: {list(train.categorical)}, numeric: {list(train.numeric)})."
-                )
-
     def _radix(self, name: str) -> int:
         if name in self.bucketers_:
             return self.bucketers_[name].n_bins + 2
@@ -122,7 +136,7 @@ class Vocabulary:
         lookup = np.append(np.where(trained >= 0, trained + 2, 1), 0).astype(np.int64)
         return lookup[original.codes]
 
-    def _count_keys(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def count_keys(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distinct keys ascending, their counts); over a small key space a bincount avoids sorting keys."""
         n_keys = self._key_space()
         if n_keys > DENSE_LOOKUP_MAX:
@@ -135,7 +149,8 @@ class Vocabulary:
         """Number of possible keys: the product of the fields' radices."""
         return int(np.prod([self._radix(name) for name in self.spec.fields], dtype=object))
 
-    def _keys(self, log_: EventLog) -> np.ndarray:
+    def keys(self, log_: EventLog) -> np.ndarray:
+        """(N,) int64 key of each event: its token fields' codes combined (fitted fields needed)."""
         keys = np.zeros(log_.n_events, dtype=np.int64)
         multiplier = 1
         for name in self.spec.fields:

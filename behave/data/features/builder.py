@@ -41,7 +41,13 @@ from behave.data.features.groups import (
     TokenCounts,
 )
 from behave.data.features.segments import Segments
-from behave.data.features.state import FeatureState, fit_state
+from behave.data.features.state import (
+    FeatureState,
+    FieldCounts,
+    TokenFrequencies,
+    fit_state,
+    state_from_counts,
+)
 from behave.data.spec import FeatureSpec
 from behave.data.static import StaticEncoder
 
@@ -61,7 +67,16 @@ class FeatureBuilder:
         `static` the pipeline's fitted encoder of static attributes (fitted here on `train` when None)."""
         static = static or StaticEncoder().fit(train.static)
         token_ids = _checked_token_ids(train, token_ids, len(tokens))
-        self.state_ = fit_state(self.spec, train, token_ids, tokens, static)
+        return self._fitted_to(fit_state(self.spec, train, token_ids, tokens, static))
+
+    def fit_counts(
+        self, fields: FieldCounts, counts: TokenFrequencies, tokens: list[str], static: StaticEncoder
+    ) -> FeatureBuilder:
+        """Learn the columns from counts over the training log (summed over its parts, see train_parts.py)."""
+        return self._fitted_to(state_from_counts(self.spec, fields, counts, tokens, static))
+
+    def _fitted_to(self, state: FeatureState) -> FeatureBuilder:
+        self.state_ = state
         duplicated = [name for name, count in Counter(self.feature_names).items() if count > 1]
         if duplicated:
             raise ValueError(f"feature names collide (rename the fields or values): {duplicated[:10]}")
