@@ -67,14 +67,24 @@ def drift_warning(card: dict) -> str | None:
     )
 
 
+def unknown_tokens(events: SequenceStore) -> np.ndarray:
+    """(S,) events per sequence whose token is unknown to the vocabulary."""
+    return np.add.reduceat((events.tokens == UNK).astype(np.int64), events.offsets[:-1])
+
+
 def build_card(
-    spec: DatasetSpec, log_: EventLog, split: Split, fitted, events: SequenceStore, report, key: str
+    spec: DatasetSpec,
+    log_: EventLog,
+    split: Split,
+    fitted,
+    n_numeric: int,
+    unknown: np.ndarray,
+    report,
+    key: str,
 ) -> dict:
+    """The data card. Reads only the log's per-sequence fields; `unknown` (S,) unknown tokens per sequence
+    (`unknown_tokens`), `n_numeric` the per-event numeric inputs."""
     lengths = log_.lengths
-    token_ids = events.tokens
-    event_part = np.empty(log_.n_events, dtype=object)
-    for name in PARTS:
-        event_part[log_.event_positions(split.part(name))] = name
     inputs = family_inputs(spec, fitted)
     card = {
         "dataset": spec.name,
@@ -102,7 +112,7 @@ def build_card(
         "truncated_share": float(np.mean(lengths > spec.sequences.max_len)),
         "vocab_size": fitted.vocabulary.size,
         "token_fields": list(spec.tokens.fields),
-        "n_numeric_inputs": events.numeric.shape[1],
+        "n_numeric_inputs": n_numeric,
         "n_static_inputs": len(fitted.static.columns),
         "n_features": len(fitted.features.feature_names),
         "inputs": inputs,
@@ -119,7 +129,7 @@ def build_card(
             "label_share": {
                 c: round(float(n) / max(len(rows), 1), 4) for c, n in zip(log_.class_names, counts)
             },
-            "unknown_token_rate": round(float(np.mean(token_ids[event_part == name] == UNK)), 4),
+            "unknown_token_rate": round(float(unknown[rows].sum() / max(int(lengths[rows].sum()), 1)), 4),
         }
     card["label_drift_p"] = label_drift(np.stack(counts_by_part))
     drift = drift_warning(card)

@@ -16,6 +16,7 @@ tabular features and splits all index into this one order, so nothing is ever re
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,19 @@ class RawTables:
     # Per-sequence extras the source knows but models must not see (the simulator's true probability),
     # indexed by raw sequence id.
     extras: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class ParquetLog:
+    """What a source returns for a log to prepare out of core (`out_of_core.py`): the Parquet events (a file
+    or a folder of files) to read in slices, the label table (one row per sequence, read whole), the memory
+    cap, and the categorical fields stored as strings."""
+
+    events: Path
+    labels: pd.DataFrame | None
+    labels_name: str | None
+    memory_cap_bytes: int
+    string_fields: list[str]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ few columns touches only those pages.
 from __future__ import annotations
 
 import json
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +49,13 @@ def save_log(log_: EventLog, folder: Path) -> None:
     (folder / "log.json").write_text(json.dumps(meta))
 
 
-def load_log(folder: Path) -> EventLog:
+def load_log(folder: Path, mmap: bool = True) -> EventLog:
+    """The log saved in `folder`, its per-event arrays memory-mapped (`mmap=False`: read into memory)."""
     meta = json.loads((folder / "log.json").read_text())
     events = folder / "events"
 
     def array(path: Path) -> np.ndarray:
-        return np.load(path, mmap_mode="r")
+        return np.load(path, mmap_mode="r" if mmap else None)
 
     categorical = {
         name: pd.Categorical.from_codes(np.asarray(array(events / f"categorical_{i}.npy")), categories=names)
@@ -80,3 +82,92 @@ def _per_sequence(path: Path, n_sequences: int) -> pd.DataFrame:
     """A per-sequence frame; one without columns comes back from Parquet without rows, so give them back."""
     frame = pd.read_parquet(path)
     return frame if len(frame.columns) else pd.DataFrame(index=pd.RangeIndex(n_sequences))
+
+
+def release_pages(*arrays: np.ndarray) -> None:
+    """Hand back the pages read so far of memory-mapped arrays (views of them included): they stay in the
+    page cache but stop counting as this process's memory, so a pass over a log larger than memory holds
+    only the slice it works on. Arrays in memory are left alone."""
+    for array in arrays:
+        base = array
+        while base is not None and not isinstance(base, np.memmap):
+            base = getattr(base, "base", None)
+        mapped = getattr(base, "_mmap", None)
+        if mapped is not None:
+            mapped.madvise(mmap.MADV_DONTNEED)
+
+
+def log_arrays(log_: EventLog) -> list[np.ndarray]:
+    """The per-event arrays of a log (time, categorical codes, numeric values)."""
+    return [log_.time, *[values.codes for values in log_.categorical.values()], *log_.numeric.values()]
+
+
+class ArrayAppender:
+    """An (N, ...) .npy file of known final shape, filled by appending consecutive row blocks: a log larger
+    than memory is written one partition at a time, with plain sequential writes (no mapping keeps the
+    written pages counted as this process's memory)."""
+
+    def __init__(self, path: Path, dtype, shape: tuple[int, ...]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape).flush()  # header, sparse body
+        self.path, self.dtype, self.shape, self.row = path, np.dtype(dtype), shape, 0
+        self.handle = open(path, "r+b")  # noqa: SIM115 (closed by close())
+        self.handle.seek(0, 2)
+        self.handle.seek(self.handle.tell() - self.dtype.itemsize * int(np.prod(shape, dtype=np.int64)))
+
+    def append(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=self.dtype)
+        if block.shape[1:] != self.shape[1:] or self.row + len(block) > self.shape[0]:
+            raise ValueError(
+                f"{self.path}: block {block.shape} does not fit rows {self.row}.. of {self.shape}"
+            )
+        block.tofile(self.handle)
+        self.row += len(block)
+
+    def close(self) -> None:
+        self.handle.close()
+        if self.row != self.shape[0]:
+            raise ValueError(f"{self.path}: {self.row} of {self.shape[0]} rows written")
+
+
+class LogWriter:
+    """Writes a log in `save_log`'s layout from consecutive slices of its sequences (each an EventLog with
+    the whole log's categories), then its per-sequence tables."""
+
+    def __init__(self, folder: Path, n_events: int, first: EventLog) -> None:
+        self.folder, events = folder, folder / "events"
+        self.arrays = [ArrayAppender(events / "time.npy", np.float64, (n_events,))]
+        self.arrays += [
+            ArrayAppender(events / f"categorical_{i}.npy", values.codes.dtype, (n_events,))
+            for i, values in enumerate(first.categorical.values())
+        ]
+        self.arrays += [
+            ArrayAppender(events / f"numeric_{i}.npy", np.float64, (n_events,))
+            for i in range(len(first.numeric))
+        ]
+        self.meta = {
+            "categorical": {name: [str(c) for c in v.categories] for name, v in first.categorical.items()},
+            "numeric": list(first.numeric),
+        }
+
+    def append(self, part: EventLog) -> None:
+        for appender, column in zip(self.arrays, log_arrays(part)):
+            appender.append(column)
+
+    def finish(self, sequences: EventLog) -> None:
+        """`sequences`: the whole log's per-sequence fields (ids, offsets, labels, groups, static, extras)."""
+        for appender in self.arrays:
+            appender.close()
+        np.save(self.folder / "offsets.npy", sequences.offsets)
+        np.save(self.folder / "labels.npy", sequences.labels)
+        table = pd.DataFrame({"sequence_id": sequences.sequence_ids})
+        if sequences.groups is not None:
+            table["group"] = sequences.groups
+        table.to_parquet(self.folder / "sequences.parquet", index=False)
+        sequences.static.to_parquet(self.folder / "static.parquet", index=False)
+        sequences.extras.reset_index(drop=True).to_parquet(self.folder / "extras.parquet", index=False)
+        meta = self.meta | {
+            "class_names": list(sequences.class_names),
+            "has_groups": sequences.groups is not None,
+        }
+        (self.folder / "log.json").write_text(json.dumps(meta))

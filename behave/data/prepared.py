@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
+from behave.data import out_of_core
 from behave.data.cache import PIPELINE_VERSION, atomic_directory, cache_writes, fingerprint
-from behave.data.card import build_card
+from behave.data.card import build_card, unknown_tokens
 from behave.data.event_log import EventLog
 from behave.data.log_store import load_log, save_log
 from behave.data.pipeline import FittedPipeline
@@ -144,6 +145,17 @@ def sample_sequences(log_: EventLog, n: int | None, seed: int) -> EventLog:
 def _build(spec: DatasetSpec, source, strata: Strata, key: str, out: Path) -> None:
     started = time.perf_counter()
     step = Steps(f"preparing {spec.name} ({key})")
+    # A source that can be read in slices says whether this log needs it (see out_of_core.py).
+    large = source.larger_than_memory() if hasattr(source, "larger_than_memory") else None
+    if large is not None:
+        fitted, card = out_of_core.build(spec, large, strata, key, out, step)
+    else:
+        fitted, card = _build_in_memory(spec, source, strata, key, out, step)
+    write_fitted(fitted, spec, key, out)
+    write_card(card, out, started, step)
+
+
+def _build_in_memory(spec: DatasetSpec, source, strata: Strata, key: str, out: Path, step: Steps):
     raw = source.load()
     step(f"read {len(raw.events):,} events")
     event_log, drops = validate(raw, spec)
@@ -165,11 +177,20 @@ def _build(spec: DatasetSpec, source, strata: Strata, key: str, out: Path) -> No
     np.save(out / "events" / "numeric.npy", events.numeric)
     np.save(out / "events" / "fields.npy", events.fields)
     np.save(out / "events" / "static.npy", static)
+    card = build_card(
+        spec, event_log, split, fitted, events.numeric.shape[1], unknown_tokens(events), drops, key
+    )
+    card["split"]["events_cut_after_test_start"] = events_cut
+    return fitted, card
+
+
+def write_fitted(fitted: FittedPipeline, spec: DatasetSpec, key: str, out: Path) -> None:
     (out / "vocabulary.json").write_text(json.dumps(fitted.vocabulary.to_json(), indent=1))
     pipeline_state = {"spec": spec_payload(spec), "fitted": fitted.state_dict(), "fingerprint": key}
     (out / "pipeline.json").write_text(json.dumps(pipeline_state, default=str))
-    card = build_card(spec, event_log, split, fitted, events, drops, key)
-    card["split"]["events_cut_after_test_start"] = events_cut
+
+
+def write_card(card: dict, out: Path, started: float, step: Steps) -> None:
     card["prepare_seconds"] = round(time.perf_counter() - started, 2)
     step(f"saved the cache ({card['prepare_seconds']:.1f} s in all)")
     # card.json is written last: its presence marks a complete cache.

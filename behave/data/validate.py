@@ -51,7 +51,7 @@ def validate(
     events = raw.events.reset_index(drop=True)
     if events.empty:
         raise DataError(f"{raw.events_name}: the events table is empty (no rows).")
-    roles = _event_roles(spec)
+    roles = event_roles(spec)
     if not with_labels:
         roles.pop(spec.label.column, None)
     require_columns(events, raw.events_name, roles)
@@ -79,7 +79,7 @@ def validate(
     return log_, ValidationReport(*drops, warnings=warnings)
 
 
-def _event_roles(spec: DatasetSpec) -> dict[str, str]:
+def event_roles(spec: DatasetSpec) -> dict[str, str]:
     schema = spec.schema
     roles = {schema.sequence_id: "sequence id", schema.timestamp: "timestamp"}
     roles |= {c: "categorical field" for c in schema.categorical}
@@ -163,13 +163,13 @@ def _categorical(values: pd.Series, order: np.ndarray) -> pd.Categorical:
         # A column read as categories (Parquet's dictionary) keeps its file's category order: its plain
         # values get the same sorted categories as a column read as strings.
         distinct = distinct.astype(distinct.cat.categories.dtype)
-    categories = _distinct_categorical(distinct)
+    categories = distinct_categorical(distinct)
     # Slot -1 of the lookup is the missing value's code (factorize gives missing values code -1).
     lookup = np.append(categories.codes, -1).astype(categories.codes.dtype)
     return pd.Categorical.from_codes(lookup[codes][order], dtype=categories.dtype)
 
 
-def _distinct_categorical(values: pd.Series) -> pd.Categorical:
+def distinct_categorical(values: pd.Series) -> pd.Categorical:
     if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
         # Ints with an empty cell are read as floats: keep '3' (not '3.0') so every file gives the same token.
         values = values.astype("Int64")

@@ -16,6 +16,7 @@ Where the next tasks plug in, on the same event log, split and vocabulary:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,10 +24,24 @@ import numpy as np
 import pandas as pd
 
 from behave.data.event_log import EventLog
+from behave.data.log_store import log_arrays, release_pages
 from behave.data.prepared import PreparedDataset
 from behave.data.split import Split
 from behave.tasks import metrics
 from behave.tasks.rows import TaskRows
+
+# Rows per chunk of tabular features are taken so that a chunk reads at most this many events (about
+# 1.5 GB at the feature builder's peak).
+FEATURE_CHUNK_EVENTS = 4_000_000
+
+
+def event_chunks(cutoffs: np.ndarray, limit: int) -> list[slice]:
+    """Consecutive row ranges whose cutoffs add up to at most `limit` (a row longer than that on its own)."""
+    ends = np.cumsum(np.asarray(cutoffs, dtype=np.int64))
+    block = (ends - 1) // max(limit, 1) if len(ends) else ends
+    starts = np.flatnonzero(np.diff(block, prepend=-1) != 0)
+    stops = np.append(starts[1:], len(ends))
+    return [slice(int(a), int(b)) for a, b in zip(starts, stops)] or [slice(0, 0)]
 
 
 @dataclass
@@ -57,8 +72,9 @@ class Task(Protocol):
 
     def rows(self, log_: EventLog, split: Split) -> TaskRows: ...
 
-    def features(self, base: PreparedDataset, rows: TaskRows) -> pd.DataFrame:
-        """(R, F) the tabular family's view of each row, from what the row may see."""
+    def features(self, base: PreparedDataset, rows: TaskRows) -> pd.DataFrame | Iterator[pd.DataFrame]:
+        """(R, F) the tabular family's view of each row, from what the row may see: one frame, or frames of
+        consecutive rows (written one at a time, so the table never has to fit in memory whole)."""
         ...
 
     def row_ids(self, base: PreparedDataset, rows: TaskRows) -> dict[str, np.ndarray]:
@@ -129,11 +145,17 @@ class ClassificationTask(SequenceSplitTask):
     def rows(self, log_: EventLog, split: Split) -> TaskRows:
         raise NotImplementedError
 
-    def features(self, base: PreparedDataset, rows: TaskRows) -> pd.DataFrame:
-        """The pipeline's features of each row's events up to its cutoff (`EventLog.cut`)."""
-        cut = base.log.cut(rows.sequence, rows.cutoff)
-        token_ids = np.asarray(base.events.tokens)[base.log.event_positions(rows.sequence, rows.cutoff)]
-        return base.pipeline.feature_table(cut, token_ids)
+    def features(self, base: PreparedDataset, rows: TaskRows) -> Iterator[pd.DataFrame]:
+        """The pipeline's features of each row's events up to its cutoff (`EventLog.cut`), in chunks of
+        consecutive rows of at most FEATURE_CHUNK_EVENTS events: a log larger than memory is read one chunk
+        at a time (the pages of its memory-mapped arrays are handed back after each)."""
+        for rows_in_chunk in event_chunks(rows.cutoff, FEATURE_CHUNK_EVENTS):
+            sequence, cutoff = rows.sequence[rows_in_chunk], rows.cutoff[rows_in_chunk]
+            cut = base.log.cut(sequence, cutoff)
+            token_ids = np.asarray(base.events.tokens)[base.log.event_positions(sequence, cutoff)]
+            yield base.pipeline.feature_table(cut, token_ids)
+            del cut, token_ids
+            release_pages(*log_arrays(base.log), base.events.tokens)
 
     @classmethod
     def headline(cls, label_kind: str) -> str:

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from omegaconf import DictConfig
 
 from behave.data.cache import atomic_directory, cache_writes, fingerprint
@@ -126,9 +129,8 @@ def task_dataset(base: PreparedDataset, task: Task) -> TaskDataset:
 def _build(base: PreparedDataset, task: Task, out: Path) -> None:
     started = time.perf_counter()
     rows = task.rows(base.log, base.split)
-    features = task.features(base, rows)
     rows.to_frame().to_parquet(out / "rows.parquet", index=False)
-    features.to_parquet(out / "features.parquet", index=False)
+    feature_names = write_frames(task.features(base, rows), out / "features.parquet")
     ids = task.row_ids(base, rows)
     pd.DataFrame(ids).to_parquet(out / "ids.parquet", index=False)
     card = task_card(rows, base.class_names, task.kind)
@@ -137,13 +139,29 @@ def _build(base: PreparedDataset, task: Task, out: Path) -> None:
         unseen = {name: int(np.count_nonzero(index[test] == 0)) for name, index in ids.items()}
         unseen["any"] = int(np.count_nonzero(np.any([index[test] == 0 for index in ids.values()], axis=0)))
         card["test_rows_unseen_in_train"] = unseen
-    inputs = task.family_inputs(list(features.columns))
+    inputs = task.family_inputs(feature_names)
     if inputs is not None:
         card["inputs"] = inputs
     card["prepare_seconds"] = round(time.perf_counter() - started, 2)
     info = task.info(base, rows)
     meta = {"task": task.fingerprint(), "group_names": rows.group_names, "card": card, "info": info}
     (out / "task.json").write_text(json.dumps(meta, indent=2, default=str))
+
+
+def write_frames(frames: pd.DataFrame | Iterable[pd.DataFrame], path: Path) -> list[str]:
+    """Write one frame, or consecutive row chunks of one table, to a Parquet file; returns the columns."""
+    chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
+    writer = None
+    try:
+        for chunk in chunks:
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            if writer is None:
+                writer, columns = pq.ParquetWriter(path, table.schema), list(chunk.columns)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    return columns
 
 
 def task_card(rows: TaskRows, class_names: list[str], kind: str = "classification") -> dict:

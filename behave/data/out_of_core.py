@@ -1,0 +1,363 @@
+"""Prepare a log larger than memory: the cache `prepared.py` builds in memory, built one slice at a time.
+
+Every step holds one partition (a range of whole sequences, sized by the memory cap) in memory, and runs the
+in-memory rules on it; what crosses partitions is per-sequence (ids, labels, groups, static attributes) or
+a sum (counts, moments):
+
+1. plan     read only the sequence-id column, count events per id, cut the sorted ids into ranges of at
+            most `partition_events` events. Ranges, not hashes: the cache holds sequences sorted by id,
+            so partition k's output is one contiguous block after partition k - 1's, and every write
+            below is an append (hash partitions would scatter each partition over every page).
+2. scatter  read every needed column in Arrow batches and append each row to its range's file (an Arrow
+            stream; string fields dictionary-encoded per batch). Rows keep their file order, so ties in
+            time sort as they do in memory. Each categorical field's distinct values are collected, so
+            every partition codes it with the whole log's categories (the ones validation gives in memory).
+3. validate each partition with `validate` (labels read once for the whole log, encoded once at the end).
+4. split    on the per-sequence table, exactly as in memory.
+5. fit      in three passes over the partitions' training sequences (`train_parts.py`).
+6. encode   each partition into the cache: the log's arrays and the per-event inputs, appended in order.
+
+The in-memory path stays the default for logs that fit (`data.source.out_of_core: auto` decides by size).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset
+import pyarrow.ipc
+
+from behave.data.card import build_card
+from behave.data.columns import require_columns
+from behave.data.errors import DataError
+from behave.data.event_log import EventLog, ParquetLog, RawTables
+from behave.data.labels import encode_labels, sequence_labels
+from behave.data.log_store import ArrayAppender, LogWriter, load_log, save_log
+from behave.data.pipeline import FittedPipeline
+from behave.data.spec import DatasetSpec, SplitMethod
+from behave.data.split import split_sequences
+from behave.data.validate import ValidationReport, distinct_categorical, event_roles, validate
+from behave.data.vocabulary import UNK
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 1 << 20
+# Resident bytes per event while one partition is validated and encoded (measured on the simulator's log:
+# raw frame, validated log, sort order and per-event inputs at once), and per sequence for the tables kept
+# for the whole log (ids, labels, start times, groups, static attributes).
+BYTES_PER_EVENT = 300
+BYTES_PER_SEQUENCE = 400
+MIN_PARTITION_EVENTS = 10_000
+
+
+@dataclass(frozen=True)
+class PartitionPlan:
+    """Ranges of sorted sequence ids: partition k holds ids in [firsts[k], firsts[k + 1])."""
+
+    firsts: np.ndarray
+    n_events: int
+    n_sequences: int
+
+    @property
+    def n_partitions(self) -> int:
+        return len(self.firsts)
+
+    def partition_of(self, ids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.firsts, ids, side="right") - 1
+
+
+def partition_events(source: ParquetLog, n_events: int, n_sequences: int, spec: DatasetSpec) -> int:
+    """Events per partition that keep the preparation under the memory cap."""
+    binned = sum(name in spec.schema.numeric for name in spec.tokens.fields)
+    # Exact bin edges need every training value of a numeric token field at once (8 bytes each).
+    reserve = n_sequences * BYTES_PER_SEQUENCE + binned * n_events * 8 * spec.split.train
+    room = source.memory_cap_bytes - reserve
+    if room < MIN_PARTITION_EVENTS * BYTES_PER_EVENT:
+        raise DataError(
+            f"data.source.memory_cap_gb={source.memory_cap_bytes / 1e9:g} is too small for {n_sequences:,} "
+            f"sequences and {n_events:,} events: their per-sequence tables (and the training values of "
+            f"numeric token fields) alone need about {reserve / 1e9:.1f} GB. Raise the cap."
+        )
+    return max(MIN_PARTITION_EVENTS, int(room / BYTES_PER_EVENT))
+
+
+def plan(source: ParquetLog, spec: DatasetSpec) -> PartitionPlan:
+    """Count events per sequence id from the id column alone, then cut the sorted ids into ranges."""
+    id_column = spec.schema.sequence_id
+    dataset = pyarrow.dataset.dataset(source.events, format="parquet")
+    if id_column not in dataset.schema.names:
+        raise DataError(
+            f"{source.events}: column '{id_column}' (sequence id) not found; columns: {dataset.schema.names}"
+        )
+    counts = []
+    for batch in dataset.to_batches(columns=[id_column], batch_size=BATCH_ROWS):
+        counts.append(pd.Series(batch.column(0).to_numpy(zero_copy_only=False)).value_counts(dropna=False))
+    per_id = pd.concat(counts).groupby(level=0, sort=True, dropna=False).sum() if counts else pd.Series()
+    if per_id.index.hasnans:
+        raise DataError(f"{source.events}: column '{id_column}' (sequence id) is empty in some rows.")
+    n_events, n_sequences = int(per_id.sum()), len(per_id)
+    if n_events == 0:
+        raise DataError(f"{source.events}: the events table is empty (no rows).")
+    budget = partition_events(source, n_events, n_sequences, spec)
+    # Sequence s goes to the partition where its last event falls when events are dealt out in blocks of
+    # `budget`: whole sequences, at most `budget` events plus one sequence per partition.
+    ends = np.cumsum(per_id.to_numpy())
+    block = (ends - 1) // budget
+    firsts = np.flatnonzero(np.diff(block, prepend=-1) != 0)
+    return PartitionPlan(per_id.index.to_numpy()[firsts], n_events, n_sequences)
+
+
+def scatter(
+    source: ParquetLog, spec: DatasetSpec, partitions: PartitionPlan, folder: Path
+) -> dict[str, pd.Categorical]:
+    """Write each row of the events to its partition's Arrow stream; returns the whole log's categories of
+    each categorical field (as validation gives them for the whole log)."""
+    dataset = pyarrow.dataset.dataset(source.events, format="parquet")
+    columns = [c for c in event_roles(spec) if c in dataset.schema.names]
+    id_column, categorical = spec.schema.sequence_id, list(spec.schema.categorical)
+    distinct: dict[str, list] = {name: [] for name in categorical}
+    writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+    try:
+        for batch in dataset.to_batches(columns=columns, batch_size=BATCH_ROWS):
+            codes, uniques = pd.factorize(batch.column(id_column).to_numpy(zero_copy_only=False))
+            target = partitions.partition_of(np.asarray(uniques))[codes]
+            batch = _encode_strings(batch, source.string_fields, distinct)
+            for name in categorical:
+                if name not in source.string_fields and name in batch.schema.names:
+                    distinct[name].append(pc.unique(batch.column(name)).to_pandas())
+            order = np.argsort(target, kind="stable")
+            bounds = np.searchsorted(target[order], np.arange(partitions.n_partitions + 1))
+            for k in np.flatnonzero(np.diff(bounds)):
+                rows = batch.take(pa.array(order[bounds[k] : bounds[k + 1]]))
+                if k not in writers:
+                    writers[k] = pa.ipc.new_stream(folder / f"part-{k:05d}.arrows", rows.schema)
+                writers[k].write_batch(rows)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return {name: distinct_categorical(_union(values)) for name, values in distinct.items()}
+
+
+def _encode_strings(batch: pa.RecordBatch, fields: list[str], distinct: dict[str, list]) -> pa.RecordBatch:
+    """String fields as dictionaries (each value stored and later hashed once per batch)."""
+    arrays = list(batch.columns)
+    for name in fields:
+        if name in batch.schema.names:
+            index = batch.schema.get_field_index(name)
+            encoded = pc.dictionary_encode(arrays[index])
+            distinct[name].append(encoded.dictionary.to_pandas())
+            arrays[index] = encoded
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _union(values: list[pd.Series]) -> pd.Series:
+    if not values:
+        return pd.Series([], dtype=object)
+    return pd.concat(values, ignore_index=True).drop_duplicates().reset_index(drop=True)
+
+
+@dataclass
+class ValidatedPart:
+    """One validated partition on disk and its per-sequence fields (labels still raw, encoded at the end)."""
+
+    folder: Path
+    n_events: int
+    sequences: EventLog  # ids, lengths (offsets), groups, static; `time` holds each sequence's start time
+    raw_labels: pd.Series
+
+
+def validate_partition(
+    path: Path, source: ParquetLog, spec: DatasetSpec, categories: dict, labels: pd.Series | None, out: Path
+) -> tuple[ValidatedPart | None, ValidationReport, int]:
+    """Validate one partition with the in-memory rules; (part or None when no sequence kept its label,
+    the report, sequences dropped for want of a label)."""
+    events = pa.ipc.open_stream(path).read_all().to_pandas()
+    name = f"{source.events} (rows of the sequence-id range {path.stem}; row numbers count within it)"
+    raw = RawTables(events, name, None, source.labels_name)
+    if labels is None:  # the label is a column of the events
+        require_columns(events, name, {spec.label.column: "label"})
+        labels = sequence_labels(raw, spec, events)
+    part, report = validate(raw, spec, with_labels=False)
+    del events, raw
+    has_label = pd.Index(part.sequence_ids).isin(labels.index)
+    part = part.select(np.flatnonzero(has_label))
+    dropped = int((~has_label).sum())
+    if part.n_sequences == 0:
+        return None, report, dropped
+    part = replace(part, categorical={f: _recode(v, categories[f]) for f, v in part.categorical.items()})
+    save_log(part, out)
+    sequences = EventLog(
+        sequence_ids=part.sequence_ids,
+        offsets=part.offsets,
+        time=part.start_time,
+        categorical={},
+        numeric={},
+        labels=part.labels,
+        class_names=[],
+        groups=part.groups,
+        static=part.static,
+    )
+    return (
+        ValidatedPart(out, part.n_events, sequences, labels.reindex(pd.Index(part.sequence_ids))),
+        report,
+        dropped,
+    )
+
+
+def _recode(values: pd.Categorical, whole: pd.Categorical) -> pd.Categorical:
+    """`values` coded with the whole log's categories `whole` (a partition sees only some of them)."""
+    lookup = np.append(pd.Index(whole.categories).get_indexer(values.categories), -1)
+    return pd.Categorical.from_codes(lookup[values.codes], dtype=whole.dtype)
+
+
+def whole_log_labels(source: ParquetLog, spec: DatasetSpec) -> pd.Series | None:
+    """Raw label per sequence id from the label table (None: the label is on the events)."""
+    if spec.label.table == "events":
+        return None
+    empty = RawTables(pd.DataFrame(), str(source.events), source.labels, source.labels_name)
+    return sequence_labels(empty, spec, pd.DataFrame())
+
+
+def per_sequence_table(parts: list[ValidatedPart], spec: DatasetSpec, source: ParquetLog):
+    """(one-event-per-sequence log of the whole log, its real offsets, drops of labels without events)."""
+    ids = np.concatenate([p.sequences.sequence_ids for p in parts])
+    raw_labels = pd.concat([p.raw_labels for p in parts])
+    labels, class_names = encode_labels(raw_labels, spec.label, source.labels_name or str(source.events))
+    lengths = np.concatenate([p.sequences.lengths for p in parts])
+    static = pd.concat([p.sequences.static for p in parts], ignore_index=True)
+    for column in spec.schema.static_categorical:  # one set of categories, as validation gives in memory
+        static[column] = static[column].astype("string").astype("category")
+    groups = (
+        None if parts[0].sequences.groups is None else np.concatenate([p.sequences.groups for p in parts])
+    )
+    sequences = EventLog(
+        sequence_ids=ids,
+        offsets=np.arange(len(ids) + 1, dtype=np.int64),
+        time=np.concatenate([p.sequences.time for p in parts]),
+        categorical={},
+        numeric={},
+        labels=labels,
+        class_names=class_names,
+        groups=groups,
+        static=static,
+        extras=pd.DataFrame(index=range(len(ids))),
+    )
+    return sequences, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
+def check_supported(spec: DatasetSpec) -> None:
+    unsupported = []
+    if spec.split.method == SplitMethod.time_strict:
+        unsupported.append("data.split.method=time_strict (its cut rewrites train events after the split)")
+    if spec.sample_sequences is not None:
+        unsupported.append("data.sample_sequences (a sample of a large log fits in memory)")
+    if unsupported:
+        raise DataError(
+            "out-of-core preparation does not support "
+            + "; ".join(unsupported)
+            + ". Set data.source.out_of_core=false to prepare in memory."
+        )
+
+
+def build(
+    spec: DatasetSpec, source: ParquetLog, strata, key: str, out: Path, step
+) -> tuple[FittedPipeline, dict]:
+    """Write the log, split and per-event inputs of `prepared.py`'s cache into `out` (see the module
+    docstring); returns the fitted pipeline and the data card, which the caller writes."""
+    check_supported(spec)
+    work = out / "partitions"
+    work.mkdir()
+    partitions = plan(source, spec)
+    step(f"planned {partitions.n_partitions} partitions of {partitions.n_events:,} events")
+    categories = scatter(source, spec, partitions, work)
+    step("scattered the events into partitions")
+    labels = whole_log_labels(source, spec)
+    parts, warnings, without_label = [], [], 0
+    for path in sorted(work.glob("part-*.arrows")):
+        part, report, dropped = validate_partition(path, source, spec, categories, labels, work / path.stem)
+        path.unlink()
+        without_label += dropped
+        warnings += [w for w in report.warnings if w not in warnings]
+        if part is not None:
+            parts.append(part)
+    if not parts:
+        raise DataError(f"{source.events}: no sequence has a label ({source.labels_name or 'events'}).")
+    sequences, offsets = per_sequence_table(parts, spec, source)
+    labels_without_events = 0 if labels is None else int((~labels.index.isin(sequences.sequence_ids)).sum())
+    if without_label:
+        log.warning("%s: dropping %d sequence(s) that have events but no label", source.events, without_label)
+    if labels_without_events:
+        log.warning(
+            "%s: dropping %d label(s) whose sequence has no events", source.labels_name, labels_without_events
+        )
+    drops = ValidationReport(without_label, labels_without_events, warnings)
+    step(f"validated {sequences.n_sequences:,} sequences")
+    split = split_sequences(sequences, spec.split, strata(sequences), spec.schema.group)
+    fitted = FittedPipeline.fit_parts(
+        lambda: _train_parts(parts, split.train),
+        sequences.static.iloc[split.train].reset_index(drop=True),
+        sequences.class_names,
+        spec,
+    )
+    step(f"split, fitted the pipeline on {len(split.train):,} training sequences")
+    unknown = _encode(parts, fitted, sequences, offsets, out)
+    shutil.rmtree(work)
+    step("encoded every event")
+    event_log = load_log(out / "log")
+    split.to_frame(event_log.sequence_ids).to_parquet(out / "split.parquet", index=False)
+    n_numeric = len(fitted.scaler.columns_)
+    card = build_card(spec, event_log, split, fitted, n_numeric, unknown, drops, key)
+    card["split"]["events_cut_after_test_start"] = 0
+    card["out_of_core"] = {
+        "partitions": partitions.n_partitions,
+        "memory_cap_gb": source.memory_cap_bytes / 1e9,
+    }
+    return fitted, card
+
+
+def _train_parts(parts: list[ValidatedPart], train: np.ndarray) -> Iterator[EventLog]:
+    """Each partition's training sequences, read from disk one partition at a time."""
+    first = 0
+    for part in parts:
+        count = part.sequences.n_sequences
+        members = train[(train >= first) & (train < first + count)] - first
+        first += count
+        if len(members):
+            yield load_log(part.folder, mmap=False).select(members)
+
+
+def _encode(parts, fitted: FittedPipeline, sequences: EventLog, offsets: np.ndarray, out: Path) -> np.ndarray:
+    """Append each partition's log and per-event inputs to the cache; (S,) unknown tokens per sequence."""
+    n_events = int(offsets[-1])
+    writer, unknown, first_part = None, [], load_log(parts[0].folder, mmap=False)
+    n_fields = len(fitted.event_fields.levels_)
+    arrays = {
+        "tokens": ArrayAppender(out / "events" / "tokens.npy", np.int32, (n_events,)),
+        "numeric": ArrayAppender(
+            out / "events" / "numeric.npy", np.float32, (n_events, len(fitted.scaler.columns_))
+        ),
+        "fields": ArrayAppender(out / "events" / "fields.npy", np.int32, (n_events, n_fields)),
+    }
+    writer = LogWriter(out / "log", n_events, first_part)
+    del first_part
+    for part in parts:
+        events_log = load_log(part.folder, mmap=False)
+        writer.append(events_log)
+        encoded = fitted.encode_events(events_log)
+        for name, appender in arrays.items():
+            appender.append(getattr(encoded, name))
+        unknown.append(np.add.reduceat((encoded.tokens == UNK).astype(np.int64), encoded.offsets[:-1]))
+        shutil.rmtree(part.folder)
+    for appender in arrays.values():
+        appender.close()
+    writer.finish(replace(sequences, offsets=offsets))
+    np.save(out / "events" / "static.npy", fitted.static_inputs(sequences))
+    return np.concatenate(unknown)
