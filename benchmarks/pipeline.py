@@ -7,6 +7,9 @@
 
 Targets: >= 2M events/s for the whole pipeline once the table is in memory, >= 100x the naive version,
 peak RSS < 4 GB at 10M events. Run: python benchmarks/pipeline.py --quick (a smoke run of ~10 s).
+
+`--out-of-core` measures the preparation of a log larger than memory instead (benchmarks/out_of_core.py):
+>= 1M events/s end to end from Parquet with peak RSS < 4 GB, e.g. --events 100000000 --out-of-core.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import out_of_core
 import pandas as pd
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
@@ -339,6 +343,36 @@ class Memory:
         print(f"  max RSS of the whole run, naive comparison included: {gb(self.whole_run)}")
 
 
+def run_out_of_core(spec: DatasetSpec, args: argparse.Namespace) -> None:
+    folder = args.parquet_dir
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="behave-bench-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # GBs at large sizes
+    started = time.perf_counter()
+    n_events, n_users = out_of_core.write_simulated_parquet(spec, args.events, folder)
+    size = sum(p.stat().st_size for p in folder.rglob("*.parquet"))
+    print(
+        f"{n_events:,} events of {n_users:,} users as Parquet in {folder} ({gb(size)}; "
+        f"{time.perf_counter() - started:.0f} s, untimed); {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    result = out_of_core.prepare_in_child(folder, args.memory_cap_gb)
+    print(result.pop("log").rstrip())
+    rate, end_to_end = result["events"] / result["prepare_s"], result["events"] / result["total_s"]
+    peak, target_rate = result["peak_rss_bytes"], out_of_core.TARGET_EVENTS_PER_S
+    print(
+        f"\nout of core, cap {args.memory_cap_gb:g} GB, {result['partitions']} partitions:\n"
+        f"  prepare (plan, scatter, validate, split, fit, encode)  {result['prepare_s']:7.1f} s  "
+        f"{rate / 1e6:.2f}M ev/s\n"
+        f"  + task=sequence features {result['features'][0]:,} x {result['features'][1]}      "
+        f"{result['total_s']:7.1f} s  {end_to_end / 1e6:.2f}M ev/s end to end  vs 1M  "
+        f"{verdict(end_to_end >= target_rate)}\n"
+        f"  peak RSS {gb(peak)}  vs 4 GB  {verdict(peak < out_of_core.TARGET_PEAK_BYTES)}; "
+        f"cache on disk {gb(result['cache_bytes'])}; Parquet input {gb(size)}"
+    )
+    print(f"load average at the end (1, 5, 15 min): {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
 def max_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
@@ -365,6 +399,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="memory: time from the simulated table in memory; parquet: write it as a folder of Parquet "
         "files first (untimed), then time reading it (string fields as categories) and the stages",
     )
+    parser.add_argument(
+        "--out-of-core",
+        action="store_true",
+        help="write --events simulated events as Parquet (untimed), then time their out-of-core preparation "
+        "(behave/data/out_of_core.py) and task=sequence's features in a child process under --memory-cap-gb",
+    )
+    parser.add_argument("--memory-cap-gb", type=float, default=4.0, help="the cap of --out-of-core")
+    parser.add_argument(
+        "--parquet-dir",
+        type=Path,
+        default=None,
+        help="--out-of-core: keep the Parquet log here for the next run",
+    )
     parser.add_argument("--quick", action="store_true", help="500k events, naive on 20k: a smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -376,6 +423,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory() as cache_dir:
         spec = synthetic_spec(cache_dir)
+    if args.out_of_core:
+        run_out_of_core(spec, args)
+        return
     started = time.perf_counter()
     raw = simulate(spec, args.events, args.order)
     print(

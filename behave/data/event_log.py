@@ -129,7 +129,7 @@ class EventLog:
         whole = len(sequences) == self.n_sequences and np.array_equal(lengths, self.lengths)
         if whole and np.array_equal(sequences, np.arange(self.n_sequences)):
             return self
-        events = self.event_positions(sequences, lengths)
+        events = self.events_of(sequences, lengths)
         return replace(
             self,
             sequence_ids=self.sequence_ids[sequences],
@@ -142,6 +142,22 @@ class EventLog:
             static=self._rows(self.static, sequences),
             extras=self._rows(self.extras, sequences),
         )
+
+    def events_of(self, sequences: np.ndarray, cutoffs: np.ndarray) -> slice | np.ndarray:
+        """What `event_positions` gives, as one slice when the rows are consecutive whole sequences (a chunk
+        of a task over whole sequences): indexing then takes views, never copies."""
+        sequences = np.asarray(sequences, dtype=np.int64)
+        if len(sequences):
+            first, last = int(sequences[0]), int(sequences[-1])
+            if (
+                last - first + 1 == len(sequences)
+                and np.array_equal(sequences, np.arange(first, last + 1))
+                and np.array_equal(
+                    cutoffs, self.offsets[first + 1 : last + 2] - self.offsets[first : last + 1]
+                )
+            ):
+                return slice(int(self.offsets[first]), int(self.offsets[last + 1]))
+        return self.event_positions(sequences, cutoffs)
 
     def _rows(self, frame: pd.DataFrame, sequences: np.ndarray) -> pd.DataFrame:
         """Per-sequence rows of `frame`; a frame left at its empty default stays empty."""

@@ -50,6 +50,9 @@ from behave.data.vocabulary import UNK
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 1 << 20
+# Arrow reads ahead 16 batches of 4 files by default: 4 GB at peak on 10 files of 10M events. One batch of
+# one file ahead keeps the reader busy while a batch is scattered, at ~100 MB.
+READ_AHEAD = {"batch_readahead": 1, "fragment_readahead": 1}
 # Resident bytes per event while one partition is validated and encoded (measured on the simulator's log:
 # raw frame, validated log, sort order and per-event inputs at once), and per sequence for the tables kept
 # for the whole log (ids, labels, start times, groups, static attributes).
@@ -98,7 +101,7 @@ def plan(source: ParquetLog, spec: DatasetSpec) -> PartitionPlan:
             f"{source.events}: column '{id_column}' (sequence id) not found; columns: {dataset.schema.names}"
         )
     counts = []
-    for batch in dataset.to_batches(columns=[id_column], batch_size=BATCH_ROWS):
+    for batch in dataset.to_batches(columns=[id_column], batch_size=BATCH_ROWS, **READ_AHEAD):
         counts.append(pd.Series(batch.column(0).to_numpy(zero_copy_only=False)).value_counts(dropna=False))
     per_id = pd.concat(counts).groupby(level=0, sort=True, dropna=False).sum() if counts else pd.Series()
     if per_id.index.hasnans:
@@ -120,23 +123,23 @@ def scatter(
 ) -> dict[str, pd.Categorical]:
     """Write each row of the events to its partition's Arrow stream; returns the whole log's categories of
     each categorical field (as validation gives them for the whole log)."""
-    dataset = pyarrow.dataset.dataset(source.events, format="parquet")
+    # String fields come as dictionaries, as Parquet stores them: no string is hashed here.
+    read_options = pyarrow.dataset.ParquetReadOptions(dictionary_columns=source.string_fields)
+    parquet = pyarrow.dataset.ParquetFileFormat(read_options=read_options)
+    dataset = pyarrow.dataset.dataset(source.events, format=parquet)
     columns = [c for c in event_roles(spec) if c in dataset.schema.names]
     id_column, categorical = spec.schema.sequence_id, list(spec.schema.categorical)
     distinct: dict[str, list] = {name: [] for name in categorical}
     writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
     try:
-        for batch in dataset.to_batches(columns=columns, batch_size=BATCH_ROWS):
+        for batch in dataset.to_batches(columns=columns, batch_size=BATCH_ROWS, **READ_AHEAD):
             codes, uniques = pd.factorize(batch.column(id_column).to_numpy(zero_copy_only=False))
             target = partitions.partition_of(np.asarray(uniques))[codes]
             batch = _encode_strings(batch, source.string_fields, distinct)
             for name in categorical:
                 if name not in source.string_fields and name in batch.schema.names:
                     distinct[name].append(pc.unique(batch.column(name)).to_pandas())
-            order = np.argsort(target, kind="stable")
-            bounds = np.searchsorted(target[order], np.arange(partitions.n_partitions + 1))
-            for k in np.flatnonzero(np.diff(bounds)):
-                rows = batch.take(pa.array(order[bounds[k] : bounds[k + 1]]))
+            for k, rows in _rows_by_partition(batch, target, partitions.n_partitions):
                 if k not in writers:
                     writers[k] = pa.ipc.new_stream(folder / f"part-{k:05d}.arrows", rows.schema)
                 writers[k].write_batch(rows)
@@ -146,15 +149,32 @@ def scatter(
     return {name: distinct_categorical(_union(values)) for name, values in distinct.items()}
 
 
+def _rows_by_partition(batch: pa.RecordBatch, target: np.ndarray, n_partitions: int):
+    """(partition, its rows of `batch` in file order) for each partition the batch has rows of."""
+    if len(target) and target[0] == target[-1] and (target == target[0]).all():
+        yield int(target[0]), batch  # files sorted by sequence: most batches fall in one partition
+        return
+    order = np.argsort(target, kind="stable")
+    bounds = np.searchsorted(target[order], np.arange(n_partitions + 1))
+    for k in np.flatnonzero(np.diff(bounds)):
+        yield int(k), batch.take(pa.array(order[bounds[k] : bounds[k + 1]]))
+
+
 def _encode_strings(batch: pa.RecordBatch, fields: list[str], distinct: dict[str, list]) -> pa.RecordBatch:
-    """String fields as dictionaries (each value stored and later hashed once per batch)."""
+    """String fields as dictionaries of the values the batch uses (those a Parquet reader gave as
+    dictionaries may list values of other rows)."""
     arrays = list(batch.columns)
     for name in fields:
         if name in batch.schema.names:
             index = batch.schema.get_field_index(name)
-            encoded = pc.dictionary_encode(arrays[index])
-            distinct[name].append(encoded.dictionary.to_pandas())
-            arrays[index] = encoded
+            column = arrays[index]
+            if pa.types.is_dictionary(column.type):
+                used = pc.unique(column.indices.drop_null())
+                distinct[name].append(column.dictionary.take(used).to_pandas())
+            else:
+                column = pc.dictionary_encode(column)
+                distinct[name].append(column.dictionary.to_pandas())
+                arrays[index] = column
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
@@ -301,12 +321,11 @@ def build(
     drops = ValidationReport(without_label, labels_without_events, warnings)
     step(f"validated {sequences.n_sequences:,} sequences")
     split = split_sequences(sequences, spec.split, strata(sequences), spec.schema.group)
+    training = TrainingParts(parts, split.train)
     fitted = FittedPipeline.fit_parts(
-        lambda: _train_parts(parts, split.train),
-        sequences.static.iloc[split.train].reset_index(drop=True),
-        sequences.class_names,
-        spec,
+        training, sequences.static.iloc[split.train].reset_index(drop=True), sequences.class_names, spec
     )
+    training.close()
     step(f"split, fitted the pipeline on {len(split.train):,} training sequences")
     unknown = _encode(parts, fitted, sequences, offsets, out)
     shutil.rmtree(work)
@@ -323,15 +342,55 @@ def build(
     return fitted, card
 
 
-def _train_parts(parts: list[ValidatedPart], train: np.ndarray) -> Iterator[EventLog]:
-    """Each partition's training sequences, read from disk one partition at a time."""
-    first = 0
-    for part in parts:
-        count = part.sequences.n_sequences
-        members = train[(train >= first) & (train < first + count)] - first
-        first += count
-        if len(members):
-            yield load_log(part.folder, mmap=False).select(members)
+class TrainingParts:
+    """The training sequences of each partition (`TrainParts` of `train_parts.py`), one partition at a time.
+
+    The first pass gathers each partition's training sequences and writes them out contiguously, so later
+    passes map them without copying; arrays kept between passes go beside them. Passes alternate direction,
+    so the partition one pass ends on starts the next without being read again.
+    """
+
+    def __init__(self, parts: list[ValidatedPart], train: np.ndarray) -> None:
+        firsts = np.cumsum([0] + [p.sequences.n_sequences for p in parts])
+        self.members = [train[(train >= a) & (train < b)] - a for a, b in zip(firsts[:-1], firsts[1:])]
+        self.folders = [p.folder for p in parts]
+        self.forward, self.held = True, (None, None)
+
+    def __call__(self) -> Iterator[tuple[int, EventLog]]:
+        order = range(len(self.folders)) if self.forward else reversed(range(len(self.folders)))
+        self.forward = not self.forward
+        for k in order:
+            if not len(self.members[k]):
+                continue
+            if self.held[0] != k:
+                self.held = (None, None)  # let the previous partition go before reading the next
+                self.held = (k, self._read(k))
+            yield k, self.held[1]
+
+    def _read(self, k: int) -> EventLog:
+        train = self.folders[k] / "train"
+        if (train / "log.json").exists():
+            return load_log(train)
+        part = load_log(self.folders[k]).select(self.members[k])  # rows copied out of the page cache
+        save_log(part, train)
+        return part
+
+    def keep(self, part: int, name: str, values: np.ndarray) -> None:
+        if (
+            np.issubdtype(values.dtype, np.integer)
+            and len(values)
+            and values.max() < 2**31
+            and values.min() >= 0
+        ):
+            values = values.astype(np.int32)  # token keys of a small key space: half the disk
+        np.save(self.folders[part] / f"{name}.npy", values)
+
+    def kept(self, part: int, name: str) -> np.ndarray | None:
+        path = self.folders[part] / f"{name}.npy"
+        return np.load(path, mmap_mode="r") if path.exists() else None
+
+    def close(self) -> None:
+        self.held = (None, None)
 
 
 def _encode(parts, fitted: FittedPipeline, sequences: EventLog, offsets: np.ndarray, out: Path) -> np.ndarray:

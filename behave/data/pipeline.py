@@ -26,7 +26,7 @@ from behave.data.features.state import FieldCounts, TokenFrequencies
 from behave.data.sequences import NumericScaler, SequenceStore
 from behave.data.spec import DatasetSpec, SequenceSpec
 from behave.data.static import StaticEncoder
-from behave.data.train_parts import TrainParts, add_keyed_counts, single_part
+from behave.data.train_parts import SinglePart, TrainParts, add_keyed_counts
 from behave.data.vocabulary import Vocabulary
 
 
@@ -45,7 +45,7 @@ class FittedPipeline:
 
     @classmethod
     def fit(cls, train: EventLog, spec: DatasetSpec) -> FittedPipeline:
-        return cls.fit_parts(single_part(train), train.static, list(train.class_names), spec)
+        return cls.fit_parts(SinglePart(train), train.static, list(train.class_names), spec)
 
     @classmethod
     def fit_parts(
@@ -53,50 +53,46 @@ class FittedPipeline:
     ) -> FittedPipeline:
         """Fit on the training log given in parts (whole sequences each), in three passes over them:
 
-        1. counts of every categorical field, numeric sums, the values of numeric token fields (bin edges);
-        2. token key counts (the vocabulary) and squared deviations from the means (the scaler);
+        1. counts of every categorical field, numeric moments (the scaler), the values of numeric token
+           fields (their bin edges);
+        2. token key counts (the vocabulary);
         3. token and bigram counts of the training token ids (the feature columns).
         `static` holds the training sequences' static attributes (one small row each).
         """
         scaler = NumericScaler(spec.sequences, list(spec.schema.numeric))
         vocabulary = Vocabulary(spec.tokens)
         binned = [name for name in spec.tokens.fields if name in spec.schema.numeric]
-        fields, sums, values = None, [], {name: [] for name in binned}
-        for part in parts():
+        fields, moments, values = None, [], {name: [] for name in binned}
+        for _, part in parts():
             with ThreadPoolExecutor(max_workers=1) as pool:
-                part_sums = pool.submit(scaler.sums, part)  # numpy releases the GIL: runs alongside
+                shifts = {name: m.shift for name, m in moments[0].items()} if moments else None
+                part_moments = pool.submit(scaler.moments, part, shifts)  # numpy releases the GIL
                 part_fields = FieldCounts.of(part)
             fields = part_fields if fields is None else fields + part_fields
-            sums.append(part_sums.result())
+            moments.append(part_moments.result())
             for name in binned:
                 values[name].append(part.numeric[name])
-        scaler.fit_sums(sums)
+        scaler.fit_moments(moments)
         vocabulary.fit_fields(
             fields.categories,
             {name: counts for name, counts in fields.categorical.items() if name in spec.tokens.fields},
             {name: _joined(pieces) for name, pieces in values.items()},
         )
         del values
-        key_counts, deviations, remembered = [], [], (None, None)
-        for part in parts():
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                part_deviations = pool.submit(scaler.deviations, part)
-                keys = vocabulary.keys(part)
-                key_counts.append(vocabulary.count_keys(keys))
-            deviations.append(part_deviations.result())
-            # Training in one part: its keys serve the third pass too, instead of being built twice.
-            remembered = (part, keys)
-        scaler.fit_spreads(deviations)
+        key_counts = []
+        for index, part in parts():
+            keys = vocabulary.keys(part)
+            key_counts.append(vocabulary.count_keys(keys))
+            parts.keep(
+                index, "token_keys", keys
+            )  # the third pass maps them to ids instead of rebuilding them
         vocabulary.fit_tokens(*add_keyed_counts(key_counts))
         del key_counts
         token_counts = None
-        for part in parts():
-            keys = remembered[1] if part is remembered[0] else vocabulary.keys(part)
-            counted = TokenFrequencies.of(
-                vocabulary.ids(keys), vocabulary.size, Segments.from_offsets(part.offsets)
-            )
+        for index, part in parts():
+            ids = vocabulary.ids(parts.kept(index, "token_keys"))
+            counted = TokenFrequencies.of(ids, vocabulary.size, Segments.from_offsets(part.offsets))
             token_counts = counted if token_counts is None else token_counts + counted
-        remembered = None
         static_encoder = StaticEncoder(spec.static).fit(static)
         builder = FeatureBuilder(spec.features).fit_counts(
             fields, token_counts, vocabulary.tokens_, static_encoder

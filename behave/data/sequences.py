@@ -39,7 +39,6 @@ class NumericScaler:
     columns_: list[str] = field(default_factory=list)
     mean_: dict[str, float] = field(default_factory=dict)
     std_: dict[str, float] = field(default_factory=dict)
-    _present: dict[str, int] = field(default_factory=dict, repr=False)  # between the two passes of a fit
 
     def _raw_columns(self, log_: EventLog) -> dict[str, np.ndarray]:
         columns = {GAP_COLUMN: np.log1p(gaps_seconds(log_))}
@@ -50,39 +49,41 @@ class NumericScaler:
         return columns
 
     def fit(self, train: EventLog) -> NumericScaler:
-        raw = self._raw_columns(train)  # computed once for both passes
-        self.fit_sums([_sums(raw)])
-        return self.fit_spreads([_deviations(raw, self.mean_)])
+        return self.fit_moments([self.moments(train)])
 
-    # A fit in two passes over the parts of train (one part in memory): sums give the means, then squared
-    # deviations from them give the standard deviations. With one part this is numpy's mean and std exactly.
-    def sums(self, part: EventLog) -> dict[str, tuple[int, int, float]]:
-        """(events, present values, sum of present values) of each raw input column over `part`."""
-        return _sums(self._raw_columns(part))
+    def moments(self, part: EventLog, shifts: dict[str, float] | None = None) -> dict[str, Moments]:
+        """`Moments` of each raw input column over `part` (a whole training log, or one part of it).
 
-    def fit_sums(self, parts: list[dict[str, tuple[int, int, float]]]) -> NumericScaler:
-        """Means and columns from the `sums` of every part of train (std is set by `fit_spreads`)."""
-        self.columns_, self.mean_, self._present = [], {}, {}
+        Squares are summed around `shifts` (each column's mean over the first part, its own mean when None),
+        so parts add up in one pass and a column far from zero (unix times) keeps its precision.
+        """
+        moments = {}
+        for name, values in self._raw_columns(part).items():
+            present = values[~np.isnan(values)]
+            total = float(present.sum())
+            shift = shifts[name] if shifts is not None else (total / len(present) if len(present) else 0.0)
+            centred = present - shift
+            centred_total = float(centred.sum())
+            squares = float(np.multiply(centred, centred, out=centred).sum())
+            moments[name] = Moments(len(values), len(present), total, shift, centred_total, squares)
+        return moments
+
+    def fit_moments(self, parts: list[dict[str, Moments]]) -> NumericScaler:
+        """Means, standard deviations and columns from the `moments` of every part of train (the same
+        shifts in all). With one part these are numpy's mean and std of the column, bit for bit."""
+        self.columns_, self.mean_, self.std_ = [], {}, {}
         for name in parts[0]:
-            events = sum(part[name][0] for part in parts)
-            present = sum(part[name][1] for part in parts)
-            total = sum(part[name][2] for part in parts) if len(parts) > 1 else parts[0][name][2]
+            column = [part[name] for part in parts]
+            present = sum(m.present for m in column)
+            total = column[0].total if len(column) == 1 else sum(m.total for m in column)
+            squares = column[0].squares if len(column) == 1 else sum(m.squares for m in column)
+            offset = sum(m.centred for m in column) / present if present else 0.0  # mean - shift
             self.mean_[name] = total / present if present else 0.0
-            self._present[name] = present
-            self.columns_.append(name)
-            if present < events:
-                self.columns_.append(f"{name}_missing")
-        return self
-
-    def deviations(self, part: EventLog) -> dict[str, float]:
-        """Sum of squared deviations from the fitted means of each raw input column over `part`."""
-        return _deviations(self._raw_columns(part), self.mean_)
-
-    def fit_spreads(self, parts: list[dict[str, float]]) -> NumericScaler:
-        for name, present in self._present.items():
-            squares = sum(part[name] for part in parts) if len(parts) > 1 else parts[0][name]
-            std = float(np.sqrt(squares / present)) if present else 1.0
+            std = float(np.sqrt(max(squares / present - offset * offset, 0.0))) if present else 1.0
             self.std_[name] = std if std > 1e-12 else 1.0
+            self.columns_.append(name)
+            if present < sum(m.events for m in column):
+                self.columns_.append(f"{name}_missing")
         return self
 
     def transform(self, log_: EventLog) -> np.ndarray:
@@ -107,20 +108,17 @@ class NumericScaler:
         return cls(spec, state["fields"], state["columns"], state["mean"], state["std"])
 
 
-def _sums(raw: dict[str, np.ndarray]) -> dict[str, tuple[int, int, float]]:
-    sums = {}
-    for name, values in raw.items():
-        present = values[~np.isnan(values)]
-        sums[name] = (len(values), len(present), float(present.sum()))
-    return sums
+@dataclass(frozen=True)
+class Moments:
+    """Of one raw input column over some events: events, present values, their sum, and the sum and sum of
+    squares of (value - shift)."""
 
-
-def _deviations(raw: dict[str, np.ndarray], mean: dict[str, float]) -> dict[str, float]:
-    out = {}
-    for name, values in raw.items():
-        centred = values[~np.isnan(values)] - mean[name]
-        out[name] = float(np.multiply(centred, centred, out=centred).sum())
-    return out
+    events: int
+    present: int
+    total: float
+    shift: float
+    centred: float
+    squares: float
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,40 @@ they are added part by part).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 import numpy as np
 
 from behave.data.event_log import EventLog
 
-# Each call iterates over the parts from the start (a pass); parts hold whole sequences.
-TrainParts = Callable[[], Iterator[EventLog]]
+
+class TrainParts(Protocol):
+    """The training log in parts of whole sequences. Each call iterates over (part number, part) from the
+    start (a pass; passes may visit parts in any order); an array one pass computes for a part (its token
+    keys) can be kept for a later pass."""
+
+    def __call__(self) -> Iterator[tuple[int, EventLog]]: ...
+
+    def keep(self, part: int, name: str, values: np.ndarray) -> None: ...
+
+    def kept(self, part: int, name: str) -> np.ndarray | None: ...
 
 
-def single_part(train: EventLog) -> TrainParts:
-    return lambda: iter([train])
+class SinglePart:
+    """The training log in memory: one part, kept arrays stay in memory."""
+
+    def __init__(self, train: EventLog) -> None:
+        self.train, self.arrays = train, {}
+
+    def __call__(self) -> Iterator[tuple[int, EventLog]]:
+        return iter([(0, self.train)])
+
+    def keep(self, part: int, name: str, values: np.ndarray) -> None:
+        self.arrays[part, name] = values
+
+    def kept(self, part: int, name: str) -> np.ndarray | None:
+        return self.arrays.get((part, name))
 
 
 def add_counts(total: tuple[int, np.ndarray] | None, part: tuple[int, np.ndarray]) -> tuple[int, np.ndarray]:

@@ -152,7 +152,7 @@ class ClassificationTask(SequenceSplitTask):
         for rows_in_chunk in event_chunks(rows.cutoff, FEATURE_CHUNK_EVENTS):
             sequence, cutoff = rows.sequence[rows_in_chunk], rows.cutoff[rows_in_chunk]
             cut = base.log.cut(sequence, cutoff)
-            token_ids = np.asarray(base.events.tokens)[base.log.event_positions(sequence, cutoff)]
+            token_ids = np.asarray(base.events.tokens)[base.log.events_of(sequence, cutoff)]
             yield base.pipeline.feature_table(cut, token_ids)
             del cut, token_ids
             release_pages(*log_arrays(base.log), base.events.tokens)
