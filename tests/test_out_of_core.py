@@ -43,6 +43,8 @@ def shop_log(n_sequences: int = 900, seed: int = 0) -> tuple[pd.DataFrame, pd.Da
             "scroll": np.where(rng.random(n) < 0.1, np.nan, rng.exponential(500, n)),
             "dwell": rng.gamma(2.0, 3.0, n),
             "country": np.array(["de", "fr", "it", "es"])[sequence % 4],
+            # Values that only some sequence-id ranges see: each partition codes them with the whole log's.
+            "campaign": np.array([f"c{k:02d}" for k in range(n_sequences // 60 + 1)])[sequence // 60],
             "user": (sequence // 3).astype(np.int64),
         }
     )
@@ -62,20 +64,27 @@ def write_log(folder, events: pd.DataFrame, labels: pd.DataFrame, n_files: int =
     labels.to_parquet(folder / "labels.parquet", index=False)
 
 
-def spec_for(tmp_path, **split):
+def with_label_and_text_times(events: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """The log with the label on the events and times as ISO text (read with `timestamp_format: auto`)."""
+    events = events.merge(labels, on="session", how="inner")
+    events["ts"] = pd.to_datetime(events["ts"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S")
+    return events
+
+
+def spec_for(tmp_path, label_on_events: bool = False, **split):
     config = {
         "name": "shop",
         "source": {"_target_": "behave.data.sources.files.FileSource", "events": "unused"},
         "schema": {
             "sequence_id": "session",
             "timestamp": "ts",
-            "timestamp_format": "unix_s",
-            "categorical": ["event", "page"],
+            "timestamp_format": "auto" if label_on_events else "unix_s",
+            "categorical": ["event", "page", "campaign"],
             "numeric": ["scroll", "dwell"],
             "group": "user",
             "static_categorical": ["country"],
         },
-        "label": {"column": "y", "table": "labels", "positive": 1},
+        "label": {"column": "y", "table": "events" if label_on_events else "labels", "positive": 1},
         "tokens": {"fields": ["event", "scroll"], "buckets": {"scroll": {"method": "quantile", "n_bins": 4}}},
         "features": {"top_bigrams": 10},
         "split": {"method": "stratified", **split},
@@ -86,12 +95,17 @@ def spec_for(tmp_path, **split):
 
 def source(folder, **options) -> FileSource:
     return FileSource(
-        str(folder / "events"), str(folder / "labels.parquet"), categorical=["event", "page"], **options
+        str(folder / "events"),
+        str(folder / "labels.parquet"),
+        categorical=["event", "page", "campaign"],
+        **options,
     )
 
 
 def prepared_both_ways(tmp_path, spec) -> tuple[PreparedDataset, PreparedDataset]:
     events, labels = shop_log()
+    if spec.label.table == "events":
+        events = with_label_and_text_times(events, labels)
     write_log(tmp_path / "log", events, labels)
     in_memory = prepare(
         dataclasses.replace(spec, cache_dir=str(tmp_path / "memory")),
@@ -110,9 +124,11 @@ def assert_same_arrays(a, b, what: str) -> None:
     assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), what
 
 
-@pytest.mark.parametrize("split", [{}, {"method": "time"}])
-def test_out_of_core_cache_equals_the_in_memory_one_cell_by_cell(tmp_path, split):
-    memory, sliced = prepared_both_ways(tmp_path, spec_for(tmp_path, **split))
+@pytest.mark.parametrize(
+    "label_on_events, split", [(False, {}), (False, {"method": "time"}), (True, {"method": "kfold"})]
+)
+def test_out_of_core_cache_equals_the_in_memory_one_cell_by_cell(tmp_path, label_on_events, split):
+    memory, sliced = prepared_both_ways(tmp_path, spec_for(tmp_path, label_on_events, **split))
     assert sliced.card["out_of_core"]["partitions"] >= 3  # the comparison crosses partition boundaries
     assert "out_of_core" not in memory.card
     for name in ("sequence_ids", "offsets", "time", "labels", "groups"):
@@ -142,7 +158,15 @@ def test_out_of_core_cache_equals_the_in_memory_one_cell_by_cell(tmp_path, split
     for key in ("prepare_seconds", "out_of_core"):
         card.pop(key, None), card_sliced.pop(key, None)
     assert card == card_sliced
-    assert card["dropped"] == {"sequences_without_label": 1, "labels_without_events": 1}
+    dropped = (
+        {"sequences_without_label": 0, "labels_without_events": 0}
+        if label_on_events
+        else {
+            "sequences_without_label": 1,
+            "labels_without_events": 1,
+        }
+    )
+    assert card["dropped"] == dropped
 
     task = SequenceTask()
     features, features_sliced = task_dataset(memory, task).features, task_dataset(sliced, task).features
@@ -154,7 +178,7 @@ def test_auto_prepares_in_memory_under_the_cap_and_in_slices_over_it(tmp_path):
     write_log(tmp_path / "log", events, labels)
     assert source(tmp_path / "log").larger_than_memory() is None  # auto, cap = half of this machine
     large = source(tmp_path / "log", memory_cap_gb=0.001).larger_than_memory()  # 13k events need ~4 MB
-    assert large is not None and large.string_fields == ["event"]  # `page` is stored as integers
+    assert large is not None and large.string_fields == ["event", "campaign"]  # `page` is stored as integers
 
 
 def test_out_of_core_settings_fail_with_the_config_key(tmp_path):
@@ -172,3 +196,13 @@ def test_out_of_core_settings_fail_with_the_config_key(tmp_path):
     with pytest.raises(DataError, match="time_strict"):
         prepare(spec_for(tmp_path, method="time_strict"), source(tmp_path / "log", out_of_core=True))
     assert not list((tmp_path / "cache").glob("*/card.json"))  # nothing half-written is kept
+
+
+def test_a_partition_whose_text_times_read_differently_is_an_error(tmp_path):
+    events, labels = shop_log(n_sequences=300)
+    events = with_label_and_text_times(events, labels)
+    late = events["session"] > "s00200"  # the second of two sequence-id ranges writes its times day first
+    events.loc[late, "ts"] = pd.to_datetime(events.loc[late, "ts"]).dt.strftime("%d/%m/%Y %H:%M")
+    write_log(tmp_path / "log", events, labels)
+    with pytest.raises(DataError, match="would be parsed differently than in memory"):
+        prepare(spec_for(tmp_path, True), source(tmp_path / "log", out_of_core=True, memory_cap_gb=0.0032))

@@ -44,6 +44,7 @@ from behave.data.log_store import ArrayAppender, LogWriter, load_log, save_log
 from behave.data.pipeline import FittedPipeline
 from behave.data.spec import DatasetSpec, SplitMethod
 from behave.data.split import split_sequences
+from behave.data.timestamps import auto_text_format
 from behave.data.validate import ValidationReport, distinct_categorical, event_roles, validate
 from behave.data.vocabulary import UNK
 
@@ -195,12 +196,14 @@ class ValidatedPart:
 
 
 def validate_partition(
-    path: Path, source: ParquetLog, spec: DatasetSpec, categories: dict, labels: pd.Series | None, out: Path
+    path: Path, source: ParquetLog, spec: DatasetSpec, log_wide: LogWide, out: Path
 ) -> tuple[ValidatedPart | None, ValidationReport, int]:
     """Validate one partition with the in-memory rules; (part or None when no sequence kept its label,
     the report, sequences dropped for want of a label)."""
     events = pa.ipc.open_stream(path).read_all().to_pandas()
     name = f"{source.events} (rows of the sequence-id range {path.stem}; row numbers count within it)"
+    _check_time_format(events, spec, name, log_wide.time_format)
+    labels = log_wide.labels
     raw = RawTables(events, name, None, source.labels_name)
     if labels is None:  # the label is a column of the events
         require_columns(events, name, {spec.label.column: "label"})
@@ -212,7 +215,8 @@ def validate_partition(
     dropped = int((~has_label).sum())
     if part.n_sequences == 0:
         return None, report, dropped
-    part = replace(part, categorical={f: _recode(v, categories[f]) for f, v in part.categorical.items()})
+    recoded = {f: _recode(v, log_wide.categories[f]) for f, v in part.categorical.items()}
+    part = replace(part, categorical=recoded)
     save_log(part, out)
     sequences = EventLog(
         sequence_ids=part.sequence_ids,
@@ -232,10 +236,43 @@ def validate_partition(
     )
 
 
+@dataclass(frozen=True)
+class LogWide:
+    """What every partition is validated with, taken from the whole log: each categorical field's categories,
+    the raw label of each sequence id (None: the label is on the events), the inferred time format."""
+
+    categories: dict[str, pd.Categorical]
+    labels: pd.Series | None
+    time_format: str | None
+
+
+def _check_time_format(events: pd.DataFrame, spec: DatasetSpec, name: str, whole: str | None) -> None:
+    """In memory, `timestamp_format: auto` reads text times with the format of the log's first value; each
+    partition would infer its own, so a partition whose first value suggests another format is an error."""
+    if spec.schema.timestamp_format != "auto" or spec.schema.timestamp not in events:
+        return
+    inferred = auto_text_format(events[spec.schema.timestamp])
+    if inferred != whole:
+        raise DataError(
+            f"{name}: column '{spec.schema.timestamp}' (timestamp): this part of the log reads as "
+            f"{inferred!r} where its first rows read as {whole!r}, so its times would be parsed differently "
+            "than in memory. Set `schema.timestamp_format` to the log's format."
+        )
+
+
 def _recode(values: pd.Categorical, whole: pd.Categorical) -> pd.Categorical:
     """`values` coded with the whole log's categories `whole` (a partition sees only some of them)."""
     lookup = np.append(pd.Index(whole.categories).get_indexer(values.categories), -1)
     return pd.Categorical.from_codes(lookup[values.codes], dtype=whole.dtype)
+
+
+def first_time_format(source: ParquetLog, spec: DatasetSpec) -> str | None:
+    """The format `timestamp_format: auto` infers for the whole log (from its first rows)."""
+    dataset = pyarrow.dataset.dataset(source.events, format="parquet")
+    if spec.schema.timestamp not in dataset.schema.names:
+        return None  # validation names the missing column
+    first = dataset.head(1024, columns=[spec.schema.timestamp]).to_pandas()
+    return auto_text_format(first[spec.schema.timestamp])
 
 
 def whole_log_labels(source: ParquetLog, spec: DatasetSpec) -> pd.Series | None:
@@ -300,9 +337,10 @@ def build(
     categories = scatter(source, spec, partitions, work)
     step("scattered the events into partitions")
     labels = whole_log_labels(source, spec)
+    log_wide = LogWide(categories, labels, first_time_format(source, spec))
     parts, warnings, without_label = [], [], 0
     for path in sorted(work.glob("part-*.arrows")):
-        part, report, dropped = validate_partition(path, source, spec, categories, labels, work / path.stem)
+        part, report, dropped = validate_partition(path, source, spec, log_wide, work / path.stem)
         path.unlink()
         without_label += dropped
         warnings += [w for w in report.warnings if w not in warnings]
@@ -336,7 +374,7 @@ def build(
     card = build_card(spec, event_log, split, fitted, n_numeric, unknown, drops, key)
     card["split"]["events_cut_after_test_start"] = 0
     card["out_of_core"] = {
-        "partitions": partitions.n_partitions,
+        "partitions": len(parts),
         "memory_cap_gb": source.memory_cap_bytes / 1e9,
     }
     return fitted, card

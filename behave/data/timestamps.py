@@ -9,9 +9,11 @@ common placeholder for "unknown") and times more than a year after today.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 
 from behave.data.errors import DataError, describe_rows
 from behave.data.spec import EventSchema
@@ -108,6 +110,18 @@ def _suspicious_times(events: pd.DataFrame, column: str, seconds: np.ndarray, na
             f"{describe_rows(events, future, column)}: a placeholder or a wrong format?"
         )
     return warnings
+
+
+def auto_text_format(raw: pd.Series) -> str | None:
+    """The datetime format `timestamp_format: auto` reads a text column with: pandas infers one from the
+    column's first value. None for numbers, datetimes and empty columns. A log read in slices (out of core)
+    compares it across slices, since each slice infers its own."""
+    present = raw.dropna()
+    if present.empty or pd.api.types.is_datetime64_any_dtype(raw) or _looks_numeric(present):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns about day-first guesses; the caller compares them
+        return guess_datetime_format(str(present.iloc[0])) or "(none inferred)"
 
 
 def _looks_numeric(raw: pd.Series) -> bool:
