@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -60,11 +61,12 @@ def write_simulated_parquet(spec, n_events: int, folder: Path) -> tuple[int, int
 
 
 class MemorySampler:
-    """Resident memory sampled every 0.2 s on a thread (the peak of one stretch of the run), and a line on
-    stderr every 5 s, beside the preparation's step lines."""
+    """Resident memory sampled every 0.2 s on a thread (the peak of one stretch of the run); every 5 s also
+    the size of the cache folder (the cache and its temporary partitions), with a line on stderr beside the
+    preparation's step lines."""
 
-    def __init__(self) -> None:
-        self.peak, self.running = 0, True
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.peak, self.peak_disk, self.running = folder, 0, 0, True
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
 
@@ -76,14 +78,24 @@ class MemorySampler:
             self.peak = max(self.peak, rss)
             if time.perf_counter() - last >= 5:
                 last = time.perf_counter()
-                print(
-                    f"    [{last - started:5.0f} s] resident {rss / 1e9:.2f} GB", file=sys.stderr, flush=True
-                )
+                disk = folder_bytes(self.folder)
+                self.peak_disk = max(self.peak_disk, disk)
+                seconds = last - started
+                line = f"    [{seconds:5.0f} s] resident {rss / 1e9:.2f} GB, cache folder {disk / 1e9:.1f} GB"
+                print(line, file=sys.stderr, flush=True)
             time.sleep(0.2)
 
     def stop(self) -> None:
         self.running = False
         self.thread.join()
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for path in folder.rglob("*"):
+        with contextlib.suppress(FileNotFoundError):  # temporary files come and go while sampling
+            total += path.stat().st_size if path.is_file() else 0
+    return total
 
 
 def resident_bytes() -> int:
@@ -126,13 +138,13 @@ def child_main(folder: Path, memory_cap_gb: float) -> None:
             out_of_core=True,
             memory_cap_gb=memory_cap_gb,
         )
-        sampler = MemorySampler()
+        sampler = MemorySampler(Path(cache_dir))
         started = time.perf_counter()
         base = prepare(spec, source)
         prepared_s, prepare_peak = time.perf_counter() - started, sampler.peak
         features = task_cache(base, SequenceTask()) / "features.parquet"
         total_s = time.perf_counter() - started
-        disk = sum(p.stat().st_size for p in Path(cache_dir).rglob("*") if p.is_file())
+        disk = folder_bytes(Path(cache_dir))
         sampler.stop()
         metadata = pq.ParquetFile(features).metadata
         result = {
@@ -143,6 +155,7 @@ def child_main(folder: Path, memory_cap_gb: float) -> None:
             "prepare_s": prepared_s,
             "total_s": total_s,
             "cache_bytes": disk,
+            "peak_disk_bytes": max(sampler.peak_disk, disk),
             "prepare_peak_rss_bytes": prepare_peak,
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "load_average": os.getloadavg(),

@@ -368,7 +368,8 @@ def run_out_of_core(spec: DatasetSpec, args: argparse.Namespace) -> None:
         f"{result['total_s']:7.1f} s  {end_to_end / 1e6:.2f}M ev/s end to end  vs 1M  "
         f"{verdict(end_to_end >= target_rate)}\n"
         f"  peak RSS {gb(peak)}  vs 4 GB  {verdict(peak < out_of_core.TARGET_PEAK_BYTES)}; "
-        f"cache on disk {gb(result['cache_bytes'])}; Parquet input {gb(size)}"
+        f"cache on disk {gb(result['cache_bytes'])}, at most {gb(result['peak_disk_bytes'])} with the "
+        f"partitions (sampled every 5 s); Parquet input {gb(size)}"
     )
     print(f"load average at the end (1, 5, 15 min): {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
