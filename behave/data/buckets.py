@@ -59,16 +59,16 @@ class NumericBucketer:
     def n_bins(self) -> int:
         return len(self.edges_) - 1
 
-    def codes(self, values: np.ndarray) -> np.ndarray:
-        """(N,) int64 codes: 0 = missing, b + 2 = bin b (b = number of inner edges <= value)."""
+    def codes(self, values: np.ndarray, dtype=np.int64) -> np.ndarray:
+        """(N,) integer codes: 0 = missing, b + 2 = bin b (b = number of inner edges <= value)."""
         inner = self.edges_[1:-1]
         if len(inner) <= FEW_EDGES:
             # For the usual handful of bins, one comparison pass per edge beats a binary search per value.
-            codes = np.full(len(values), 2, dtype=np.int64)
+            codes = np.full(len(values), 2, dtype=dtype)
             for edge in inner:
                 codes += values >= edge
         else:
-            codes = np.searchsorted(np.asarray(inner), values, side="right").astype(np.int64) + 2
+            codes = np.searchsorted(np.asarray(inner), values, side="right").astype(dtype) + 2
         codes[np.isnan(values)] = 0
         return codes
 

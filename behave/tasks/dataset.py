@@ -184,7 +184,9 @@ def task_card(rows: TaskRows, class_names: list[str], kind: str = "classificatio
     card: dict = {"n_rows": len(rows), "parts": {}, "test_groups": {}}
     for name in PARTS:
         members = rows.in_part(name)
-        card["parts"][name] = {"n_rows": len(members), "n_sequences": len(np.unique(rows.sequence[members]))}
+        # Distinct sequences by a bincount: sorting the ids (np.unique) took seconds at millions of rows.
+        n_sequences = int(np.count_nonzero(np.bincount(rows.sequence[members]))) if len(members) else 0
+        card["parts"][name] = {"n_rows": len(members), "n_sequences": n_sequences}
         if kind == "pretraining":  # no label: rows only
             continue
         if kind == "regression":
