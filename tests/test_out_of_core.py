@@ -12,6 +12,8 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from behave.data.config import dataset_spec
@@ -58,9 +60,16 @@ def shop_log(n_sequences: int = 900, seed: int = 0) -> tuple[pd.DataFrame, pd.Da
 
 
 def write_log(folder, events: pd.DataFrame, labels: pd.DataFrame, n_files: int = 3) -> None:
+    """Parquet files of consecutive rows; `event` stored as a dictionary listing values no row uses, as
+    some writers leave them (neither path may make them categories)."""
     (folder / "events").mkdir(parents=True)
     for index, rows in enumerate(np.array_split(np.arange(len(events)), n_files)):
-        events.iloc[rows].to_parquet(folder / "events" / f"part-{index}.parquet", index=False)
+        table = pa.Table.from_pandas(events.iloc[rows], preserve_index=False)
+        words = pa.array(["aaa-unused", *sorted(events["event"].unique()), "zzz-unused"])
+        codes = pa.array(pd.Index(words.to_pylist()).get_indexer(events["event"].iloc[rows]), pa.int32())
+        column = table.schema.get_field_index("event")
+        table = table.set_column(column, "event", pa.DictionaryArray.from_arrays(codes, words))
+        pq.write_table(table, folder / "events" / f"part-{index}.parquet")
     labels.to_parquet(folder / "labels.parquet", index=False)
 
 
@@ -133,6 +142,7 @@ def test_out_of_core_cache_equals_the_in_memory_one_cell_by_cell(tmp_path, label
     assert "out_of_core" not in memory.card
     for name in ("sequence_ids", "offsets", "time", "labels", "groups"):
         assert_same_arrays(getattr(memory.log, name), getattr(sliced.log, name), name)
+    assert "zzz-unused" not in memory.log.categorical["event"].categories
     for name, values in memory.log.categorical.items():
         assert list(values.categories) == list(sliced.log.categorical[name].categories), name
         assert_same_arrays(values.codes, sliced.log.categorical[name].codes, name)

@@ -154,10 +154,15 @@ class LogWriter:
         for appender, column in zip(self.arrays, log_arrays(part)):
             appender.append(column)
 
-    def finish(self, sequences: EventLog) -> None:
-        """`sequences`: the whole log's per-sequence fields (ids, offsets, labels, groups, static, extras)."""
+    def finish(self, sequences: EventLog, used: dict[str, set[str]] | None = None) -> None:
+        """`sequences`: the whole log's per-sequence fields (ids, offsets, labels, groups, static, extras);
+        `used`: per field, the categories the slices used, when they may be fewer than those they were coded
+        with."""
         for appender in self.arrays:
             appender.close()
+        for index, (name, categories) in enumerate(self.meta["categorical"].items()):
+            if used is not None and len(used[name]) < len(categories):
+                self.meta["categorical"][name] = self._drop_unused(index, categories, used[name])
         np.save(self.folder / "offsets.npy", sequences.offsets)
         np.save(self.folder / "labels.npy", sequences.labels)
         table = pd.DataFrame({"sequence_id": sequences.sequence_ids})
@@ -171,3 +176,27 @@ class LogWriter:
             "has_groups": sequences.groups is not None,
         }
         (self.folder / "log.json").write_text(json.dumps(meta))
+
+    def _drop_unused(self, index: int, categories: list[str], used: set[str]) -> list[str]:
+        """Recode field `index` to the categories in `used` (order kept), one block of events at a time."""
+        kept = [c for c in categories if c in used]
+        lookup = np.full(len(categories) + 1, -1, dtype=code_width(len(kept)))  # last slot: missing (-1)
+        lookup[[categories.index(c) for c in kept]] = np.arange(len(kept))
+        path = self.folder / "events" / f"categorical_{index}.npy"
+        old = np.load(path, mmap_mode="r")
+        recoded = ArrayAppender(path.with_name(f".recoded-{path.name}"), lookup.dtype, old.shape)
+        for start in range(0, len(old), 1 << 24):
+            recoded.append(lookup[old[start : start + (1 << 24)]])
+            release_pages(old)
+        recoded.close()
+        del old
+        recoded.path.replace(path)
+        return kept
+
+
+def code_width(n_categories: int) -> type:
+    """The integer type pandas gives the codes of a categorical with this many categories."""
+    for width in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(width).max:
+            return width
+    return np.int64

@@ -73,15 +73,14 @@ def string_columns(path: Path, names: list[str] | tuple) -> list[str]:
     if not names:
         return []
     schema = pyarrow.dataset.dataset(path, format="parquet").schema
-    return [
-        name
-        for name in names
-        if name in schema.names
-        and (
-            pyarrow.types.is_string(schema.field(name).type)
-            or pyarrow.types.is_large_string(schema.field(name).type)
-        )
-    ]
+    return [name for name in names if name in schema.names and _is_text(schema.field(name).type)]
+
+
+def _is_text(kind) -> bool:
+    """Strings, or a dictionary of strings (a column a writer stored as Arrow categories)."""
+    if pyarrow.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pyarrow.types.is_string(kind) or pyarrow.types.is_large_string(kind)
 
 
 # Peak resident bytes per event of the in-memory preparation (measured: 3.1 GB at 10M simulated events,
