@@ -62,37 +62,41 @@ class FittedPipeline:
         scaler = NumericScaler(spec.sequences, list(spec.schema.numeric))
         vocabulary = Vocabulary(spec.tokens)
         binned = [name for name in spec.tokens.fields if name in spec.schema.numeric]
-        fields, moments, values = None, [], {name: [] for name in binned}
-        for _, part in parts():
-            with ThreadPoolExecutor(max_workers=1) as pool:
+        fields, moments, pending, values = None, [], None, {name: [] for name in binned}
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for _, part in parts():
+                if pending is not None:  # the previous part's moments: at most two parts are held at once
+                    moments.append(pending.result())
+                # Parts after the first sum their squares around the first part's means.
                 shifts = {name: m.shift for name, m in moments[0].items()} if moments else None
-                part_moments = pool.submit(scaler.moments, part, shifts)  # numpy releases the GIL
+                # numpy releases the GIL: a part's moments run alongside the rest (the last part's, alongside
+                # the other two passes).
+                pending = pool.submit(scaler.moments, part, shifts)
                 part_fields = FieldCounts.of(part)
-            fields = part_fields if fields is None else fields + part_fields
-            moments.append(part_moments.result())
-            for name in binned:
-                values[name].append(part.numeric[name])
+                fields = part_fields if fields is None else fields + part_fields
+                for name in binned:
+                    values[name].append(part.numeric[name])
+            del part
+            vocabulary.fit_fields(
+                fields.categories,
+                {name: counts for name, counts in fields.categorical.items() if name in spec.tokens.fields},
+                {name: _joined(pieces) for name, pieces in values.items()},
+            )
+            del values
+            key_counts = []
+            for index, part in parts():
+                keys = vocabulary.keys(part)
+                key_counts.append(vocabulary.count_keys(keys))
+                parts.keep(index, "token_keys", keys)  # the third pass maps them to ids, not rebuilds them
+            vocabulary.fit_tokens(*add_keyed_counts(key_counts))
+            del key_counts
+            token_counts = None
+            for index, part in parts():
+                ids = vocabulary.ids(parts.kept(index, "token_keys"))
+                counted = TokenFrequencies.of(ids, vocabulary.size, Segments.from_offsets(part.offsets))
+                token_counts = counted if token_counts is None else token_counts + counted
+            moments.append(pending.result())
         scaler.fit_moments(moments)
-        vocabulary.fit_fields(
-            fields.categories,
-            {name: counts for name, counts in fields.categorical.items() if name in spec.tokens.fields},
-            {name: _joined(pieces) for name, pieces in values.items()},
-        )
-        del values
-        key_counts = []
-        for index, part in parts():
-            keys = vocabulary.keys(part)
-            key_counts.append(vocabulary.count_keys(keys))
-            parts.keep(
-                index, "token_keys", keys
-            )  # the third pass maps them to ids instead of rebuilding them
-        vocabulary.fit_tokens(*add_keyed_counts(key_counts))
-        del key_counts
-        token_counts = None
-        for index, part in parts():
-            ids = vocabulary.ids(parts.kept(index, "token_keys"))
-            counted = TokenFrequencies.of(ids, vocabulary.size, Segments.from_offsets(part.offsets))
-            token_counts = counted if token_counts is None else token_counts + counted
         static_encoder = StaticEncoder(spec.static).fit(static)
         builder = FeatureBuilder(spec.features).fit_counts(
             fields, token_counts, vocabulary.tokens_, static_encoder
