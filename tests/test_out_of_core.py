@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from behave.data.card import format_card
 from behave.data.config import dataset_spec
 from behave.data.errors import DataError
 from behave.data.prepared import PreparedDataset, prepare
@@ -139,6 +140,7 @@ def assert_same_arrays(a, b, what: str) -> None:
 def test_out_of_core_cache_equals_the_in_memory_one_cell_by_cell(tmp_path, label_on_events, split):
     memory, sliced = prepared_both_ways(tmp_path, spec_for(tmp_path, label_on_events, **split))
     assert sliced.card["out_of_core"]["partitions"] >= 3  # the comparison crosses partition boundaries
+    assert "out of core: " in format_card(sliced.card) and "out of core" not in format_card(memory.card)
     assert "out_of_core" not in memory.card
     for name in ("sequence_ids", "offsets", "time", "labels", "groups"):
         assert_same_arrays(getattr(memory.log, name), getattr(sliced.log, name), name)

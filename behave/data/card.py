@@ -166,6 +166,12 @@ def format_card(card: dict) -> str:
             else ""
         ),
     ]
+    if card.get("out_of_core"):
+        sliced = card["out_of_core"]
+        lines.append(
+            f"prepared     out of core: {sliced['partitions']} ranges of whole sequences under a "
+            f"{sliced['memory_cap_gb']:g} GB memory cap (the same cache as in memory)"
+        )
     tabular_only = card.get("inputs", {}).get("tabular_only") or []
     if tabular_only:
         lines.append(f"note         fields only the tabular features see: {tabular_only}")

@@ -9,13 +9,15 @@ a sum (counts, moments):
             so partition k's output is one contiguous block after partition k - 1's, and every write
             below is an append (hash partitions would scatter each partition over every page).
 2. scatter  read every needed column in Arrow batches and append each row to its range's file (an Arrow
-            stream; string fields dictionary-encoded per batch). Rows keep their file order, so ties in
+            stream; string fields stay the file's dictionaries). Rows keep their file order, so ties in
             time sort as they do in memory. Each categorical field's distinct values are collected, so
-            every partition codes it with the whole log's categories (the ones validation gives in memory).
-3. validate each partition with `validate` (labels read once for the whole log, encoded once at the end).
+            every partition codes it with the whole log's categories (the ones validation gives in memory;
+            values that only a file's dictionary lists are dropped at the end of step 3).
+3. validate each partition with `validate` (labels read once for the whole log, encoded once at the end)
+            and append its columns to the cached log's arrays.
 4. split    on the per-sequence table, exactly as in memory.
 5. fit      in three passes over the partitions' training sequences (`train_parts.py`).
-6. encode   each partition into the cache: the log's arrays and the per-event inputs, appended in order.
+6. encode   each partition of the (memory-mapped) cached log into the per-event inputs, appended in order.
 
 The in-memory path stays the default for logs that fit (`data.source.out_of_core: auto` decides by size).
 """
