@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 SLICE_EVENTS = 10_000_000
 TARGET_EVENTS_PER_S = 1e6
@@ -105,8 +106,11 @@ def resident_bytes() -> int:
     return 0
 
 
-def prepare_in_child(folder: Path, memory_cap_gb: float) -> dict:
-    """Run `child_main` in a fresh process (its peak RSS is then its own) and return what it measured."""
+def prepare_in_child(spec, folder: Path, memory_cap_gb: float) -> dict:
+    """Run `child_main` on the log in `folder` with the data config of `spec` (a DatasetSpec), in a fresh
+    process (its peak RSS is then its own), and return what it measured."""
+    data_config = OmegaConf.to_container(OmegaConf.structured(spec), enum_to_str=True)
+    (folder / "data_config.json").write_text(json.dumps(data_config))
     command = [sys.executable, __file__, str(folder), str(memory_cap_gb)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -121,8 +125,7 @@ def child_main(folder: Path, memory_cap_gb: float) -> None:
     import logging
     import tempfile
 
-    from pipeline import synthetic_spec
-
+    from behave.data.config import dataset_spec
     from behave.data.prepared import prepare
     from behave.data.sources.files import FileSource
     from behave.tasks.dataset import task_cache
@@ -130,7 +133,8 @@ def child_main(folder: Path, memory_cap_gb: float) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with tempfile.TemporaryDirectory(dir=folder) as cache_dir:
-        spec = synthetic_spec(cache_dir)
+        data_config = json.loads((folder / "data_config.json").read_text())
+        spec = dataset_spec({**data_config, "cache_dir": cache_dir})
         source = FileSource(
             str(folder / "events"),
             str(folder / "labels.parquet"),
@@ -164,5 +168,4 @@ def child_main(folder: Path, memory_cap_gb: float) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     child_main(Path(sys.argv[1]), float(sys.argv[2]))

@@ -356,7 +356,7 @@ def run_out_of_core(spec: DatasetSpec, args: argparse.Namespace) -> None:
         f"{time.perf_counter() - started:.0f} s, untimed); {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
-    result = out_of_core.prepare_in_child(folder, args.memory_cap_gb)
+    result = out_of_core.prepare_in_child(spec, folder, args.memory_cap_gb)
     print(result.pop("log").rstrip())
     rate, end_to_end = result["events"] / result["prepare_s"], result["events"] / result["total_s"]
     peak, target_rate = result["peak_rss_bytes"], out_of_core.TARGET_EVENTS_PER_S
