@@ -95,7 +95,7 @@ def event_roles(spec: DatasetSpec) -> dict[str, str]:
 
 def _sort_events(sequence_col: pd.Series, time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One stable sort by (sequence, time): (event order, sorted unique sequence ids, offsets)."""
-    codes, uniques = pd.factorize(sequence_col, sort=True)
+    codes, uniques = _sorted_codes(sequence_col)
     time = np.asarray(time, dtype=np.float64)
     # Files usually come ordered by time or by sequence: then a stable sort by sequence alone already is the
     # lexsort order (ties keep file order in both), and it skips lexsort's full N log N sort on time.
@@ -106,6 +106,20 @@ def _sort_events(sequence_col: pd.Series, time: np.ndarray) -> tuple[np.ndarray,
     counts = np.bincount(codes, minlength=len(uniques))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return order, np.asarray(uniques), offsets
+
+
+def _sorted_codes(sequence_col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) code of each row's sequence in sorted id order, and the sorted distinct ids: what
+    pd.factorize(sort=True) gives. Numeric ids already in order (a log written by sequence, or one range of
+    an out-of-core preparation) take a pass that compares neighbours instead of hashing every id."""
+    values = sequence_col.to_numpy()
+    if values.dtype.kind in "iu" and len(values) and np.all(values[1:] >= values[:-1]):
+        starts = np.empty(len(values), dtype=bool)
+        starts[0] = True
+        np.not_equal(values[1:], values[:-1], out=starts[1:])
+        return np.cumsum(starts) - 1, values[starts]
+    codes, uniques = pd.factorize(sequence_col, sort=True)
+    return codes, np.asarray(uniques)
 
 
 def _stable_order(codes: np.ndarray) -> np.ndarray:
