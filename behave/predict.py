@@ -118,7 +118,8 @@ def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataF
         cutoff=event_log.lengths.astype(np.int64),
         labels=np.asarray(event_log.labels, dtype=np.int64),
         static=pipeline.static_inputs(event_log),
-        features=pipeline.feature_table(event_log, events.tokens),
+        # Built only if the model reads them (a tree model): a neural model scores from the events alone.
+        feature_source=lambda: pipeline.feature_table(event_log, events.tokens),
         sequence_ids=event_log.sequence_ids,
     )
     recipe = instantiate(model_config)

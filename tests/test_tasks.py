@@ -37,6 +37,14 @@ def test_sequence_task_predicts_every_sequence_whole(base):
         assert np.array_equal(np.flatnonzero(rows.part == index), base.split.part(part))
 
 
+def test_task_features_are_read_only_by_what_uses_them(base):
+    data = task_dataset(base, SequenceTask())
+    inputs = [data.inputs(part) for part in PARTS]  # what every recipe asks for, the neural ones included
+    assert "features" not in vars(data) and all("features" not in vars(part) for part in inputs)
+    assert inputs[0].features.shape == (len(base.split.train), len(data.features.columns))
+    assert "features" in vars(data)  # read once, then kept
+
+
 def test_sequence_task_features_are_the_whole_log_features(base):
     """The old behaviour: one feature row per sequence, from a builder fitted on train alone."""
     data = task_dataset(base, SequenceTask())

@@ -5,7 +5,8 @@
     cutoff     (R,) int64 events each row may see (c), 1 <= c <= length
     labels     (R,) int64 class index, -1 where unknown (scoring new data)
     static     (R, D) float32 static inputs of the neural head
-    features   (R, F) float32 tabular features of each row's events up to its cutoff
+    features   (R, F) float32 tabular features of each row's events up to its cutoff, read on first use
+               (`feature_source`: the frame, or what reads it): the neural family never loads them
     sequence_ids (R,) raw sequence ids, for prediction files
     ids        name -> (R,) int64 indices of the entities a row is about (a rating task's user and item),
                from vocabularies fitted on the training rows; 0 = unseen in training. Empty otherwise.
@@ -16,7 +17,9 @@ pipeline built from exactly those events. Neither can see an event past a row's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,9 +34,14 @@ class RowInputs:
     cutoff: np.ndarray
     labels: np.ndarray
     static: np.ndarray
-    features: pd.DataFrame
+    feature_source: pd.DataFrame | Callable[[], pd.DataFrame]
     sequence_ids: np.ndarray
     ids: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.sequence)
+
+    @cached_property
+    def features(self) -> pd.DataFrame:
+        source = self.feature_source
+        return source() if callable(source) else source

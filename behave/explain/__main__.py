@@ -42,7 +42,7 @@ def first_rows(inputs: RowInputs, n: int) -> RowInputs:
         cutoff=inputs.cutoff[keep],
         labels=inputs.labels[keep],
         static=inputs.static[keep],
-        features=inputs.features.iloc[keep].reset_index(drop=True),
+        feature_source=inputs.features.iloc[keep].reset_index(drop=True),
         sequence_ids=inputs.sequence_ids[keep],
         ids={name: values[keep] for name, values in inputs.ids.items()},
     )

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +43,18 @@ class TaskDataset:
     base: PreparedDataset
     task: Task
     rows: TaskRows
-    features: pd.DataFrame
+    # (R, F) the rows' tabular features, or what reads them: a large log's table is read only by the models
+    # that use it (see `features`).
+    feature_source: pd.DataFrame | Callable[[], pd.DataFrame]
     card: dict
     ids: pd.DataFrame = field(default_factory=pd.DataFrame)
     info: dict = field(default_factory=dict)
+
+    @cached_property
+    def features(self) -> pd.DataFrame:
+        """(R, F) float32 tabular features of every row, read on first use."""
+        source = self.feature_source
+        return source() if callable(source) else source
 
     @property
     def spec(self) -> DatasetSpec:
@@ -97,7 +106,7 @@ class TaskDataset:
             cutoff=self.rows.cutoff[rows],
             labels=self.rows.label[rows],
             static=self.base.static[sequence],
-            features=self.features.iloc[rows].reset_index(drop=True),
+            feature_source=lambda: self.features.iloc[rows].reset_index(drop=True),
             sequence_ids=self.base.log.sequence_ids[sequence],
             ids={name: self.ids[name].to_numpy()[rows] for name in self.ids.columns},
         )
@@ -117,11 +126,16 @@ def task_dataset(base: PreparedDataset, task: Task) -> TaskDataset:
     folder = task_cache(base, task)
     meta = json.loads((folder / "task.json").read_text())
     rows = TaskRows.from_frame(pd.read_parquet(folder / "rows.parquet"), meta["group_names"])
-    features = pd.read_parquet(folder / "features.parquet")
-    if features.columns.empty:  # a task without tabular features (pretraining): parquet keeps no row count
-        features = pd.DataFrame(index=range(len(rows)))
     ids = pd.read_parquet(folder / "ids.parquet")
+    features = partial(read_features, folder / "features.parquet", len(rows))
     return TaskDataset(base, task, rows, features, meta["card"], ids, meta["info"])
+
+
+def read_features(path: Path, n_rows: int) -> pd.DataFrame:
+    features = pd.read_parquet(path)
+    if features.columns.empty:  # a task without tabular features (pretraining): parquet keeps no row count
+        features = pd.DataFrame(index=range(n_rows))
+    return features
 
 
 def task_cache(base: PreparedDataset, task: Task) -> Path:

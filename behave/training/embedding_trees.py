@@ -93,7 +93,7 @@ class EmbeddingTreesRecipe:
             frames.append(features.set_index(data.rows.in_part(part)))
         encode_seconds = time.perf_counter() - started
         features = pd.concat(frames).sort_index().reset_index(drop=True)
-        outcome = self.trees.fit(replace(data, features=features), context)
+        outcome = self.trees.fit(replace(data, feature_source=features), context)
         outcome.extra |= {
             "encoder_init": {
                 "from": str(folder),
@@ -115,5 +115,7 @@ class EmbeddingTreesRecipe:
         encoder.load_state_dict(weights)
         vectors = encode_rows(encoder, inputs, spec, self.eval_batch_size)
         return self.trees.predict_proba(
-            run_dir, replace(inputs, features=vector_features(vectors, inputs, self.with_aggregates)), spec
+            run_dir,
+            replace(inputs, feature_source=vector_features(vectors, inputs, self.with_aggregates)),
+            spec,
         )

@@ -62,7 +62,7 @@ def sequence_inputs(base: PreparedDataset, sequences: np.ndarray) -> RowInputs:
         cutoff=base.log.lengths[sequences].astype(np.int64),
         labels=np.full(len(sequences), -1, dtype=np.int64),
         static=base.static[sequences],
-        features=pd.DataFrame(index=range(len(sequences))),
+        feature_source=pd.DataFrame(index=range(len(sequences))),
         sequence_ids=base.log.sequence_ids[sequences],
     )
 
