@@ -40,9 +40,10 @@ def test_sequence_task_predicts_every_sequence_whole(base):
 def test_task_features_are_read_only_by_what_uses_them(base):
     data = task_dataset(base, SequenceTask())
     inputs = [data.inputs(part) for part in PARTS]  # what every recipe asks for, the neural ones included
+    names = data.feature_names  # every run records their number
     assert "features" not in vars(data) and all("features" not in vars(part) for part in inputs)
     assert inputs[0].features.shape == (len(base.split.train), len(data.features.columns))
-    assert "features" in vars(data)  # read once, then kept
+    assert "features" in vars(data) and names == list(data.features.columns)  # read once, then kept
 
 
 def test_sequence_task_features_are_the_whole_log_features(base):

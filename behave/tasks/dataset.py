@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +90,8 @@ class TaskDataset:
 
     @property
     def feature_names(self) -> list[str]:
+        if isinstance(self.feature_source, FeatureFile) and "features" not in vars(self):
+            return self.feature_source.columns()  # without reading the table
         return list(self.features.columns)
 
     @property
@@ -127,15 +129,25 @@ def task_dataset(base: PreparedDataset, task: Task) -> TaskDataset:
     meta = json.loads((folder / "task.json").read_text())
     rows = TaskRows.from_frame(pd.read_parquet(folder / "rows.parquet"), meta["group_names"])
     ids = pd.read_parquet(folder / "ids.parquet")
-    features = partial(read_features, folder / "features.parquet", len(rows))
+    features = FeatureFile(folder / "features.parquet", len(rows))
     return TaskDataset(base, task, rows, features, meta["card"], ids, meta["info"])
 
 
-def read_features(path: Path, n_rows: int) -> pd.DataFrame:
-    features = pd.read_parquet(path)
-    if features.columns.empty:  # a task without tabular features (pretraining): parquet keeps no row count
-        features = pd.DataFrame(index=range(n_rows))
-    return features
+@dataclass(frozen=True)
+class FeatureFile:
+    """A task's cached features.parquet: read whole when called; its column names without reading it."""
+
+    path: Path
+    n_rows: int
+
+    def __call__(self) -> pd.DataFrame:
+        features = pd.read_parquet(self.path)
+        if features.columns.empty:  # a task without tabular features (pretraining): no row count is kept
+            features = pd.DataFrame(index=range(self.n_rows))
+        return features
+
+    def columns(self) -> list[str]:
+        return list(pq.read_schema(self.path).names)
 
 
 def task_cache(base: PreparedDataset, task: Task) -> Path:
