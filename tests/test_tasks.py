@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -44,6 +46,7 @@ def test_task_features_are_read_only_by_what_uses_them(base):
     assert "features" not in vars(data) and all("features" not in vars(part) for part in inputs)
     assert inputs[0].features.shape == (len(base.split.train), len(data.features.columns))
     assert "features" in vars(data) and names == list(data.features.columns)  # read once, then kept
+    assert all(part.features.dtypes.eq("float32").all() for part in pickle.loads(pickle.dumps(inputs)))
 
 
 def test_sequence_task_features_are_the_whole_log_features(base):

@@ -108,7 +108,7 @@ class TaskDataset:
             cutoff=self.rows.cutoff[rows],
             labels=self.rows.label[rows],
             static=self.base.static[sequence],
-            feature_source=lambda: self.features.iloc[rows].reset_index(drop=True),
+            feature_source=RowsOf(self.feature_source, rows),
             sequence_ids=self.base.log.sequence_ids[sequence],
             ids={name: self.ids[name].to_numpy()[rows] for name in self.ids.columns},
         )
@@ -135,19 +135,39 @@ def task_dataset(base: PreparedDataset, task: Task) -> TaskDataset:
 
 @dataclass(frozen=True)
 class FeatureFile:
-    """A task's cached features.parquet: read whole when called; its column names without reading it."""
+    """A task's cached features.parquet: read whole when first called (then kept: every part's rows come
+    from one read), its column names without reading it. Pickles as its path (spawned training processes
+    read it themselves, if at all)."""
 
     path: Path
     n_rows: int
+    _read: list = field(default_factory=list, compare=False, repr=False)  # [] until read
 
     def __call__(self) -> pd.DataFrame:
-        features = pd.read_parquet(self.path)
-        if features.columns.empty:  # a task without tabular features (pretraining): no row count is kept
-            features = pd.DataFrame(index=range(self.n_rows))
-        return features
+        if not self._read:
+            features = pd.read_parquet(self.path)
+            if features.columns.empty:  # a task without tabular features (pretraining): no row count is kept
+                features = pd.DataFrame(index=range(self.n_rows))
+            self._read.append(features)
+        return self._read[0]
 
     def columns(self) -> list[str]:
         return list(pq.read_schema(self.path).names)
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "n_rows": self.n_rows, "_read": []}
+
+
+@dataclass(frozen=True)
+class RowsOf:
+    """Some rows of a feature table (a frame, or a `FeatureFile`), taken when called."""
+
+    table: pd.DataFrame | FeatureFile
+    rows: np.ndarray
+
+    def __call__(self) -> pd.DataFrame:
+        table = self.table() if callable(self.table) else self.table
+        return table.iloc[self.rows].reset_index(drop=True)
 
 
 def task_cache(base: PreparedDataset, task: Task) -> Path:
