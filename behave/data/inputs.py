@@ -17,7 +17,7 @@ pipeline built from exactly those events. Neither can see an event past a row's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -45,3 +45,16 @@ class RowInputs:
     def features(self) -> pd.DataFrame:
         source = self.feature_source
         return source() if callable(source) else source
+
+    def feature_batches(self, batch_rows: int) -> Iterator[np.ndarray]:
+        """`features` as consecutive (n, F) float32 row batches, read batch by batch where the source can
+        (a task's feature file), so a table larger than memory is never whole in memory."""
+        if "features" not in vars(self) and hasattr(self.feature_source, "batches"):
+            return self.feature_source.batches(batch_rows)
+        return frame_batches(self.features, batch_rows)
+
+
+def frame_batches(features: pd.DataFrame, batch_rows: int) -> Iterator[np.ndarray]:
+    """Consecutive (n, F) float32 row batches of a frame."""
+    for start in range(0, len(features), batch_rows):
+        yield features.iloc[start : start + batch_rows].to_numpy(dtype=np.float32)

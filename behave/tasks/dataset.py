@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,7 +28,7 @@ from omegaconf import DictConfig
 
 from behave.data.cache import atomic_directory, cache_writes, fingerprint
 from behave.data.config import build_source, dataset_spec
-from behave.data.inputs import RowInputs
+from behave.data.inputs import RowInputs, frame_batches
 from behave.data.prepared import PreparedDataset, prepare
 from behave.data.spec import DatasetSpec
 from behave.data.split import PARTS
@@ -154,6 +154,22 @@ class FeatureFile:
     def columns(self) -> list[str]:
         return list(pq.read_schema(self.path).names)
 
+    def batches(self, rows: np.ndarray, batch_rows: int) -> Iterator[np.ndarray]:
+        """(n, F) float32 features of `rows` (ascending), in that order, reading `batch_rows` rows of the
+        file at a time: at most one batch of the table is in memory (XGBoost's external memory)."""
+        if len(rows) > 1 and np.any(np.diff(rows) <= 0):
+            raise ValueError("FeatureFile.batches reads rows in file order: `rows` must be ascending")
+        if self._read:  # already in memory
+            yield from frame_batches(self._read[0].iloc[rows], batch_rows)
+            return
+        start = 0
+        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=batch_rows):
+            stop = start + batch.num_rows
+            lo, hi = np.searchsorted(rows, [start, stop])
+            if hi > lo:
+                yield columns_matrix(batch, rows[lo:hi] - start)
+            start = stop
+
     def __getstate__(self) -> dict:
         return {"path": self.path, "n_rows": self.n_rows, "_read": []}
 
@@ -168,6 +184,21 @@ class RowsOf:
     def __call__(self) -> pd.DataFrame:
         table = self.table() if callable(self.table) else self.table
         return table.iloc[self.rows].reset_index(drop=True)
+
+    def batches(self, batch_rows: int) -> Iterator[np.ndarray]:
+        """The rows' features as (n, F) float32 batches, in row order, without reading the whole file."""
+        if isinstance(self.table, FeatureFile):
+            return self.table.batches(self.rows, batch_rows)
+        return frame_batches(self.table.iloc[self.rows], batch_rows)
+
+
+def columns_matrix(batch: pa.RecordBatch, rows: np.ndarray) -> np.ndarray:
+    """Some rows of an Arrow batch of float columns as one (n, F) float32 array (nulls as NaN); a column
+    is read in place where it has no nulls, so the batch is not copied whole on the way."""
+    matrix = np.empty((len(rows), batch.num_columns), dtype=np.float32)
+    for index, column in enumerate(batch.columns):
+        matrix[:, index] = column.to_numpy(zero_copy_only=False)[rows]
+    return matrix
 
 
 def task_cache(base: PreparedDataset, task: Task) -> Path:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -32,6 +32,7 @@ from behave.tasks.dataset import TaskDataset
 from behave.training.booster_checkpoint import early_stopping
 from behave.training.recipe import RunContext
 from behave.training.tabular import positional
+from behave.training.xgboost_external import ExternalMemory
 from behave.training.xgboost_recipe import MODEL_FILE, XGBoostRecipe
 
 log = logging.getLogger("behave.train")
@@ -92,6 +93,7 @@ class DaskXGBoostRecipe(XGBoostRecipe):
         n_jobs: int | None = None,
         checkpoint_every: int = 0,
         callbacks: dict[str, xgb.callback.TrainingCallback] | None = None,
+        external_memory: ExternalMemory | None = None,
     ):
         """`n_jobs`: XGBoost threads on each worker (None: the cluster's threads per worker)."""
         if checkpoint_every:
@@ -99,9 +101,21 @@ class DaskXGBoostRecipe(XGBoostRecipe):
                 "model.checkpoint_every: model=xgboost_dask keeps no booster checkpoints (its callbacks run "
                 "on the workers); set it to 0, or use model=xgboost for a run that resumes after a kill"
             )
+        if external_memory is not None and external_memory.use is True:
+            raise DataError(
+                "model.external_memory.use=true: model=xgboost_dask spreads the feature rows over its "
+                "workers' memory instead; use model=xgboost for XGBoost's external memory on one machine"
+            )
         threads = n_jobs if n_jobs is not None else cluster.threads_per_worker
         super().__init__(
-            params, name=name, family=family, n_jobs=threads, checkpoint_every=0, callbacks=callbacks
+            params,
+            name=name,
+            family=family,
+            n_jobs=threads,
+            checkpoint_every=0,
+            callbacks=callbacks,
+            # Only the predictions' batch size: boosting itself never reads batches here.
+            external_memory=replace(external_memory or ExternalMemory(), use=False),
         )
         self.cluster = cluster
         self.partitions_per_worker = partitions_per_worker

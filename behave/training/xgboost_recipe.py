@@ -7,17 +7,21 @@ the validation rows is what the run reports for selection, as for the neural fam
 validation losses go to TensorBoard under the neural runs' tags (`train/loss`, `val/loss`, one round =
 one step); the model is saved as XGBoost JSON, never pickled. The booster is checkpointed every
 `checkpoint_every` rounds, and a killed run's rerun continues from it (training/booster_checkpoint.py).
+A feature table larger than memory is boosted from the task's feature file in batches with XGBoost's
+external memory (`external_memory`, training/xgboost_external.py); predictions are made batch by batch.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xgboost as xgb
 from omegaconf import OmegaConf
 
@@ -29,7 +33,9 @@ from behave.training.booster_checkpoint import BoosterCheckpoint, early_stopping
 from behave.training.checkpoint_folder import CHECKPOINTS
 from behave.training.recipe import FitOutcome, RunContext
 from behave.training.tabular import log_importances, log_round_curves, positional, round_line
+from behave.training.xgboost_external import PAGES, ExternalMemory, boost_from_batches
 
+log = logging.getLogger("behave.train")
 MODEL_FILE = "model.xgb.json"
 
 
@@ -46,12 +52,14 @@ class XGBoostRecipe:
         n_jobs: int = 2,
         checkpoint_every: int = 50,
         callbacks: dict[str, xgb.callback.TrainingCallback] | None = None,
+        external_memory: ExternalMemory | None = None,
     ):
         self.params = dict(params)
         self.name = name
         self.family = family
         self.n_jobs = n_jobs
         self.checkpoint_every = checkpoint_every
+        self.external_memory = external_memory or ExternalMemory()
         # More XGBoost callbacks from config (`+model.callbacks.<name>._target_=...`), run after behave's.
         self.callbacks = list((callbacks or {}).values())
 
@@ -84,19 +92,19 @@ class XGBoostRecipe:
         return int(self.params.get("n_estimators", 100))
 
     def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
-        train, val = data.inputs("train"), data.inputs("val")
-        self.feature_names = list(train.features.columns)
+        val = data.inputs("val")
+        self.feature_names = data.feature_names
         started = time.perf_counter()
         model, history, extra = self.boost(data, context)
         fit_seconds = time.perf_counter() - started
         model.save_model(context.run_dir / MODEL_FILE)
         # Once the model file is written it is the run's state; a kill before this resumes from a checkpoint.
         shutil.rmtree(context.run_dir / CHECKPOINTS, ignore_errors=True)
-        best_val = data.task.score(val.labels, outputs(model, positional(val.features)))[data.headline]
+        best_val = data.task.score(val.labels, self.batch_outputs(model, val))[data.headline]
         log_round_curves({"train": history["validation_0"], "val": history["validation_1"]}, context)
         self._log_importances(model, context)
         started = time.perf_counter()
-        test_probs = outputs(model, positional(data.inputs("test").features))
+        test_probs = self.batch_outputs(model, data.inputs("test"))
         predict_seconds = time.perf_counter() - started
         n_trees, n_nodes = used_trees(model)
         return FitOutcome(
@@ -112,7 +120,6 @@ class XGBoostRecipe:
         """The fitted model (in this process), its per-round curves {eval set: {metric: values}}, and what
         the run record should add (the round a killed run resumed at)."""
         train, val = data.inputs("train"), data.inputs("val")
-        x_train, x_val = positional(train.features), positional(val.features)
         path, earlier = resumable_state(context.run_dir, OmegaConf.to_container(context.cfg, resolve=True))
         stopper = early_stopping(self.params.get("early_stopping_rounds"), earlier)
         callbacks = [stopper] if stopper is not None else []
@@ -122,15 +129,34 @@ class XGBoostRecipe:
             )
         done = earlier.rounds if earlier is not None else 0
         model = self.estimator(data, context.seed, [*callbacks, *self.callbacks], self.total_rounds - done)
-        model.fit(
-            x_train,
-            train.labels,
-            eval_set=[(x_train, train.labels), (x_val, val.labels)],
-            verbose=False,
-            xgb_model=earlier.load_booster() if earlier is not None else None,
-        )
-        history = joined(earlier.history if earlier is not None else {}, model.evals_result())
-        return model, history, ({"resumed_at_round": done} if done else {})
+        start_from = earlier.load_booster() if earlier is not None else None
+        extra = {"resumed_at_round": done} if done else {}
+        if self.external_memory.applies(len(data.rows), len(self.feature_names)):
+            batch_rows = self.external_memory.batch_rows(len(self.feature_names))
+            log.info("boosting from the feature file, %d rows a batch (XGBoost external memory)", batch_rows)
+            booster, curves = boost_from_batches(
+                model,
+                train,
+                val,
+                len(self.feature_names),
+                data.num_classes,
+                batch_rows,
+                context.run_dir / PAGES,
+                start_from,
+            )
+            booster.save_model(context.run_dir / MODEL_FILE)
+            model, extra["external_memory_batch_rows"] = self.load_model(context.run_dir), batch_rows
+        else:
+            x_train, x_val = positional(train.features), positional(val.features)
+            model.fit(
+                x_train,
+                train.labels,
+                eval_set=[(x_train, train.labels), (x_val, val.labels)],
+                verbose=False,
+                xgb_model=start_from,
+            )
+            curves = model.evals_result()
+        return model, joined(earlier.history if earlier is not None else {}, curves), extra
 
     def _log_importances(self, model: xgb.XGBClassifier, context: RunContext) -> None:
         """Total gain per feature."""
@@ -147,6 +173,17 @@ class XGBoostRecipe:
         model = xgb.XGBRegressor() if objective.startswith("reg:") else xgb.XGBClassifier()
         model.load_model(Path(run_dir) / MODEL_FILE)
         return model
+
+    def batch_outputs(self, model: xgb.XGBModel, inputs: RowInputs) -> np.ndarray:
+        """`outputs` of the rows, batch by batch: a part of a table larger than memory is never whole."""
+        batch_rows = self.external_memory.batch_rows(len(self.feature_names))
+        names = [f"f{i}" for i in range(len(self.feature_names))]
+        batches = [
+            outputs(model, pd.DataFrame(batch, columns=names, copy=False))
+            for batch in inputs.feature_batches(batch_rows)
+        ]
+        width = 1 if isinstance(model, xgb.XGBRegressor) else max(model.n_classes_, 2)
+        return np.concatenate(batches) if batches else np.empty((0, width))
 
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         return outputs(self.load_model(run_dir), positional(inputs.features))

@@ -1,0 +1,121 @@
+"""model.external_memory: XGBoost boosting from the task's feature file in batches (a table larger than
+memory) gives the model the in-memory recipe gives, without ever reading the table whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from behave.data.errors import DataError
+from behave.tasks.dataset import FeatureFile, RowsOf
+from behave.train import run
+from behave.training.xgboost_external import IN_MEMORY_BYTES_PER_CELL, PAGES, ExternalMemory
+from tests.compose import SMALL_DATA, compose_train
+
+BOOSTING = ["model=xgboost", "model.params.n_estimators=60", "model.params.early_stopping_rounds=10"]
+
+
+def _never_whole(self):
+    raise AssertionError(f"the feature table {self.path} was read whole")
+
+
+def _boost_both_ways(tmp_path, monkeypatch, overrides: list[str]) -> dict:
+    """{mode: (result, test_predictions frame)} of the same config in memory and from batches."""
+    cache = tmp_path / "cache"
+    outcomes = {}
+    for mode in ("in_memory", "external"):
+        settings = ["model.external_memory.use=false"]
+        if mode == "external":
+            # A batch of ~0.2 MB: a few hundred rows, so every part is read in many batches.
+            settings = ["model.external_memory.use=true", "model.external_memory.batch_mb=0.2"]
+            monkeypatch.setattr(FeatureFile, "__call__", _never_whole)
+        result = run(compose_train([*overrides, *settings], tmp_path / mode, cache))
+        assert result.status == "ok", result.error
+        assert not (tmp_path / mode / PAGES).exists()  # XGBoost's binned pages are scratch
+        outcomes[mode] = (result, pd.read_parquet(tmp_path / mode / "test_predictions.parquet"))
+    return outcomes
+
+
+@pytest.mark.slow
+def test_boosting_from_batches_gives_the_in_memory_model(tmp_path, monkeypatch):
+    outcomes = _boost_both_ways(tmp_path, monkeypatch, [*BOOSTING, *SMALL_DATA, "model.checkpoint_every=20"])
+    (in_memory, expected), (external, got) = outcomes["in_memory"], outcomes["external"]
+    n_train = external.dataset["task_card"]["parts"]["train"]["n_rows"]
+    assert external.extra["external_memory_batch_rows"] * 4 < n_train  # several batches per pass
+    assert "external_memory_batch_rows" not in in_memory.extra
+    assert in_memory.test_metrics["auroc"] > 0.7  # a model that learned, so equality means something
+    assert external.test_metrics == in_memory.test_metrics
+    assert external.best_val == in_memory.best_val
+    assert external.extra["best_iteration"] == in_memory.extra["best_iteration"]
+    assert external.extra["n_trees"] == in_memory.extra["n_trees"]
+    pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.slow
+def test_multiclass_boosting_from_batches_gives_the_in_memory_model(tmp_path, monkeypatch, make_tables):
+    events, labels = make_tables(300, seed=12)
+    labels["y"] = labels["seq"].map(events.groupby("seq")["page"].agg(lambda p: p.value_counts().index[0]))
+    events.to_csv(tmp_path / "events.csv", index=False)
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    data = [
+        "data=csv",
+        f"data.source.events={tmp_path / 'events.csv'}",
+        f"data.source.labels={tmp_path / 'labels.csv'}",
+        "data.schema.sequence_id=seq",
+        "data.schema.timestamp=ts",
+        "data.schema.categorical=[event,page]",
+        "data.label.column=y",
+        "data.label.table=labels",
+        "data.label.kind=multiclass",
+        "data.tokens.fields=[event,page]",
+    ]
+    outcomes = _boost_both_ways(tmp_path, monkeypatch, [*BOOSTING, *data])
+    (in_memory, expected), (external, got) = outcomes["in_memory"], outcomes["external"]
+    assert [c for c in got.columns if c.startswith("prob_")] == ["prob_0", "prob_1", "prob_2"]
+    assert external.test_metrics == in_memory.test_metrics
+    assert external.extra["n_trees"] == in_memory.extra["n_trees"]
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_feature_file_batches_are_the_rows_in_order(tmp_path):
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.normal(size=(1000, 7)).astype(np.float32), columns=[f"c[{i}]" for i in range(7)])
+    table.iloc[::13, 2] = np.nan
+    path = tmp_path / "features.parquet"
+    table.to_parquet(path, index=False, row_group_size=128)
+    rows = np.sort(rng.choice(1000, size=333, replace=False))
+    for batch_rows in (1, 50, 128, 5000):
+        batches = list(RowsOf(FeatureFile(path, 1000), rows).batches(batch_rows))
+        assert all(batch.dtype == np.float32 and batch.shape[1] == 7 for batch in batches)
+        np.testing.assert_array_equal(np.concatenate(batches), table.to_numpy()[rows])
+        assert max(len(batch) for batch in batches) <= batch_rows
+    # From a frame (a table already in memory, or built in memory): the same batches.
+    in_memory = np.concatenate(list(RowsOf(table, rows).batches(50)))
+    np.testing.assert_array_equal(in_memory, table.to_numpy()[rows])
+    with pytest.raises(ValueError, match="ascending"):
+        next(FeatureFile(path, 1000).batches(rows[::-1], 50))
+
+
+def test_external_memory_switches_on_by_the_tables_size_and_refuses_bad_settings():
+    cap = ExternalMemory(memory_cap_gb=1.0)
+    cells_in_cap = int(1e9 // IN_MEMORY_BYTES_PER_CELL)
+    assert not cap.applies(cells_in_cap // 500, 500)
+    assert cap.applies(cells_in_cap // 500 + 1, 500)
+    assert ExternalMemory(use=True).applies(10, 10) and not ExternalMemory(use=False).applies(10**9, 10**3)
+    assert ExternalMemory(batch_mb=1).batch_rows(250) == 1000
+    for bad, key in [
+        ({"use": "yes"}, "use"),
+        ({"batch_mb": 0}, "batch_mb"),
+        ({"memory_cap_gb": -1}, "memory_cap_gb"),
+    ]:
+        with pytest.raises(DataError, match=f"model.external_memory.{key}"):
+            ExternalMemory(**bad)
+
+
+def test_dask_boosting_refuses_external_memory():
+    pytest.importorskip("distributed")
+    from behave.training.xgboost_dask_recipe import DaskCluster, DaskXGBoostRecipe
+
+    with pytest.raises(DataError, match="model=xgboost for XGBoost's external memory"):
+        DaskXGBoostRecipe({}, DaskCluster(), external_memory=ExternalMemory(use=True))
