@@ -10,6 +10,7 @@ import pytest
 from behave.data.errors import DataError
 from behave.tasks.dataset import FeatureFile, RowsOf
 from behave.train import run
+from behave.training.booster_checkpoint import BoosterCheckpoint
 from behave.training.xgboost_external import IN_MEMORY_BYTES_PER_CELL, PAGES, ExternalMemory
 from tests.compose import SMALL_DATA, compose_train
 
@@ -119,3 +120,33 @@ def test_dask_boosting_refuses_external_memory():
 
     with pytest.raises(DataError, match="model=xgboost for XGBoost's external memory"):
         DaskXGBoostRecipe({}, DaskCluster(), external_memory=ExternalMemory(use=True))
+
+
+@pytest.mark.slow
+def test_a_run_that_dies_boosting_from_batches_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """Without row or column sampling the resumed booster is the uninterrupted one (as in memory)."""
+    overrides = [
+        *BOOSTING, *SMALL_DATA, "model.params.n_estimators=40", "model.params.early_stopping_rounds=100",
+        "model.params.subsample=1.0", "model.params.colsample_bytree=1.0", "model.checkpoint_every=10",
+        "model.external_memory.use=true", "model.external_memory.batch_mb=0.2",
+    ]  # fmt: skip
+    cache = tmp_path / "cache"
+    whole = run(compose_train(overrides, tmp_path / "whole", cache))
+    assert whole.status == "ok", whole.error
+    write_checkpoint = BoosterCheckpoint.after_iteration
+
+    def die_after_round_25(self, model, epoch, evals_log):
+        write_checkpoint(self, model, epoch, evals_log)
+        if model.num_boosted_rounds() == 25:
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(BoosterCheckpoint, "after_iteration", die_after_round_25)
+    died = run(compose_train(overrides, tmp_path / "died", cache))
+    assert died.status == "failed" and "killed" in died.error
+    monkeypatch.undo()
+    resumed = run(compose_train(overrides, tmp_path / "died", cache))
+    assert resumed.status == "ok", resumed.error
+    assert resumed.extra == whole.extra | {"resumed_at_round": 20}
+    assert resumed.test_metrics == whole.test_metrics
+    model_text = (tmp_path / "died" / "model.xgb.json").read_text()
+    assert model_text == (tmp_path / "whole" / "model.xgb.json").read_text()

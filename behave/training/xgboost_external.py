@@ -107,29 +107,29 @@ def boost_from_batches(
     names = [f"f{i}" for i in range(n_features)]  # as `positional` names them
     shutil.rmtree(scratch, ignore_errors=True)  # pages a killed run left
     scratch.mkdir(parents=True)
-    try:
-        max_bin = model.get_params().get("max_bin") or 256
-        train_matrix = xgb.ExtMemQuantileDMatrix(
-            FeatureBatches(train, batch_rows, names, scratch / "train"), max_bin=max_bin, nthread=model.n_jobs
-        )
-        val_matrix = xgb.ExtMemQuantileDMatrix(
-            FeatureBatches(val, batch_rows, names, scratch / "val"), ref=train_matrix, nthread=model.n_jobs
-        )
-        params = model.get_xgb_params()
-        if isinstance(model, xgb.XGBClassifier) and n_classes > 2:
-            params["num_class"] = n_classes  # as the sklearn classifier sets it
-        history: dict = {}
-        booster = xgb.train(
-            params,
-            train_matrix,
-            num_boost_round=model.get_num_boosting_rounds(),
-            evals=[(train_matrix, "validation_0"), (val_matrix, "validation_1")],
-            evals_result=history,
-            verbose_eval=False,
-            xgb_model=earlier,
-            callbacks=list(model.get_params()["callbacks"] or []),
-        )
-        del train_matrix, val_matrix  # their pages are closed before the folder goes
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    max_bin = model.get_params().get("max_bin") or 256
+    train_matrix = xgb.ExtMemQuantileDMatrix(
+        FeatureBatches(train, batch_rows, names, scratch / "train"), max_bin=max_bin, nthread=model.n_jobs
+    )
+    val_matrix = xgb.ExtMemQuantileDMatrix(
+        FeatureBatches(val, batch_rows, names, scratch / "val"), ref=train_matrix, nthread=model.n_jobs
+    )
+    params = model.get_xgb_params()
+    if isinstance(model, xgb.XGBClassifier) and n_classes > 2:
+        params["num_class"] = n_classes  # as the sklearn classifier sets it
+    history: dict = {}
+    booster = xgb.train(
+        params,
+        train_matrix,
+        num_boost_round=model.get_num_boosting_rounds(),
+        evals=[(train_matrix, "validation_0"), (val_matrix, "validation_1")],
+        evals_result=history,
+        verbose_eval=False,
+        xgb_model=earlier,
+        callbacks=list(model.get_params()["callbacks"] or []),
+    )
+    # XGBoost deletes its page files when the matrices go (after a failure: when the error is handled, so
+    # they are left to it; a killed run's are removed above, by the next attempt).
+    del train_matrix, val_matrix
+    shutil.rmtree(scratch, ignore_errors=True)
     return booster, history
