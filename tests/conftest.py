@@ -53,6 +53,28 @@ def make_tables():
 
 
 @pytest.fixture
+def multiclass_csv_data(tmp_path) -> list[str]:
+    """Overrides of a CSV log with a learnable 3-class label (each sequence's most frequent page, so the
+    validation loss falls round after round), written under `tmp_path`."""
+    events, labels = random_tables(300, seed=12)
+    labels["y"] = labels["seq"].map(events.groupby("seq")["page"].agg(lambda p: p.value_counts().index[0]))
+    events.to_csv(tmp_path / "events.csv", index=False)
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    return [
+        "data=csv",
+        f"data.source.events={tmp_path / 'events.csv'}",
+        f"data.source.labels={tmp_path / 'labels.csv'}",
+        "data.schema.sequence_id=seq",
+        "data.schema.timestamp=ts",
+        "data.schema.categorical=[event,page]",
+        "data.label.column=y",
+        "data.label.table=labels",
+        "data.label.kind=multiclass",
+        "data.tokens.fields=[event,page]",
+    ]
+
+
+@pytest.fixture
 def data_config(tmp_path):
     """`make(events, labels=None, **sections)`: write the tables as CSV and return a dict data config.
 

@@ -212,23 +212,9 @@ def test_a_boosted_tree_run_never_imports_torch(tmp_path):
     assert json.loads((tmp_path / "run" / "result.json").read_text())["status"] == "ok"
 
 
-def test_multiclass_xgboost_logs_the_neural_tags_and_counts_a_tree_per_class(tmp_path, make_tables):
-    events, labels = make_tables(300, seed=12)
-    # A learnable class: each sequence's most frequent page, so validation loss falls round after round.
-    labels["y"] = labels["seq"].map(events.groupby("seq")["page"].agg(lambda p: p.value_counts().index[0]))
-    events.to_csv(tmp_path / "events.csv", index=False)
-    labels.to_csv(tmp_path / "labels.csv", index=False)
+def test_multiclass_xgboost_logs_the_neural_tags_and_counts_a_tree_per_class(tmp_path, multiclass_csv_data):
     overrides = [
-        "data=csv",
-        f"data.source.events={tmp_path / 'events.csv'}",
-        f"data.source.labels={tmp_path / 'labels.csv'}",
-        "data.schema.sequence_id=seq",
-        "data.schema.timestamp=ts",
-        "data.schema.categorical=[event,page]",
-        "data.label.column=y",
-        "data.label.table=labels",
-        "data.label.kind=multiclass",
-        "data.tokens.fields=[event,page]",
+        *multiclass_csv_data,
         "model=xgboost",
         "model.params.n_estimators=30",
         "model.params.early_stopping_rounds=100",

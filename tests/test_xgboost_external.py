@@ -5,31 +5,35 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from behave.data.errors import DataError
+from behave.tasks import dataset
 from behave.tasks.dataset import FeatureFile, RowsOf
 from behave.train import run
 from behave.training.booster_checkpoint import BoosterCheckpoint
 from behave.training.xgboost_external import IN_MEMORY_BYTES_PER_CELL, PAGES, ExternalMemory
 from tests.compose import SMALL_DATA, compose_train
+from tests.rating_log import write_rating_project
 
-BOOSTING = ["model=xgboost", "model.params.n_estimators=60", "model.params.early_stopping_rounds=10"]
+ROUNDS = ["model.params.n_estimators=60", "model.params.early_stopping_rounds=10"]
+BOOSTING = ["model=xgboost", *ROUNDS]
 
 
 def _never_whole(self):
     raise AssertionError(f"the feature table {self.path} was read whole")
 
 
-def _boost_both_ways(tmp_path, monkeypatch, overrides: list[str]) -> dict:
+def _boost_both_ways(tmp_path, monkeypatch, overrides: list[str], batch_mb: float = 0.2) -> dict:
     """{mode: (result, test_predictions frame)} of the same config in memory and from batches."""
     cache = tmp_path / "cache"
     outcomes = {}
     for mode in ("in_memory", "external"):
         settings = ["model.external_memory.use=false"]
         if mode == "external":
-            # A batch of ~0.2 MB: a few hundred rows, so every part is read in many batches.
-            settings = ["model.external_memory.use=true", "model.external_memory.batch_mb=0.2"]
+            # Batches of a few hundred rows (425 columns at 0.2 MB), so every part is read in many.
+            settings = ["model.external_memory.use=true", f"model.external_memory.batch_mb={batch_mb}"]
             monkeypatch.setattr(FeatureFile, "__call__", _never_whole)
         result = run(compose_train([*overrides, *settings], tmp_path / mode, cache))
         assert result.status == "ok", result.error
@@ -54,28 +58,26 @@ def test_boosting_from_batches_gives_the_in_memory_model(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_multiclass_boosting_from_batches_gives_the_in_memory_model(tmp_path, monkeypatch, make_tables):
-    events, labels = make_tables(300, seed=12)
-    labels["y"] = labels["seq"].map(events.groupby("seq")["page"].agg(lambda p: p.value_counts().index[0]))
-    events.to_csv(tmp_path / "events.csv", index=False)
-    labels.to_csv(tmp_path / "labels.csv", index=False)
-    data = [
-        "data=csv",
-        f"data.source.events={tmp_path / 'events.csv'}",
-        f"data.source.labels={tmp_path / 'labels.csv'}",
-        "data.schema.sequence_id=seq",
-        "data.schema.timestamp=ts",
-        "data.schema.categorical=[event,page]",
-        "data.label.column=y",
-        "data.label.table=labels",
-        "data.label.kind=multiclass",
-        "data.tokens.fields=[event,page]",
-    ]
-    outcomes = _boost_both_ways(tmp_path, monkeypatch, [*BOOSTING, *data])
+def test_multiclass_boosting_from_batches_gives_the_in_memory_model(
+    tmp_path, monkeypatch, multiclass_csv_data
+):
+    outcomes = _boost_both_ways(tmp_path, monkeypatch, [*BOOSTING, *multiclass_csv_data])
     (in_memory, expected), (external, got) = outcomes["in_memory"], outcomes["external"]
     assert [c for c in got.columns if c.startswith("prob_")] == ["prob_0", "prob_1", "prob_2"]
     assert external.test_metrics == in_memory.test_metrics
     assert external.extra["n_trees"] == in_memory.extra["n_trees"]
+    pd.testing.assert_frame_equal(got, expected)
+
+
+@pytest.mark.slow
+def test_regression_boosting_from_batches_gives_the_in_memory_model(tmp_path, monkeypatch):
+    data = [*write_rating_project(tmp_path / "project"), "task=rating", "model=rating_xgboost", *ROUNDS]
+    outcomes = _boost_both_ways(tmp_path, monkeypatch, data, batch_mb=0.05)
+    (in_memory, expected), (external, got) = outcomes["in_memory"], outcomes["external"]
+    n_train = external.dataset["task_card"]["parts"]["train"]["n_rows"]
+    assert external.extra["external_memory_batch_rows"] * 2 < n_train
+    assert "prediction" in got.columns and in_memory.test_metrics["rmse"] < 0.8  # the planted ratings' scale
+    assert external.test_metrics == in_memory.test_metrics
     pd.testing.assert_frame_equal(got, expected)
 
 
@@ -96,6 +98,18 @@ def test_feature_file_batches_are_the_rows_in_order(tmp_path):
     np.testing.assert_array_equal(in_memory, table.to_numpy()[rows])
     with pytest.raises(ValueError, match="ascending"):
         next(FeatureFile(path, 1000).batches(rows[::-1], 50))
+    with pytest.raises(DataError, match="1,000 rows of features where the task has 1,200"):
+        list(FeatureFile(path, 1200).batches(rows, 50))  # a file cut short never trains on fewer rows
+
+
+def test_feature_files_keep_row_groups_small_enough_to_read_in_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr(dataset, "ROW_GROUP_BYTES", 4000)  # 100 rows of 10 float32 columns
+    table = pd.DataFrame(np.arange(10_000, dtype=np.float32).reshape(1000, 10), columns=list("abcdefghij"))
+    path = tmp_path / "features.parquet"
+    dataset.write_frames([table.iloc[:550], table.iloc[550:]], path)  # two chunks, as a large task writes
+    groups = pq.ParquetFile(path).metadata
+    assert max(groups.row_group(i).num_rows for i in range(groups.num_row_groups)) == 100
+    pd.testing.assert_frame_equal(pd.read_parquet(path), table)
 
 
 def test_external_memory_switches_on_by_the_tables_size_and_refuses_bad_settings():

@@ -49,12 +49,18 @@ class RowInputs:
     def feature_batches(self, batch_rows: int) -> Iterator[np.ndarray]:
         """`features` as consecutive (n, F) float32 row batches, read batch by batch where the source can
         (a task's feature file), so a table larger than memory is never whole in memory."""
-        if "features" not in vars(self) and hasattr(self.feature_source, "batches"):
-            return self.feature_source.batches(batch_rows)
+        source = self.feature_source
+        # Not a frame: a frame's `batches` attribute would be a feature column of that name.
+        reads_batches = not isinstance(source, pd.DataFrame) and hasattr(source, "batches")
+        if reads_batches and "features" not in vars(self):
+            return source.batches(batch_rows)
         return frame_batches(self.features, batch_rows)
 
 
-def frame_batches(features: pd.DataFrame, batch_rows: int) -> Iterator[np.ndarray]:
-    """Consecutive (n, F) float32 row batches of a frame."""
-    for start in range(0, len(features), batch_rows):
-        yield features.iloc[start : start + batch_rows].to_numpy(dtype=np.float32)
+def frame_batches(
+    features: pd.DataFrame, batch_rows: int, rows: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
+    """(n, F) float32 batches of a frame's `rows` (all of them by default), in order, each copied alone."""
+    rows = np.arange(len(features)) if rows is None else rows
+    for start in range(0, len(rows), batch_rows):
+        yield features.iloc[rows[start : start + batch_rows]].to_numpy(dtype=np.float32)

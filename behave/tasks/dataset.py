@@ -28,6 +28,7 @@ from omegaconf import DictConfig
 
 from behave.data.cache import atomic_directory, cache_writes, fingerprint
 from behave.data.config import build_source, dataset_spec
+from behave.data.errors import DataError
 from behave.data.inputs import RowInputs, frame_batches
 from behave.data.prepared import PreparedDataset, prepare
 from behave.data.spec import DatasetSpec
@@ -156,11 +157,12 @@ class FeatureFile:
 
     def batches(self, rows: np.ndarray, batch_rows: int) -> Iterator[np.ndarray]:
         """(n, F) float32 features of `rows` (ascending), in that order, reading `batch_rows` rows of the
-        file at a time: at most one batch of the table is in memory (XGBoost's external memory)."""
+        file at a time (XGBoost's external memory). The reader decodes a whole row group at once, so what
+        is in memory is one row group and one batch: `write_frames` keeps row groups to ROW_GROUP_BYTES."""
         if len(rows) > 1 and np.any(np.diff(rows) <= 0):
             raise ValueError("FeatureFile.batches reads rows in file order: `rows` must be ascending")
         if self._read:  # already in memory
-            yield from frame_batches(self._read[0].iloc[rows], batch_rows)
+            yield from frame_batches(self._read[0], batch_rows, rows)
             return
         start = 0
         for batch in pq.ParquetFile(self.path).iter_batches(batch_size=batch_rows):
@@ -169,6 +171,11 @@ class FeatureFile:
             if hi > lo:
                 yield columns_matrix(batch, rows[lo:hi] - start)
             start = stop
+        if start != self.n_rows:  # a file cut short would silently drop rows from training
+            raise DataError(
+                f"{self.path}: {start:,} rows of features where the task has {self.n_rows:,}; delete the "
+                f"task's cache folder ({self.path.parent}) to rebuild it"
+            )
 
     def __getstate__(self) -> dict:
         return {"path": self.path, "n_rows": self.n_rows, "_read": []}
@@ -189,7 +196,8 @@ class RowsOf:
         """The rows' features as (n, F) float32 batches, in row order, without reading the whole file."""
         if isinstance(self.table, FeatureFile):
             return self.table.batches(self.rows, batch_rows)
-        return frame_batches(self.table.iloc[self.rows], batch_rows)
+        table = self.table() if callable(self.table) else self.table
+        return frame_batches(table, batch_rows, self.rows)
 
 
 def columns_matrix(batch: pa.RecordBatch, rows: np.ndarray) -> np.ndarray:
@@ -232,6 +240,11 @@ def _build(base: PreparedDataset, task: Task, out: Path) -> None:
     (out / "task.json").write_text(json.dumps(meta, indent=2, default=str))
 
 
+# Row groups of a feature file hold at most this many bytes of float32: a reader decodes a whole group at a
+# time, so this bounds what reading a table larger than memory in batches holds (FeatureFile.batches).
+ROW_GROUP_BYTES = 64_000_000
+
+
 def write_frames(frames: pd.DataFrame | Iterable[pd.DataFrame], path: Path) -> list[str]:
     """Write one frame, or consecutive row chunks of one table, to a Parquet file; returns the columns."""
     chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
@@ -245,9 +258,10 @@ def write_frames(frames: pd.DataFrame | Iterable[pd.DataFrame], path: Path) -> l
                     # Without dictionary pages: 2x faster to write (feature values rarely repeat in a column).
                     writer = pq.ParquetWriter(path, table.schema, use_dictionary=False)
                     columns = list(chunk.columns)
+                    group_rows = max(1, ROW_GROUP_BYTES // (4 * max(len(columns), 1)))
                 if writing is not None:
                     writing.result()
-                writing = pool.submit(writer.write_table, table)
+                writing = pool.submit(writer.write_table, table, row_group_size=group_rows)
             if writing is not None:
                 writing.result()
         finally:

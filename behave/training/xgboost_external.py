@@ -14,7 +14,6 @@ them); on tables too large for an exact sketch the bin edges come from merged pe
 
 from __future__ import annotations
 
-import logging
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,8 +25,6 @@ import xgboost as xgb
 from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
 from behave.data.sources.files import half_of_memory
-
-log = logging.getLogger("behave.train")
 
 # Peak resident bytes per cell of the task's feature table when XGBoost boosts in memory (19.2 measured by
 # benchmarks/xgboost_memory.py at 224k rows x 425: the float32 table, its parts' copies, XGBoost's own).
@@ -84,6 +81,8 @@ class FeatureBatches(xgb.DataIter):
             self._batches = self.inputs.feature_batches(self.batch_rows)
         batch = next(self._batches, None)
         if batch is None:
+            if self._done != len(self.inputs):  # rows and labels out of step: never boost on that
+                raise DataError(f"the feature batches held {self._done:,} rows of {len(self.inputs):,}")
             return False
         labels = self.inputs.labels[self._done : self._done + len(batch)]
         self._done += len(batch)
@@ -95,6 +94,7 @@ def boost_from_batches(
     model: xgb.XGBModel,
     train: RowInputs,
     val: RowInputs,
+    *,
     n_features: int,
     n_classes: int,
     batch_rows: int,
@@ -104,19 +104,26 @@ def boost_from_batches(
     """Boost `model`'s configuration (its parameters, rounds and callbacks, as its `fit` would) on the
     train rows, evaluating train and val each round under the names the sklearn interface uses; returns
     the booster and its per-round curves {eval set: {metric: values}}."""
+    if not len(train) or not len(val):
+        raise DataError(
+            f"model.external_memory: boosting needs train and val rows ({len(train)} and {len(val)} here)"
+        )
     names = [f"f{i}" for i in range(n_features)]  # as `positional` names them
     shutil.rmtree(scratch, ignore_errors=True)  # pages a killed run left
     scratch.mkdir(parents=True)
     max_bin = model.get_params().get("max_bin") or 256
+    matrix = {"missing": model.missing, "nthread": model.n_jobs}
     train_matrix = xgb.ExtMemQuantileDMatrix(
-        FeatureBatches(train, batch_rows, names, scratch / "train"), max_bin=max_bin, nthread=model.n_jobs
+        FeatureBatches(train, batch_rows, names, scratch / "train"), max_bin=max_bin, **matrix
     )
     val_matrix = xgb.ExtMemQuantileDMatrix(
-        FeatureBatches(val, batch_rows, names, scratch / "val"), ref=train_matrix, nthread=model.n_jobs
+        FeatureBatches(val, batch_rows, names, scratch / "val"), ref=train_matrix, **matrix
     )
     params = model.get_xgb_params()
-    if isinstance(model, xgb.XGBClassifier) and n_classes > 2:
-        params["num_class"] = n_classes  # as the sklearn classifier sets it
+    if isinstance(model, xgb.XGBClassifier) and n_classes > 2:  # as the sklearn classifier's fit does
+        if params.get("objective") != "multi:softmax":
+            params["objective"] = "multi:softprob"
+        params["num_class"] = n_classes
     history: dict = {}
     booster = xgb.train(
         params,

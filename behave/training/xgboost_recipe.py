@@ -138,14 +138,15 @@ class XGBoostRecipe:
                 model,
                 train,
                 val,
-                len(self.feature_names),
-                data.num_classes,
-                batch_rows,
-                context.run_dir / PAGES,
-                start_from,
+                n_features=len(self.feature_names),
+                n_classes=data.num_classes,
+                batch_rows=batch_rows,
+                scratch=context.run_dir / PAGES,
+                earlier=start_from,
             )
             booster.save_model(context.run_dir / MODEL_FILE)
             model, extra["external_memory_batch_rows"] = self.load_model(context.run_dir), batch_rows
+            model.set_params(n_jobs=self.n_jobs)  # a loaded model would predict on every core
         else:
             x_train, x_val = positional(train.features), positional(val.features)
             model.fit(
