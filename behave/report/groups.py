@@ -12,6 +12,7 @@ from behave.report import compare, multiplicity, plots
 from behave.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from behave.report.multiplicity import Correction
 from behave.report.records import Predictions, RunRecord
+from behave.tasks.metric_registry import Metric
 
 
 def group_order(records: list[RunRecord], metric: str | None = None) -> list[str]:
@@ -53,13 +54,13 @@ def per_group_comparisons(
     groups: list[str],
     n_boot: int,
     seed: int,
-    metric: str = "auroc",
+    headline: Metric,
 ) -> dict[str, list[compare.Comparison]]:
     """group -> the paired comparisons of every pair on that group's test rows only."""
     out: dict[str, list[compare.Comparison]] = {}
     for group in groups:
         subset = {key: preds.in_group(group) for key, preds in predictions.items()}
-        out[group] = [compare.compare_models(subset, a, b, n_boot, seed, metric) for a, b in pairs]
+        out[group] = [compare.compare_models(subset, a, b, n_boot, seed, headline) for a, b in pairs]
     return out
 
 
@@ -74,7 +75,7 @@ def _verdict_cell(comparison: compare.Comparison) -> str:
 def group_blocks(
     records: list[RunRecord],
     predictions: dict[tuple[str, int], Predictions],
-    metric: str,
+    headline: Metric,
     pairs: list[tuple[str, str]],
     n_boot: int,
     seed: int,
@@ -83,6 +84,7 @@ def group_blocks(
     correction: Correction = Correction.holm,
 ) -> list[Block]:
     """Figure and table of the headline metric by group, with per-group paired verdicts."""
+    metric = headline.name
     groups = group_order(records, metric)
     undefined = [g for g in group_order(records) if g not in groups]
     values = group_values(records, metric)
@@ -92,7 +94,7 @@ def group_blocks(
     path = plots.plot_metric_by_group(
         values, groups, metric, label, fig_dir / f"{prefix}_{metric}_by_group.png"
     )
-    comparisons = per_group_comparisons(predictions, pairs, groups, n_boot, seed, metric)
+    comparisons = per_group_comparisons(predictions, pairs, groups, n_boot, seed, headline)
     # One family of tests: every pair at every group.
     flat = multiplicity.adjust([c for g in groups for c in comparisons[g]], correction)
     comparisons = {g: flat[i * len(pairs) : (i + 1) * len(pairs)] for i, g in enumerate(groups)}
