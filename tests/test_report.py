@@ -341,7 +341,7 @@ def test_an_unreadable_prediction_file_is_listed_not_fatal(multirun: Path, tmp_p
 def test_the_data_cards_warnings_reach_the_report(tmp_path: Path):
     root = tmp_path / "sweep"
     dataset = {
-        "name": "drifting", "fingerprint": "ff00", "class_names": ["0", "1"],
+        "name": "drifting", "fingerprint": "ff00", "task": "binary", "class_names": ["0", "1"],
         "card": {"n_sequences": 10, "warnings": ["label shares differ between the split parts beyond noise"],
                  "inputs": {"neural": {"token_fields": ["a"], "per_event_fields": []},
                             "tabular": {"token_fields": ["a"], "categorical_fields": ["a", "b"]},
