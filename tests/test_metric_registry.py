@@ -33,7 +33,7 @@ FACTS = {
     "loss": ("loss", (0, INF), "min", {"label_free"}, True),
     "mae": ("MAE", (0, INF), "min", {"regression"}, True),
     "rmse": ("RMSE", (0, INF), "min", {"regression"}, False),
-    "slice_retrieval": ("slice retrieval", (0, 1), "max", {"label_free"}, True),
+    "slice_retrieval": ("slice retrieval", (0, 1), "max", {"label_free"}, False),
 }
 
 
@@ -143,3 +143,18 @@ def test_without_validation_scores_no_reference_is_guessed_by_name(tmp_path: Pat
     runs = [record(tmp_path, m, m, 0.7, {"headline": "auroc"}) for m in ("xgboost", "lightgbm")]
     assert compare.resolve_reference(runs, compare.AUTO)[0] is None
     assert compare.resolve_reference(runs[:1], compare.AUTO)[0] == "xgboost"
+
+
+def test_the_reference_follows_the_recorded_monitors_direction(tmp_path: Path):
+    def scored(name: str, monitor: str, value: float):
+        run = record(tmp_path, f"{name}-{monitor[4:]}", name, 0.7, {"headline": "rmse"})
+        return parse_record(
+            {**run.raw, "best_val": {"metric": monitor, "value": value}}, run.run_dir / "result.json"
+        )
+
+    by_rmse = [scored("xgboost", "val/rmse", 0.9), scored("lightgbm", "val/rmse", 0.8)]
+    assert compare.resolve_reference(by_rmse, compare.AUTO)[0] == "lightgbm"
+    by_auroc = [scored("xgboost", "val/auroc", 0.9), scored("lightgbm", "val/auroc", 0.8)]
+    assert compare.resolve_reference(by_auroc, compare.AUTO)[0] == "xgboost"
+    with pytest.raises(RecordError, match=r"xgboost-nope/result\.json: best_val\.metric 'val/nope'"):
+        compare.resolve_reference([scored("xgboost", "val/nope", 0.9)], compare.AUTO)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from behave.report.headline import is_regression
+from behave.report.headline import is_regression, validation_metric
 from behave.report.records import Predictions, RunRecord, check_same_rows
 from behave.report.stats import (
     PairedAucDiff,
@@ -176,14 +176,11 @@ def resolve_reference(records: list[RunRecord], reference: str) -> tuple[str | N
         tabular = sorted(m for m, f in families.items() if f == "tabular")
         if len(tabular) == 1:
             return tabular[0], "no run recorded a validation score; the only tabular model"
-        return None, f"no run recorded a validation score and {len(tabular)} tabular models ran; name one"
+        why = f"no run recorded a validation score and {len(tabular)} tabular models ran"
+        return None, why + ": name one with --reference"
     tabular = {m: v for m, v in by_model.items() if families.get(m) == "tabular"} or by_model
-    monitor = next(
-        str(r.raw["best_val"]["metric"])
-        for r in records
-        if r.ok and (r.raw.get("best_val") or {}).get("value") is not None
-    )
-    sign = registry.monitor_metric(monitor).sign
+    scored = next(r for r in records if r.ok and (r.raw.get("best_val") or {}).get("value") is not None)
+    sign = validation_metric(scored).sign
     chosen = min(tabular, key=lambda m: sign * float(np.mean(tabular[m])))
     kind = "tabular model" if families.get(chosen) == "tabular" else "model"
     return chosen, f"the {kind} with the best mean validation score"

@@ -66,6 +66,17 @@ def section_headline(records: list[RunRecord]) -> Metric | None:
     return None
 
 
+def validation_metric(record: RunRecord) -> Metric:
+    """The metric the run's recorded validation score (`best_val.metric`, e.g. `val/auroc`) measures."""
+    monitor = str((record.raw.get("best_val") or {}).get("metric", ""))
+    if not registry.is_registered(monitor.split("/", 1)[-1]):
+        raise RecordError(
+            f"{_result_file(record)}: best_val.metric {monitor!r} is not a metric declared in "
+            "behave/tasks/metric_registry.py"
+        )
+    return registry.monitor_metric(monitor)
+
+
 def is_regression(metric: Metric) -> bool:
     """Whether a metric scores predicted values (one per row) rather than class probabilities."""
     return registry.REGRESSION in metric.label_kinds

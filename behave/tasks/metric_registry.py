@@ -85,12 +85,15 @@ METRICS: dict[str, Metric] = {
         Metric("log_loss", "log loss", NON_NEGATIVE, MIN, CLASSES, mean_over_rows=True),
         Metric("brier", "Brier score", UNIT, MIN, _kinds(BINARY), mean_over_rows=True),
         Metric("ece", "ECE", UNIT, MIN, _kinds(BINARY), mean_over_rows=False),
-        # Monitored as `val/loss` by every model; a test score only where there is no label to score.
+        # Monitored as `val/loss` by every model; a test score only where there is no label to score. A mean
+        # of per-row terms (a contrastive loss's terms also depend on the other rows of their batch).
         Metric(LOSS, "loss", NON_NEGATIVE, MIN, _kinds(LABEL_FREE), mean_over_rows=True),
         Metric("mae", "MAE", NON_NEGATIVE, MIN, _kinds(REGRESSION), mean_over_rows=True),
         # The square root of a mean: its per-row squared errors pair, the RMSE itself is not their mean.
         Metric("rmse", "RMSE", NON_NEGATIVE, MIN, _kinds(REGRESSION), mean_over_rows=False),
-        Metric("slice_retrieval", "slice retrieval", UNIT, MAX, _kinds(LABEL_FREE), mean_over_rows=True),
+        # The share of slices whose nearest neighbour in their batch comes from the same sequence: a row's
+        # term depends on the batch it was drawn with.
+        Metric("slice_retrieval", "slice retrieval", UNIT, MAX, _kinds(LABEL_FREE), mean_over_rows=False),
     )
 }
 
