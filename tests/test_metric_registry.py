@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from behave.report import compare
+from behave.report import compare, paired
 from behave.report.headline import RecordError, is_regression, section_headline
 from behave.report.records import parse_record
 from behave.tasks import metric_registry as registry
@@ -133,10 +133,10 @@ def test_a_record_the_report_cannot_read_is_an_error_naming_its_file(tmp_path: P
 
 
 def test_paired_comparisons_score_the_headline_or_its_kinds_pairable_metric():
-    assert compare.comparison_metric(registry.metric("mae")).name == "mae"
-    assert compare.comparison_metric(registry.metric("macro_auroc")).name == "macro_auroc"
-    assert compare.comparison_metric(registry.metric("accuracy")).name == "auroc"
-    assert compare.comparison_metric(registry.metric("loss")).name == "loss"
+    assert paired.comparison_metric(registry.metric("mae")).name == "mae"
+    assert paired.comparison_metric(registry.metric("macro_auroc")).name == "macro_auroc"
+    assert paired.comparison_metric(registry.metric("accuracy")).name == "auroc"
+    assert paired.comparison_metric(registry.metric("loss")).name == "loss"
 
 
 def test_without_validation_scores_no_reference_is_guessed_by_name(tmp_path: Path):

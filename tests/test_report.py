@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import accuracy_score, average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from behave.report.__main__ import main
-from behave.report.compare import Comparison, verdict
+from behave.report.paired import Comparison, verdict
 from behave.report.plots import embedding_groups
 from behave.report.stats import PairedAucDiff
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from behave.report import compare, multiplicity, plots
+from behave.report import compare, multiplicity, paired, plots
 from behave.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from behave.report.multiplicity import Correction
 from behave.report.records import Predictions, RunRecord
@@ -55,16 +55,16 @@ def per_group_comparisons(
     n_boot: int,
     seed: int,
     headline: Metric,
-) -> dict[str, list[compare.Comparison]]:
+) -> dict[str, list[paired.Comparison]]:
     """group -> the paired comparisons of every pair on that group's test rows only."""
-    out: dict[str, list[compare.Comparison]] = {}
+    out: dict[str, list[paired.Comparison]] = {}
     for group in groups:
         subset = {key: preds.in_group(group) for key, preds in predictions.items()}
-        out[group] = [compare.compare_models(subset, a, b, n_boot, seed, headline) for a, b in pairs]
+        out[group] = [paired.compare_models(subset, a, b, n_boot, seed, headline) for a, b in pairs]
     return out
 
 
-def _verdict_cell(comparison: compare.Comparison) -> str:
+def _verdict_cell(comparison: paired.Comparison) -> str:
     result = comparison.result
     if result is None or not np.isfinite(result.mean):
         return "n/a"
@@ -142,7 +142,7 @@ def _mean_cell(values: pd.Series) -> str:
     return text if len(values) < 2 else f"{text} ({values.min():.3f}–{values.max():.3f})"
 
 
-def _significant(comparisons: dict[str, list[compare.Comparison]]) -> list[str]:
+def _significant(comparisons: dict[str, list[paired.Comparison]]) -> list[str]:
     """One line per pair: at which groups its difference is significant, in which direction."""
     lines = []
     pairs = {(c.model, c.reference) for cs in comparisons.values() for c in cs}
@@ -172,7 +172,7 @@ def _significant(comparisons: dict[str, list[compare.Comparison]]) -> list[str]:
     return lines
 
 
-def _sign(comparison: compare.Comparison) -> int:
+def _sign(comparison: paired.Comparison) -> int:
     if not comparison.significant:
         return 0
     return 1 if comparison.result.lo > 0 else -1

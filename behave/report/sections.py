@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from behave.report import compare, multiplicity
-from behave.report.compare import Comparison, MetricSummary, ModelSummary
+from behave.report import compare, multiplicity, paired
+from behave.report.compare import MetricSummary, ModelSummary
 from behave.report.data_section import data_blocks
 from behave.report.document import Block, Bullets, Code, Heading, Paragraph, Table, code_span
 from behave.report.embedding import embedding_blocks
@@ -20,6 +20,7 @@ from behave.report.groups import group_blocks
 from behave.report.headline import column_metric, is_regression, section_headline
 from behave.report.item_map import item_map_blocks
 from behave.report.multiplicity import Correction
+from behave.report.paired import Comparison
 from behave.report.pretraining import pretraining_blocks
 from behave.report.records import Predictions, RunRecord, readable_predictions
 from behave.report.stats import delong_test
@@ -132,7 +133,7 @@ def comparison_blocks(
     """A verdict per pair, then per-seed and combined differences with paired bootstrap CIs."""
     if not comparisons:
         return [Paragraph("No paired comparison: the reference model did not run or only one model exists.")]
-    blocks: list[Block] = [Bullets([f"**{compare.verdict(c)}**" for c in comparisons])]
+    blocks: list[Block] = [Bullets([f"**{paired.verdict(c)}**" for c in comparisons])]
     shown = comparisons[0].metric
     header = ["comparison", "seed", f"{shown} model", f"{shown} reference", "difference", "95% CI"]
     header.append("DeLong p")  # a cross-check of each seed's bootstrap CI (binary AUROC only)
@@ -159,11 +160,11 @@ def _comparison_rows(
     """One row per paired seed, then the combined row in bold."""
     result = comparison.result
     pair = f"{comparison.model} − {comparison.reference}"
-    metric = compare.comparison_metric(headline)
+    metric = paired.comparison_metric(headline)
     rows = []
     for i, seed in enumerate(comparison.seeds):
         first, second = predictions[(comparison.model, seed)], predictions[(comparison.reference, seed)]
-        aucs = [fmt(compare.score_predictions(p, metric)) for p in (first, second)]
+        aucs = [fmt(paired.score_predictions(p, metric)) for p in (first, second)]
         ci = (
             f"{fmt(result.per_seed_lo[i])} to {fmt(result.per_seed_hi[i])}"
             if np.isfinite(result.per_seed_lo[i])
@@ -319,15 +320,15 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     over_runs = first.protocol != "fixed"  # each seed its own split: the unit is the run, not the test row
     comparisons = multiplicity.adjust(
         [
-            compare.compare_runs(records, model, reference, headline)
+            paired.compare_runs(records, model, reference, headline)
             if over_runs
-            else compare.compare_models(predictions, model, reference, options.n_boot, options.seed, headline)
+            else paired.compare_models(predictions, model, reference, options.n_boot, options.seed, headline)
             for model, reference in pairs
         ],
         options.correction,
     )
     n_tests = sum(c.p_adjusted is not None for c in comparisons)
-    compared = compare.comparison_metric(headline)
+    compared = paired.comparison_metric(headline)
     n_ok = sum(r.ok for r in records)
     blocks: list[Block] = [
         Heading(title, 2),
