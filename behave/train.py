@@ -31,9 +31,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from behave import config_schemas
 from behave.paths import CONFIG_DIR
+from behave.tasks import metric_registry
 from behave.tasks.base import Evaluation
 from behave.tasks.dataset import TaskDataset, prepare_task
-from behave.tasks.metrics import monitor_mode
 from behave.training.recipe import RunContext
 from behave.training.result import RESULT_FILE, RunResult, git_commit, json_plain, write_predictions
 from behave.training.summary import interactive, run_summary
@@ -45,11 +45,9 @@ log = logging.getLogger("behave.train")
 OmegaConf.register_new_resolver(
     "behave_monitor", lambda task_target, label_kind: get_class(task_target).monitor(label_kind), replace=True
 )
-OmegaConf.register_new_resolver("behave_monitor_mode", monitor_mode, replace=True)
-# Hyperparameter searches maximise or minimise the monitor the run returns, in the monitor's own direction.
-OmegaConf.register_new_resolver(
-    "behave_search_direction", lambda monitor: f"{monitor_mode(monitor)}imize", replace=True
-)
+# Callbacks and hyperparameter searches follow the monitor in the direction the metric registry declares.
+OmegaConf.register_new_resolver("behave_monitor_mode", metric_registry.monitor_mode, replace=True)
+OmegaConf.register_new_resolver("behave_search_direction", metric_registry.search_direction, replace=True)
 OmegaConf.register_new_resolver("behave_interactive", interactive, replace=True)
 # protocol=kfold: run seed s tests on fold s mod k + 1 (1-based).
 OmegaConf.register_new_resolver("behave_fold", lambda seed, folds: int(seed) % int(folds) + 1, replace=True)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from behave.report.compare import Comparison, verdict
 from behave.report.multiplicity import Correction, adjust
+from behave.report.paired import Comparison, verdict
 from behave.report.stats import PairedAucDiff, bootstrap_p_value, delong_test, paired_auc_comparison
 
 

@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import accuracy_score, average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 from behave.report.__main__ import main
-from behave.report.compare import Comparison, verdict
+from behave.report.paired import Comparison, verdict
 from behave.report.plots import embedding_groups
 from behave.report.stats import PairedAucDiff
 
@@ -341,7 +341,7 @@ def test_an_unreadable_prediction_file_is_listed_not_fatal(multirun: Path, tmp_p
 def test_the_data_cards_warnings_reach_the_report(tmp_path: Path):
     root = tmp_path / "sweep"
     dataset = {
-        "name": "drifting", "fingerprint": "ff00", "class_names": ["0", "1"],
+        "name": "drifting", "fingerprint": "ff00", "task": "binary", "class_names": ["0", "1"],
         "card": {"n_sequences": 10, "warnings": ["label shares differ between the split parts beyond noise"],
                  "inputs": {"neural": {"token_fields": ["a"], "per_event_fields": []},
                             "tabular": {"token_fields": ["a"], "categorical_fields": ["a", "b"]},

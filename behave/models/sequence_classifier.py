@@ -23,7 +23,7 @@ from torchmetrics.functional import classification as tm
 
 from behave.data.batches.batch import EventBatch
 from behave.models.encoder import EventEncoder
-from behave.tasks.metrics import monitor_mode
+from behave.tasks.metric_registry import LOSS, monitor_metric
 
 BINARY_METRICS = ("loss", "auroc", "auprc", "accuracy")
 MULTICLASS_METRICS = ("loss", "accuracy", "macro_f1", "macro_auroc")
@@ -80,9 +80,10 @@ def selection_score(monitored: Tensor, loss: Tensor, monitor: str) -> Tensor:
     """The monitored metric with the validation loss as tie-breaker, as `val/selection`, which checkpoints
     and early stopping watch. A validation AUROC that reaches 1.0 in the first epoch would otherwise freeze
     the checkpoint there, however much further the loss (and the calibration) improves."""
-    if monitor_mode(monitor) == "min":
-        return monitored + TIE_BREAK * loss if not monitor.endswith("/loss") else monitored
-    return monitored - TIE_BREAK * loss
+    watched = monitor_metric(monitor)
+    if watched.name == LOSS:  # the loss breaks no tie with itself
+        return monitored
+    return monitored + watched.sign * TIE_BREAK * loss
 
 
 def factory_config(factory: Callable | None) -> dict[str, Any] | None:
@@ -177,8 +178,8 @@ class SequenceClassifier(pl.LightningModule):
 
     @property
     def monitor_mode(self) -> str:
-        """`min` for the loss or another lower-is-better metric, else `max` (the rule in tasks.metrics)."""
-        return monitor_mode(self.monitor)
+        """`min` for the loss or another lower-is-better metric, else `max` (the metric registry's)."""
+        return monitor_metric(self.monitor).direction
 
     def forward(self, batch: EventBatch) -> Tensor:
         return self.logits_from_inputs(self.encoder.event_inputs(batch), batch)

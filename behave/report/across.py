@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from behave.report import compare
 from behave.report.document import Block, Figure, Heading, Paragraph, Table
+from behave.report.headline import section_headline
 from behave.report.records import RunRecord
-from behave.tasks.metrics import LOWER_IS_BETTER
+from behave.tasks.metric_registry import Metric
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class AcrossDatasets:
     """scores (datasets x models) mean headline; ranks the same shape (1 = best); p (models x models)
     Holm-adjusted Wilcoxon p-values; bayes: model -> (P better, P equivalent, P worse) vs the reference."""
 
-    metric: str
+    metric: Metric
     scores: pd.DataFrame
     ranks: pd.DataFrame
     p_adjusted: pd.DataFrame
@@ -40,22 +40,27 @@ class AcrossDatasets:
     dropped: list[str]
 
 
-def dataset_scores(groups: dict[str, list[RunRecord]]) -> tuple[str, pd.DataFrame, list[str]] | None:
+def dataset_scores(groups: dict[str, list[RunRecord]]) -> tuple[Metric, pd.DataFrame, list[str]] | None:
     """(headline, datasets x models mean headline, models left out) over the sections sharing the most
-    common headline; only models that ran on all of them. None with fewer than 2 datasets or models."""
-    headlines = {key: compare.headline(records) for key, records in groups.items()}
+    common headline (sections without an ok run have none); only models that ran on all of them. None with
+    fewer than 2 datasets or models."""
+    headlines = {key: section_headline(records) for key, records in groups.items()}
     if len(groups) < 2:
         return None
-    metric = pd.Series(headlines).mode().iloc[0]
+    named = {key: found.name for key, found in headlines.items() if found is not None}
+    if not named:
+        return None
+    common = pd.Series(named).mode().iloc[0]
+    metric = next(found for found in headlines.values() if found is not None and found.name == common)
     rows = {}
     for key, records in groups.items():
-        if headlines[key] != metric:
+        if named.get(key) != common:
             continue
         first = next((r for r in records if r.ok), records[0])
         name = f"{first.dataset_name} ({first.task.get('name', 'sequence')}, {first.protocol})"
         values = {}
         for record in records:
-            value = record.test_metrics.get(metric)
+            value = record.test_metrics.get(metric.name)
             if record.ok and value is not None and np.isfinite(value):
                 values.setdefault(record.model, []).append(float(value))
         rows[name] = {model: float(np.mean(v)) for model, v in values.items()}
@@ -114,7 +119,7 @@ def summarize(groups: dict[str, list[RunRecord]], reference: str, rope: float) -
     if found is None:
         return None
     metric, scores, dropped = found
-    higher = metric not in LOWER_IS_BETTER
+    higher = not metric.lower_is_better
     ranks = scores.rank(axis=1, ascending=not higher, method="average")
     chosen = reference if reference in scores.columns else None
     if chosen is None:  # the best-ranked tabular model, else the best-ranked model
@@ -142,7 +147,7 @@ def plot_critical_difference(summary: AcrossDatasets, path: Path) -> Path:
 
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(summary.scores.columns) + 1.2))
     scikit_posthocs.critical_difference_diagram(summary.ranks.mean(), summary.p_adjusted, ax=ax)
-    label = compare.metric_label(summary.metric)
+    label = summary.metric.label
     ax.set_title(f"Average rank by {label} over {len(summary.scores)} datasets (1 = best)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
@@ -151,7 +156,7 @@ def plot_critical_difference(summary: AcrossDatasets, path: Path) -> Path:
 
 
 def across_blocks(summary: AcrossDatasets, fig_dir: Path) -> list[Block]:
-    label = compare.metric_label(summary.metric)
+    label = summary.metric.label
     mean_rank = summary.ranks.mean().sort_values()
     header = ["model", "average rank", *summary.scores.index]
     rows = [

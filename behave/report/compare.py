@@ -1,6 +1,7 @@
-"""What the report concludes for one dataset and task: per-model summaries over seeds and paired
-comparisons of the headline metric (AUROC for classification, RMSE or MAE for regression). Which metric
-leads and which way is better come from the runs' recorded task, never from a rule of the report's own."""
+"""What the report concludes for one dataset and task: per-model summaries over seeds, their ranks and the
+reference model (the paired comparisons are `report.paired`). Which metric leads comes from the runs'
+recorded task (`report.headline`); which way is better, its label and range from the metric registry
+(`behave.tasks.metric_registry`), never from a rule of the report's own."""
 
 from __future__ import annotations
 
@@ -9,28 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
-from behave.report.records import Predictions, RunRecord, check_same_rows
-from behave.report.stats import (
-    PairedAucDiff,
-    auc,
-    corrected_resampled_t,
-    paired_auc_comparison,
-    paired_error_comparison,
-    seed_mean_ci,
-    weighted_error,
-)
-from behave.tasks.metrics import LOWER_IS_BETTER, headline_metric, metric_range
+from behave.report.headline import validation_metric
+from behave.report.records import Predictions, RunRecord
+from behave.report.stats import seed_mean_ci
+from behave.tasks import metric_registry as registry
+from behave.tasks.metric_registry import Metric
+from behave.tasks.metrics import metric_range
 
-# Columns in reading order; metrics not listed here follow alphabetically.
-METRIC_ORDER = ("auroc", "macro_auroc", "auprc", "accuracy", "f1", "macro_f1", "log_loss", "brier", "ece")
 DISPLAY_NAMES = {"gru": "GRU", "lstm": "LSTM", "xgboost": "XGBoost", "transformer": "Transformer"}
 DISPLAY_NAMES |= {"lightgbm": "LightGBM", "cnn": "CNN", "mlp": "MLP", "svm": "linear SVM"}
 DISPLAY_NAMES |= {"svm_rbf": "RBF SVM", "dot": "dot product", "dot_bias": "dot product + biases"}
 DISPLAY_NAMES |= {"bias_only": "biases only", "global_mean": "global mean", "rating_xgboost": "XGBoost"}
 DISPLAY_NAMES |= {"gru_transfer_tuned": "GRU, rating embeddings tuned"}
 DISPLAY_NAMES |= {"gru_transfer_frozen": "GRU, rating embeddings frozen"}
-METRIC_LABELS = {"auroc": "AUROC", "macro_auroc": "macro AUROC", "rmse": "RMSE", "mae": "MAE"}
-ERROR_METRICS = ("rmse", "mae")
 DISPLAY_NAMES |= {"logreg": "logistic regression", "random_forest": "random forest", "bag": "bag of events"}
 DISPLAY_NAMES |= {"coles_gru": "GRU pretrained (CoLES)", "embeddings_xgboost": "XGBoost on CoLES vectors"}
 DISPLAY_NAMES |= {"embeddings_aggregates_xgboost": "XGBoost on aggregates + CoLES vectors"}
@@ -68,52 +60,15 @@ class ModelSummary:
 
 
 def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """metric(model) - metric(reference) over the seeds both have; `result` is None when `problem` says
-    why. `metric` is the display name; with `lower_is_better` (RMSE, MAE) a negative difference wins."""
-
-    model: str
-    reference: str
-    seeds: list[int]
-    result: PairedAucDiff | None
-    problem: str | None = None
-    metric: str = "AUROC"
-    lower_is_better: bool = False
-    # Set by `multiplicity.adjust`: the p-value adjusted over the report's comparisons, the method's name
-    # and how many comparisons it covered. None: judged on the CI alone.
-    p_adjusted: float | None = None
-    correction: str | None = None
-    n_tests: int = 1
-    # What the comparison's unit is: "seeds" on shared test rows (bootstrap), or "splits" (one run each).
-    over: str = "seeds"
-
-    @property
-    def significant(self) -> bool:
-        """The 95% CI excludes 0 and, where p-values were adjusted, the adjusted p is below 0.05."""
-        if self.result is None or not (self.result.lo > 0 or self.result.hi < 0):
-            return False
-        return self.p_adjusted is None or self.p_adjusted < 0.05
+    """How prose names a metric: the registry's label (its name for a metric the registry lacks)."""
+    return registry.metric(metric).label if registry.is_registered(metric) else metric
 
 
 def metric_names(records: list[RunRecord]) -> list[str]:
-    """Test metrics present in any ok run, in METRIC_ORDER then alphabetical."""
+    """Test metrics present in any ok run, in the registry's order, then the ones it lacks alphabetically."""
     present = {name for record in records if record.ok for name in record.test_metrics}
-    known = [name for name in METRIC_ORDER if name in present]
+    known = [name for name in registry.METRICS if name in present]
     return known + sorted(present - set(known))
-
-
-def headline(records: list[RunRecord]) -> str:
-    """The metric that selects models, as the runs' task recorded it (e.g. `auroc`, `macro_auroc`)."""
-    for record in records:
-        if record.task.get("headline"):
-            return str(record.task["headline"])
-    # Records from before tasks were recorded: the one rule, applied to the label kind they had.
-    kind = next((r.dataset.get("task") for r in records if r.dataset.get("task")), None)
-    return headline_metric(kind) if kind in ("binary", "multiclass") else "auroc"
 
 
 def model_names(records: list[RunRecord]) -> list[str]:
@@ -149,12 +104,14 @@ def _nanmean(values: list[float]) -> float:
 
 
 def best_model_per_metric(summaries: list[ModelSummary], digits: int = 3) -> dict[str, str]:
-    """metric -> the model whose mean is best (lowest for LOWER_IS_BETTER metrics), only where it is best
-    alone at the shown precision: nothing is marked best where every model scores the same (F1 0.000 all
-    round), nor where two tie."""
+    """metric -> the model whose mean is best (in the registry's direction), only where it is best alone at
+    the shown precision: nothing is marked best where every model scores the same (F1 0.000 all round), nor
+    where two tie, nor for a metric whose direction the registry does not declare."""
     best: dict[str, str] = {}
     for name in {name for summary in summaries for name in summary.metrics}:
-        sign = 1.0 if name in LOWER_IS_BETTER else -1.0
+        if not registry.is_registered(name):
+            continue
+        sign = registry.metric(name).sign
         scored = [(sign * s.metrics[name].mean, s.model) for s in summaries if name in s.metrics]
         scored = sorted((round(score, digits), model) for score, model in scored if np.isfinite(score))
         if len(scored) >= 2 and scored[0][0] < scored[1][0]:
@@ -167,7 +124,9 @@ AUTO = "auto"
 
 def resolve_reference(records: list[RunRecord], reference: str) -> tuple[str | None, str]:
     """The model the others are compared with, and why: a named model, or with `auto` the tabular model
-    with the best mean VALIDATION score (chosen on validation, so picking it does not peek at the test)."""
+    with the best mean VALIDATION score (chosen on validation, so picking it does not peek at the test), in
+    the direction the registry gives the recorded monitor. Without validation scores only a lone tabular
+    model is chosen; with several, none (name one with --reference)."""
     if reference != AUTO:
         present = reference in model_names(records)
         return (reference, "as asked") if present else (None, f"{reference} did not run")
@@ -177,28 +136,28 @@ def resolve_reference(records: list[RunRecord], reference: str) -> tuple[str | N
         best = record.raw.get("best_val") or {}
         if record.ok and best.get("value") is not None:
             by_model.setdefault(record.model, []).append(float(best["value"]))
-    if not by_model:  # records without validation scores: the tree baseline behave has always had
+    if not by_model:  # records without validation scores
         tabular = sorted(m for m, f in families.items() if f == "tabular")
-        chosen = "xgboost" if "xgboost" in tabular else (tabular[0] if tabular else None)
-        return chosen, "no run recorded a validation score; the tabular baseline"
+        if len(tabular) == 1:
+            return tabular[0], "no run recorded a validation score; the only tabular model"
+        why = f"no run recorded a validation score and {len(tabular)} tabular models ran"
+        return None, why + ": name one with --reference"
     tabular = {m: v for m, v in by_model.items() if families.get(m) == "tabular"} or by_model
-    sign = -1.0 if any(
-        name in LOWER_IS_BETTER or name == "loss"
-        for name in (str((r.raw.get("best_val") or {}).get("metric", "")).split("/")[-1] for r in records)
-    ) else 1.0  # fmt: skip
-    chosen = max(tabular, key=lambda m: sign * float(np.mean(tabular[m])))
+    scored = next(r for r in records if r.ok and (r.raw.get("best_val") or {}).get("value") is not None)
+    sign = validation_metric(scored).sign
+    chosen = min(tabular, key=lambda m: sign * float(np.mean(tabular[m])))
     kind = "tabular model" if families.get(chosen) == "tabular" else "model"
     return chosen, f"the {kind} with the best mean validation score"
 
 
-def rank_summaries(summaries: list[ModelSummary], headline: str) -> list[ModelSummary]:
-    """Best first by the headline metric's mean; models without it last, in name order."""
-    sign = 1.0 if headline in LOWER_IS_BETTER else -1.0
+def rank_summaries(summaries: list[ModelSummary], headline: Metric) -> list[ModelSummary]:
+    """Best first by the headline metric's mean (in its registered direction); models without it last, in
+    name order."""
 
     def key(summary: ModelSummary) -> tuple[int, float, str]:
-        value = summary.metrics.get(headline)
+        value = summary.metrics.get(headline.name)
         finite = value is not None and np.isfinite(value.mean)
-        return (0 if finite else 1, sign * value.mean if finite else 0.0, summary.model)
+        return (0 if finite else 1, headline.sign * value.mean if finite else 0.0, summary.model)
 
     return sorted(summaries, key=key)
 
@@ -221,132 +180,3 @@ def predictions_by_model_seed(
         if record.ok and record.seed is not None and predictions is not None:
             by_key.setdefault((record.model, record.seed), predictions)
     return by_key
-
-
-def comparison_metric(headline: str, regression: bool) -> str:
-    """What a paired comparison scores: the headline for regression (RMSE unless it is MAE); AUROC
-    otherwise (threshold metrics such as accuracy are too coarse for paired verdicts)."""
-    if regression:
-        return headline if headline in ERROR_METRICS else "rmse"
-    return "auroc"
-
-
-def score_predictions(predictions: Predictions, metric: str) -> float:
-    """The metric a comparison uses, on all rows of one run's predictions."""
-    if predictions.is_regression:
-        ones = np.ones((len(predictions.labels), 1))
-        return float(weighted_error(predictions.labels, predictions.scores, ones, metric)[0])
-    return auc(predictions.labels, predictions.scores)
-
-
-def compare_models(
-    predictions: dict[tuple[str, int], Predictions],
-    model: str,
-    reference: str,
-    n_boot: int,
-    seed: int,
-    headline: str = "auroc",
-) -> Comparison:
-    """Paired bootstrap of metric(model) - metric(reference) on the seeds both models ran: AUROC, or for
-    regression predictions the headline error (RMSE, MAE)."""
-    seeds = sorted({s for m, s in predictions if m == model} & {s for m, s in predictions if m == reference})
-    if not seeds:
-        return Comparison(model, reference, [], None, "no seed has test predictions from both models")
-    first = predictions[(reference, seeds[0])]
-    try:
-        for s in seeds:
-            for m in (model, reference):
-                check_same_rows(first, predictions[(m, s)], f"{m} seed {s} vs {reference} seed {seeds[0]}")
-    except ValueError as error:
-        return Comparison(model, reference, seeds, None, str(error))
-    scores_a = np.stack([predictions[(model, s)].scores for s in seeds])
-    scores_b = np.stack([predictions[(reference, s)].scores for s in seeds])
-    if first.is_regression:
-        metric = comparison_metric(headline, regression=True)
-        if len(first.labels) == 0:
-            return Comparison(model, reference, seeds, None, "there are no test rows")
-        result = paired_error_comparison(first.labels, scores_a, scores_b, metric, n_boot=n_boot, seed=seed)
-        return Comparison(model, reference, seeds, result, metric=metric_label(metric), lower_is_better=True)
-    if len(np.unique(first.labels)) < 2:
-        return Comparison(model, reference, seeds, None, "the test rows hold fewer than two classes")
-    result = paired_auc_comparison(first.labels, scores_a, scores_b, n_boot=n_boot, seed=seed)
-    return Comparison(
-        model, reference, seeds, result, metric="AUROC" if scores_a.ndim == 2 else "macro AUROC"
-    )
-
-
-def compare_runs(
-    records: list[RunRecord], model: str, reference: str, headline: str, regression: bool
-) -> Comparison:
-    """model vs reference over runs that each have their own split (protocol resplit or kfold): one
-    difference per seed both ran (same seed, same split), tested by the corrected resampled t-test."""
-    metric = comparison_metric(headline, regression)
-    shown = metric_label(metric if regression else headline)
-    by_seed: dict[tuple[str, int], RunRecord] = {}
-    for record in records:
-        if record.ok and record.seed is not None and metric_value(record, metric, headline) is not None:
-            by_seed.setdefault((record.model, record.seed), record)
-    seeds = sorted({s for m, s in by_seed if m == model} & {s for m, s in by_seed if m == reference})
-    if len(seeds) < 2:
-        return Comparison(model, reference, seeds, None, "fewer than two splits have both models", shown)
-    differences = np.array(
-        [
-            metric_value(by_seed[(model, s)], metric, headline)
-            - metric_value(by_seed[(reference, s)], metric, headline)
-            for s in seeds
-        ]
-    )
-    sizes = [by_seed[(reference, s)].dataset.get("split_sizes") or {} for s in seeds]
-    share = float(np.mean([size.get("test", 0) / max(size.get("train", 1), 1) for size in sizes]))
-    mean, lo, hi, p = corrected_resampled_t(differences, share)
-    nan = np.full(len(seeds), np.nan)
-    result = PairedAucDiff(differences, nan, nan, mean, lo, hi, p)
-    return Comparison(
-        model, reference, seeds, result, metric=shown, lower_is_better=regression, over="splits"
-    )
-
-
-def metric_value(record: RunRecord, metric: str, headline: str) -> float | None:
-    """The compared metric of one run from its recorded test metrics (AUROC, macro AUROC, RMSE, MAE)."""
-    value = record.test_metrics.get(metric if metric in ERROR_METRICS else headline)
-    return float(value) if value is not None and np.isfinite(value) else None
-
-
-def verdict(comparison: Comparison) -> str:
-    """One plain sentence: who wins by how much, or that the CI includes zero."""
-    a, b = display_name(comparison.model), display_name(comparison.reference)
-    result = comparison.result
-    if result is None:
-        return f"{a} and {b} could not be compared: {comparison.problem}."
-    unit = "split" if comparison.over == "splits" else "seed"
-    over = f"over {len(comparison.seeds)} {unit}{'s' if len(comparison.seeds) != 1 else ''}"
-    # Margins are stated as gains: AUROC up, or RMSE down, for the winner.
-    gain = -1.0 if comparison.lower_is_better else 1.0
-    low, high = sorted((gain * result.lo, gain * result.hi))
-    adjusted = ""
-    if comparison.p_adjusted is not None and comparison.n_tests > 1:
-        adjusted = (
-            f", {comparison.correction}-adjusted p {_p(comparison.p_adjusted)} "
-            f"over {comparison.n_tests} comparisons"
-        )
-    elif comparison.p_adjusted is not None:
-        adjusted = f", p {_p(comparison.p_adjusted)}"
-    if comparison.significant and low > 0:
-        ci = f"95% CI {low:.3f} to {high:.3f}"
-        return f"{a} beats {b} by {gain * result.mean:.3f} {comparison.metric} ({ci}{adjusted}, {over})."
-    if comparison.significant:
-        ci = f"95% CI {-high:.3f} to {-low:.3f}"
-        return f"{b} beats {a} by {-gain * result.mean:.3f} {comparison.metric} ({ci}{adjusted}, {over})."
-    after = (
-        f" after {comparison.correction} correction"
-        if (low > 0 or high < 0) and comparison.n_tests > 1
-        else ""
-    )
-    return (
-        f"No significant difference between {a} and {b}{after} "
-        f"(difference {result.mean:.3f}, 95% CI {result.lo:.3f} to {result.hi:.3f}{adjusted}, {over})."
-    )
-
-
-def _p(value: float) -> str:
-    return "< 0.001" if value < 0.001 else f"= {value:.3f}"

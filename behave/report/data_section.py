@@ -50,12 +50,12 @@ SEQUENCE_PIPELINE_FIELDS = frozenset(
 )
 
 
-def data_blocks(records: list[RunRecord]) -> list[Block]:
-    """The data card of the first run that has one: a field table and a per-part table."""
+def data_blocks(records: list[RunRecord], regression: bool) -> list[Block]:
+    """The data card of the first run that has one: a field table and a per-part table (a regression
+    task's own parts and targets instead of the sequence pipeline's, `report.headline.is_regression`)."""
     dataset = next((r.dataset for r in records if r.ok), records[0].dataset)
     card = next((r.dataset.get("card") for r in records if r.dataset.get("card")), None) or {}
     task_card = next((r.dataset.get("task_card") for r in records if r.dataset.get("task_card")), None) or {}
-    regression = any(r.task.get("kind") == "regression" for r in records)
     source = card or dataset
     rows = [
         [label, _fmt_card_value(source[key])]

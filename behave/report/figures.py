@@ -10,7 +10,9 @@ import pandas as pd
 from behave.report import plots
 from behave.report.compare import ModelSummary
 from behave.report.document import Block, Figure, Heading, Paragraph
+from behave.report.headline import is_regression
 from behave.report.records import Predictions, RunRecord, load_embeddings
+from behave.tasks.metric_registry import Metric
 
 
 def lowest_seed_predictions(
@@ -37,7 +39,7 @@ def embedding_run(records: list[RunRecord]) -> tuple[RunRecord, pd.DataFrame] | 
 def dataset_figures(
     records: list[RunRecord],
     predictions: dict[tuple[str, int], Predictions],
-    metric: str,
+    headline: Metric,
     oracle: float | None,
     fig_dir: Path,
     prefix: str,
@@ -45,7 +47,7 @@ def dataset_figures(
     """Reliability, ROC/PR, metric-by-seed and embedding-map figures, each under its heading; for regression
     predictions only the metric by seed (the item map has its own section)."""
     blocks: list[Block] = []
-    regression = any(preds.is_regression for preds in predictions.values())
+    metric, regression = headline.name, is_regression(headline)
     if predictions and not regression:
         runs_by_model: dict[str, list[Predictions]] = {}
         for (model, _), preds in sorted(predictions.items()):

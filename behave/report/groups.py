@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from behave.report import compare, multiplicity, plots
+from behave.report import compare, multiplicity, paired, plots
 from behave.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from behave.report.multiplicity import Correction
 from behave.report.records import Predictions, RunRecord
+from behave.tasks.metric_registry import Metric
 
 
 def group_order(records: list[RunRecord], metric: str | None = None) -> list[str]:
@@ -53,17 +54,17 @@ def per_group_comparisons(
     groups: list[str],
     n_boot: int,
     seed: int,
-    metric: str = "auroc",
-) -> dict[str, list[compare.Comparison]]:
+    headline: Metric,
+) -> dict[str, list[paired.Comparison]]:
     """group -> the paired comparisons of every pair on that group's test rows only."""
-    out: dict[str, list[compare.Comparison]] = {}
+    out: dict[str, list[paired.Comparison]] = {}
     for group in groups:
         subset = {key: preds.in_group(group) for key, preds in predictions.items()}
-        out[group] = [compare.compare_models(subset, a, b, n_boot, seed, metric) for a, b in pairs]
+        out[group] = [paired.compare_models(subset, a, b, n_boot, seed, headline) for a, b in pairs]
     return out
 
 
-def _verdict_cell(comparison: compare.Comparison) -> str:
+def _verdict_cell(comparison: paired.Comparison) -> str:
     result = comparison.result
     if result is None or not np.isfinite(result.mean):
         return "n/a"
@@ -74,7 +75,7 @@ def _verdict_cell(comparison: compare.Comparison) -> str:
 def group_blocks(
     records: list[RunRecord],
     predictions: dict[tuple[str, int], Predictions],
-    metric: str,
+    headline: Metric,
     pairs: list[tuple[str, str]],
     n_boot: int,
     seed: int,
@@ -83,6 +84,7 @@ def group_blocks(
     correction: Correction = Correction.holm,
 ) -> list[Block]:
     """Figure and table of the headline metric by group, with per-group paired verdicts."""
+    metric = headline.name
     groups = group_order(records, metric)
     undefined = [g for g in group_order(records) if g not in groups]
     values = group_values(records, metric)
@@ -92,7 +94,7 @@ def group_blocks(
     path = plots.plot_metric_by_group(
         values, groups, metric, label, fig_dir / f"{prefix}_{metric}_by_group.png"
     )
-    comparisons = per_group_comparisons(predictions, pairs, groups, n_boot, seed, metric)
+    comparisons = per_group_comparisons(predictions, pairs, groups, n_boot, seed, headline)
     # One family of tests: every pair at every group.
     flat = multiplicity.adjust([c for g in groups for c in comparisons[g]], correction)
     comparisons = {g: flat[i * len(pairs) : (i + 1) * len(pairs)] for i, g in enumerate(groups)}
@@ -140,7 +142,7 @@ def _mean_cell(values: pd.Series) -> str:
     return text if len(values) < 2 else f"{text} ({values.min():.3f}–{values.max():.3f})"
 
 
-def _significant(comparisons: dict[str, list[compare.Comparison]]) -> list[str]:
+def _significant(comparisons: dict[str, list[paired.Comparison]]) -> list[str]:
     """One line per pair: at which groups its difference is significant, in which direction."""
     lines = []
     pairs = {(c.model, c.reference) for cs in comparisons.values() for c in cs}
@@ -170,7 +172,7 @@ def _significant(comparisons: dict[str, list[compare.Comparison]]) -> list[str]:
     return lines
 
 
-def _sign(comparison: compare.Comparison) -> int:
+def _sign(comparison: paired.Comparison) -> int:
     if not comparison.significant:
         return 0
     return 1 if comparison.result.lo > 0 else -1

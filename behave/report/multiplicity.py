@@ -14,7 +14,7 @@ from enum import Enum
 
 import numpy as np
 
-from behave.report.compare import Comparison
+from behave.report.paired import Comparison
 
 
 class Correction(str, Enum):

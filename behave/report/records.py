@@ -107,15 +107,12 @@ class Predictions:
 
     @property
     def scores(self) -> np.ndarray:
-        """What the paired comparison scores: the predicted value (n,) for regression, the positive-class
-        probability (n,) if binary, else all of probs (n, C)."""
-        if self.is_regression:
+        """What the paired comparison scores, by the file's shape: the one predicted value (n,), the
+        positive-class probability (n,) of two classes, else all of probs (n, C). Whether the section
+        compares errors or AUROCs is the headline's fact (`report.headline`), not read from here."""
+        if self.probs.shape[1] == 1:
             return self.probs[:, 0]
         return self.probs[:, 1] if self.probs.shape[1] == 2 else self.probs
-
-    @property
-    def is_regression(self) -> bool:
-        return self.probs.shape[1] == 1
 
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:

@@ -9,21 +9,23 @@ from pathlib import Path
 
 import numpy as np
 
-from behave.report import compare, multiplicity
-from behave.report.compare import Comparison, MetricSummary, ModelSummary
+from behave.report import compare, multiplicity, paired
+from behave.report.compare import MetricSummary, ModelSummary
 from behave.report.data_section import data_blocks
 from behave.report.document import Block, Bullets, Code, Heading, Paragraph, Table, code_span
 from behave.report.embedding import embedding_blocks
 from behave.report.explanations import explanation_blocks
 from behave.report.figures import cost_blocks, dataset_figures
 from behave.report.groups import group_blocks
+from behave.report.headline import column_metric, is_regression, section_headline
 from behave.report.item_map import item_map_blocks
 from behave.report.multiplicity import Correction
+from behave.report.paired import Comparison
 from behave.report.pretraining import pretraining_blocks
 from behave.report.records import Predictions, RunRecord, readable_predictions
 from behave.report.stats import delong_test
 from behave.report.tuning import tuning_blocks
-from behave.tasks.metrics import LOWER_IS_BETTER
+from behave.tasks.metric_registry import Metric
 
 
 @dataclass(frozen=True)
@@ -81,14 +83,19 @@ def _metric_cell(summary: MetricSummary | None, bold: bool) -> str:
     return f"**{text}**" if bold else text
 
 
+def column_header(name: str) -> str:
+    """A metric column's name and the registry's arrow (↑ higher is better, ↓ lower), if it has one."""
+    metric = column_metric(name)
+    return name if metric is None else f"{name} {metric.arrow}"
+
+
 def results_table(
-    summaries: list[ModelSummary], metrics: list[str], oracle: float | None, headline: str
+    summaries: list[ModelSummary], metrics: list[str], oracle: float | None, headline: Metric
 ) -> Table:
     """Model x metric (mean ± std [95% t-interval over seeds]), ranked by the headline metric, best per
     column in bold, then costs."""
     best = compare.best_model_per_metric(summaries)
-    arrows = {name: ("↓" if name in LOWER_IS_BETTER else "↑") for name in metrics}
-    header = ["rank", "model", "family", "seeds ok / failed"] + [f"{name} {arrows[name]}" for name in metrics]
+    header = ["rank", "model", "family", "seeds ok / failed"] + [column_header(name) for name in metrics]
     header += ["fit s", "predict s", "parameters"]
     rows = []
     for rank, s in enumerate(compare.rank_summaries(summaries, headline), start=1):
@@ -98,7 +105,7 @@ def results_table(
             [str(rank), s.model, s.family, f"{len(s.seeds_ok)} / {len(s.seeds_failed)}", *cells, *costs]
         )
     if oracle is not None:
-        cells = [fmt(oracle) if name == headline else "—" for name in metrics]
+        cells = [fmt(oracle) if name == headline.name else "—" for name in metrics]
         rows.append(["—", "oracle (Bayes-optimal)", "—", "—", *cells, "—", "—", "—"])
     return Table(header, rows)
 
@@ -121,25 +128,25 @@ def seed_notes(records: list[RunRecord], summaries: list[ModelSummary]) -> list[
 
 
 def comparison_blocks(
-    comparisons: list[Comparison], predictions: dict[tuple[str, int], Predictions], metric: str
+    comparisons: list[Comparison], predictions: dict[tuple[str, int], Predictions], headline: Metric
 ) -> list[Block]:
     """A verdict per pair, then per-seed and combined differences with paired bootstrap CIs."""
     if not comparisons:
         return [Paragraph("No paired comparison: the reference model did not run or only one model exists.")]
-    blocks: list[Block] = [Bullets([f"**{compare.verdict(c)}**" for c in comparisons])]
+    blocks: list[Block] = [Bullets([f"**{paired.verdict(c)}**" for c in comparisons])]
     shown = comparisons[0].metric
     header = ["comparison", "seed", f"{shown} model", f"{shown} reference", "difference", "95% CI"]
     header.append("DeLong p")  # a cross-check of each seed's bootstrap CI (binary AUROC only)
     rows = [
-        row for c in comparisons if c.result is not None for row in _comparison_rows(c, predictions, metric)
+        row for c in comparisons if c.result is not None for row in _comparison_rows(c, predictions, headline)
     ]
     if rows:
         blocks.append(Table(header, rows))
     return blocks
 
 
-def _delong_cell(first: Predictions, second: Predictions) -> str:
-    if first.is_regression or np.asarray(first.scores).ndim != 1:
+def _delong_cell(first: Predictions, second: Predictions, compared: Metric) -> str:
+    if compared.name != "auroc":  # DeLong's test is of two binary AUROCs
         return "—"
     test = delong_test(first.labels == 1, first.scores, second.scores)
     return (
@@ -148,22 +155,24 @@ def _delong_cell(first: Predictions, second: Predictions) -> str:
 
 
 def _comparison_rows(
-    comparison: Comparison, predictions: dict[tuple[str, int], Predictions], headline: str
+    comparison: Comparison, predictions: dict[tuple[str, int], Predictions], headline: Metric
 ) -> list[list[str]]:
     """One row per paired seed, then the combined row in bold."""
     result = comparison.result
     pair = f"{comparison.model} − {comparison.reference}"
+    metric = paired.comparison_metric(headline)
     rows = []
     for i, seed in enumerate(comparison.seeds):
         first, second = predictions[(comparison.model, seed)], predictions[(comparison.reference, seed)]
-        metric = compare.comparison_metric(headline, first.is_regression)
-        aucs = [fmt(compare.score_predictions(p, metric)) for p in (first, second)]
+        aucs = [fmt(paired.score_predictions(p, metric)) for p in (first, second)]
         ci = (
             f"{fmt(result.per_seed_lo[i])} to {fmt(result.per_seed_hi[i])}"
             if np.isfinite(result.per_seed_lo[i])
             else "—"
         )
-        rows.append([pair, str(seed), *aucs, fmt(result.per_seed[i]), ci, _delong_cell(first, second)])
+        rows.append(
+            [pair, str(seed), *aucs, fmt(result.per_seed[i]), ci, _delong_cell(first, second, metric)]
+        )
     combined = [pair, "mean", "", "", fmt(result.mean), f"{fmt(result.lo)} to {fmt(result.hi)}", ""]
     rows.append([f"**{cell}**" if cell else "" for cell in combined])
     return rows
@@ -177,7 +186,7 @@ def calibration_table(summaries: list[ModelSummary]) -> Table | None:
     rows = [
         [s.model, *(_metric_cell(s.metrics.get(n), best.get(n) == s.model) for n in names)] for s in summaries
     ]
-    return Table(["model", *(f"{n} ↓" for n in names)], rows)
+    return Table(["model", *(column_header(n) for n in names)], rows)
 
 
 def failure_blocks(records: list[RunRecord]) -> list[Block]:
@@ -231,19 +240,17 @@ def answer_sentence(
     name: str,
     summaries: list[ModelSummary],
     comparisons: list[Comparison],
-    headline: str,
+    headline: Metric,
     reference: str | None,
 ) -> str:
     """ "On kddcup2015, GRU ranks first by AUROC (0.870). Against XGBoost: no model is better; ..."."""
     ranked = compare.rank_summaries(summaries, headline)
-    best = ranked[0] if ranked and headline in ranked[0].metrics else None
-    label = compare.metric_label(headline)
+    best = ranked[0] if ranked and headline.name in ranked[0].metrics else None
     text = f"On **{name}**"
     if best is None:
         return text + ", no model has a test score."
-    text += (
-        f", {compare.display_name(best.model)} ranks first by {label} ({best.metrics[headline].mean:.3f})."
-    )
+    mean = best.metrics[headline.name].mean
+    text += f", {compare.display_name(best.model)} ranks first by {headline.label} ({mean:.3f})."
     against = [c for c in comparisons if c.reference == reference and c.result is not None]
     if not against or reference is None:
         return text
@@ -260,6 +267,18 @@ def answer_sentence(
     if worse:
         parts.append(f"worse: {', '.join(worse)}")
     return text + f" Against {compare.display_name(reference)}: " + "; ".join(parts) + "."
+
+
+def failed_section(records: list[RunRecord], title: str, file_prefix: str) -> DatasetSection:
+    """A section where no run succeeded: what was run and why each run failed; nothing to rank."""
+    blocks: list[Block] = [
+        Heading(title, 2),
+        Paragraph(f"{count(len(records), 'run')}, none ok: nothing to rank or compare."),
+        *reproduce_blocks(records),
+        *failure_blocks(records),
+    ]
+    first = records[0]
+    return DatasetSection(blocks, f"On **{first.dataset_name}**, no model has a test score.", file_prefix)
 
 
 def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOptions) -> DatasetSection:
@@ -279,13 +298,15 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         )
         + (f", task {task_name}" if task_name != "sequence" else "")
     )
+    headline = section_headline(records)
+    if headline is None:
+        return failed_section(records, title, file_prefix)
     loaded, unreadable = readable_predictions(records)
     predictions = compare.predictions_by_model_seed(records, loaded)
     models = compare.model_names(records)
     summaries = [compare.summarize_model(records, model) for model in models]
     metrics = compare.metric_names(records)
     oracle = first.dataset.get("oracle_test_auroc")
-    headline = compare.headline(records)
     reference, why = compare.resolve_reference(records, options.reference)
     pairs = compare.comparison_pairs(models, reference)
     groups = len({g for r in records for g in r.metrics_by_group})
@@ -296,19 +317,18 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         file=sys.stderr,
         flush=True,
     )
-    regression = first.task.get("kind") == "regression"
     over_runs = first.protocol != "fixed"  # each seed its own split: the unit is the run, not the test row
     comparisons = multiplicity.adjust(
         [
-            compare.compare_runs(records, model, reference, headline, regression)
+            paired.compare_runs(records, model, reference, headline)
             if over_runs
-            else compare.compare_models(predictions, model, reference, options.n_boot, options.seed, headline)
+            else paired.compare_models(predictions, model, reference, options.n_boot, options.seed, headline)
             for model, reference in pairs
         ],
         options.correction,
     )
     n_tests = sum(c.p_adjusted is not None for c in comparisons)
-    compared = compare.metric_label(compare.comparison_metric(headline, regression))
+    compared = paired.comparison_metric(headline)
     n_ok = sum(r.ok for r in records)
     blocks: list[Block] = [
         Heading(title, 2),
@@ -316,7 +336,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             f"{count(len(records), 'run')} ({n_ok} ok, {len(records) - n_ok} failed) of {', '.join(models)}. "
             + task_sentence(records)
         ),
-        *data_blocks(records),
+        *data_blocks(records, is_regression(headline)),
         *reproduce_blocks(records),
         Heading("Results on the test split", 3),
         Paragraph(
@@ -340,14 +360,14 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             f"Reference: {reference or 'none'} ({why}). "
             + (
                 f"Protocol {first.protocol}: each seed has its own split, so the unit is the run. "
-                f"{compared} differences (model − reference) of the runs on the same split"
-                + (", negative is better" if compared in ("RMSE", "MAE") else "")
+                f"{compared.label} differences (model − reference) of the runs on the same split"
+                + (", negative is better" if compared.lower_is_better else "")
                 + "; the mean over splits with a 95% CI and p-value from the corrected resampled t-test "
                 "(Nadeau & Bengio 2003: the variance grows by n_test / n_train because training sets of "
                 "different splits overlap). DeLong's p compares the two models within each split."
                 if over_runs
-                else f"{compared} differences (model − reference) on the same test rows"
-                + (", negative is better" if compared in ("RMSE", "MAE") else "")
+                else f"{compared.label} differences (model − reference) on the same test rows"
+                + (", negative is better" if compared.lower_is_better else "")
                 + f"; 95% CIs from {options.n_boot} paired bootstrap draws "
                 "of test rows (both models scored on each resample). The mean row averages the per-seed "
                 "differences within each draw, seeds paired by seed number."
@@ -369,11 +389,11 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     calibration = calibration_table(summaries)
     if calibration is not None:
         blocks += [Heading("Calibration", 3), calibration]
-    blocks += cost_blocks(summaries, headline, out_dir / "figures", file_prefix)
+    blocks += cost_blocks(summaries, headline.name, out_dir / "figures", file_prefix)
     blocks += pretraining_blocks(records)
     blocks += tuning_blocks(records)
     blocks += explanation_blocks(records, out_dir / "figures", file_prefix)
-    blocks += embedding_blocks(records, headline, out_dir / "figures", file_prefix)
+    blocks += embedding_blocks(records, headline.name, out_dir / "figures", file_prefix)
     blocks += dataset_figures(records, predictions, headline, oracle, out_dir / "figures", file_prefix)
     blocks += item_map_blocks(records, out_dir / "figures", file_prefix)
     blocks += failure_blocks(records)

@@ -9,7 +9,7 @@ Where the next tasks plug in, on the same event log, split and vocabulary:
 - a rating task (one row per user x item event, a numeric target, RMSE): `rows` gives one row per rating
   event with `cutoff` = the events before it (so the row sees the history, not the rating), the label comes
   from a numeric field instead of `EventLog.labels`, `strata` returns None, and `evaluate` scores RMSE/MAE
-  with `headline` "rmse" (lower is better, which `metrics.monitor_mode` already honours);
+  with `headline` "rmse" (the registry's headline for regression, lower is better);
 - a label-free pretraining task: `rows` gives every training sequence whole, `strata` None, no `evaluate`;
   its objective (e.g. contrastive) consumes the same `SequenceStore` the supervised encoders read.
 """
@@ -27,7 +27,7 @@ from behave.data.event_log import EventLog
 from behave.data.log_store import log_arrays, release_pages
 from behave.data.prepared import PreparedDataset
 from behave.data.split import Split
-from behave.tasks import metrics
+from behave.tasks import metric_registry, metrics
 from behave.tasks.rows import TaskRows
 
 # Rows per chunk of tabular features are taken so that a chunk reads at most this many events (about
@@ -132,6 +132,33 @@ class SequenceSplitTask:
     def model_recipe(self, recipe):
         return recipe
 
+    @classmethod
+    def scored_kind(cls, label_kind: str) -> str:
+        """The label kind this task's rows are scored as (the registry's key for its metrics)."""
+        raise NotImplementedError
+
+    @classmethod
+    def headline(cls, label_kind: str = "") -> str:
+        """The metric that selects models: the registry's headline for the kind the rows are scored as."""
+        return metric_registry.headline_for(cls.scored_kind(label_kind)).name
+
+    @classmethod
+    def monitor(cls, label_kind: str = "") -> str:
+        """The validation metric that selects checkpoints and stops training; known before any data is read,
+        so the composed config can hand it to callbacks (`${behave_monitor:...}`)."""
+        return f"val/{cls.headline(label_kind)}"
+
+    def metric_record(self, label_kind: str) -> dict:
+        """What result.json says of the task's metrics, so a reader needs nothing but the registry: the
+        headline, its direction, the monitor and every metric the test rows are scored by."""
+        headline = metric_registry.metric(self.headline(label_kind))
+        return {
+            "headline": headline.name,
+            "headline_direction": headline.direction,
+            "monitor": self.monitor(label_kind),
+            "metrics": list(metric_registry.metrics_for(self.scored_kind(label_kind))),
+        }
+
 
 class ClassificationTask(SequenceSplitTask):
     """Rows labelled with their sequence's class; metrics from `behave.tasks.metrics`.
@@ -158,15 +185,9 @@ class ClassificationTask(SequenceSplitTask):
             release_pages(*log_arrays(base.log), base.events.tokens)
 
     @classmethod
-    def headline(cls, label_kind: str) -> str:
-        """The metric that selects models (from the one rule in `tasks.metrics`)."""
-        return metrics.headline_metric(label_kind)
-
-    @classmethod
-    def monitor(cls, label_kind: str) -> str:
-        """The validation metric that selects checkpoints and stops training; known before any data is read,
-        so the composed config can hand it to callbacks (`${behave_monitor:...}`)."""
-        return f"val/{cls.headline(label_kind)}"
+    def scored_kind(cls, label_kind: str) -> str:
+        """The sequence label's own kind: binary or multiclass."""
+        return str(getattr(label_kind, "value", label_kind))
 
     def score(self, labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
         return metrics.score(labels, probs)
@@ -188,9 +209,7 @@ class ClassificationTask(SequenceSplitTask):
         """The block recorded in result.json: the report reads the headline and groups from here."""
         return {
             "name": self.name,
-            "headline": self.headline(label_kind),
-            "monitor": self.monitor(label_kind),
-            "lower_is_better": sorted(metrics.LOWER_IS_BETTER),
+            **self.metric_record(label_kind),
             "group_label": self.group_label,
             "kind": self.kind,
             "config": self.fingerprint(),

@@ -1,6 +1,6 @@
-"""The ONE metric function that scores every model family on the same test rows (scikit-learn based),
-and the ONE rule for which metric selects models. Tasks, recipes, the config's `monitor` and the report all
-ask this module; none of them decides "auroc or macro_auroc" on its own.
+"""The ONE metric function that scores every model family on the same test rows (scikit-learn based).
+What each metric is (label, range, direction, headline per label kind) is declared in
+`behave.tasks.metric_registry`; the helpers at the bottom answer from there.
 
 Binary: auroc, auprc, accuracy, f1, log_loss, brier, ece. Multiclass: accuracy, macro_f1, log_loss,
 macro_auroc (one-vs-rest). `probs` is (n, C) with rows summing to 1; binary uses column 1.
@@ -11,12 +11,11 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
-BINARY_METRICS = ("auroc", "auprc", "accuracy", "f1", "log_loss", "brier", "ece")
-REGRESSION_METRICS = ("rmse", "mae")
-# Every metric lies in [0, 1] except these; intervals over seeds are kept inside a metric's range.
-RANGES = {name: (0.0, float("inf")) for name in ("log_loss", "rmse", "mae")}
-MULTICLASS_METRICS = ("accuracy", "macro_f1", "log_loss", "macro_auroc")
-LOWER_IS_BETTER = {"log_loss", "brier", "ece", "rmse", "mae"}
+from behave.tasks import metric_registry as registry
+
+BINARY_METRICS = registry.metrics_for(registry.BINARY)
+MULTICLASS_METRICS = registry.metrics_for(registry.MULTICLASS)
+REGRESSION_METRICS = registry.metrics_for(registry.REGRESSION)
 
 
 def score_regression(targets: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
@@ -75,24 +74,17 @@ def score(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
     }
 
 
-# The metric that selects models, per kind of label: AUROC (binary) or macro one-vs-rest AUROC (multiclass).
-HEADLINE = {"binary": "auroc", "multiclass": "macro_auroc"}
-
-
-def headline_metric(label_kind: str) -> str:
-    """The metric that selects models for a label kind ('binary' or 'multiclass')."""
-    return HEADLINE[str(getattr(label_kind, "value", label_kind))]
-
-
 def metric_range(name: str) -> tuple[float, float]:
-    return RANGES.get(name, (0.0, 1.0))
+    """Where a registered metric's values lie; unbounded for a name the registry lacks."""
+    if registry.is_registered(name):
+        return registry.metric(name).range
+    return (-registry.UNBOUNDED, registry.UNBOUNDED)
 
 
 def label_kind(n_classes: int) -> str:
-    return "binary" if n_classes == 2 else "multiclass"
+    return registry.BINARY if n_classes == 2 else registry.MULTICLASS
 
 
 def monitor_mode(monitor: str) -> str:
-    """'min' for a validation metric that is lower-is-better (`val/loss`, `val/log_loss`...), else 'max'."""
-    name = monitor.split("/", 1)[-1]
-    return "min" if name == "loss" or name in LOWER_IS_BETTER else "max"
+    """'min' for a lower-is-better monitor (`val/loss`, `val/log_loss`, `val/rmse`...), else 'max'."""
+    return registry.monitor_mode(monitor)

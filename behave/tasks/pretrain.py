@@ -19,6 +19,7 @@ from behave.data.errors import DataError
 from behave.data.event_log import EventLog
 from behave.data.prepared import PreparedDataset
 from behave.data.split import Split
+from behave.tasks import metric_registry
 from behave.tasks.base import Evaluation, SequenceSplitTask
 from behave.tasks.rows import TaskRows
 
@@ -52,12 +53,8 @@ class PretrainTask(SequenceSplitTask):
         return pd.DataFrame(index=range(len(rows)))  # nothing tabular is fitted here
 
     @classmethod
-    def headline(cls, label_kind: str = "") -> str:
-        return "loss"
-
-    @classmethod
-    def monitor(cls, label_kind: str = "") -> str:
-        return "val/loss"
+    def scored_kind(cls, label_kind: str = "") -> str:
+        return metric_registry.LABEL_FREE
 
     def model_recipe(self, recipe):
         """The pretraining of `recipe`'s encoder: any neural model of the stack."""
@@ -78,9 +75,7 @@ class PretrainTask(SequenceSplitTask):
     def describe(self, label_kind: str = "") -> dict:
         return {
             "name": self.name,
-            "headline": self.headline(),
-            "monitor": self.monitor(),
-            "lower_is_better": ["loss"],
+            **self.metric_record(label_kind),
             "group_label": None,
             "kind": self.kind,
             "config": {**self.fingerprint(), "objective": self.objective.describe()},

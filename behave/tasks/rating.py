@@ -26,7 +26,7 @@ from behave.data.errors import DataError
 from behave.data.event_log import EventLog
 from behave.data.prepared import PreparedDataset
 from behave.data.split import PARTS, Split
-from behave.tasks import metrics
+from behave.tasks import metric_registry, metrics
 from behave.tasks.base import Evaluation, SequenceSplitTask
 from behave.tasks.rows import TaskRows
 
@@ -76,12 +76,8 @@ class RatingTask(SequenceSplitTask):
         return {"name": self.name, **{key: getattr(self, key) for key in keys}}
 
     @classmethod
-    def headline(cls, label_kind: str = "") -> str:
-        return "rmse"
-
-    @classmethod
-    def monitor(cls, label_kind: str = "") -> str:
-        return "val/rmse"
+    def scored_kind(cls, label_kind: str = "") -> str:
+        return metric_registry.REGRESSION
 
     def score(self, targets: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
         return metrics.score_regression(targets, predictions)
@@ -243,9 +239,7 @@ class RatingTask(SequenceSplitTask):
     def describe(self, label_kind: str = "") -> dict:
         return {
             "name": self.name,
-            "headline": self.headline(),
-            "monitor": self.monitor(),
-            "lower_is_better": sorted(metrics.LOWER_IS_BETTER),
+            **self.metric_record(label_kind),
             "group_label": None,
             "rows": f"one prediction per rating event, its target the event's `{self.target}` field",
             "kind": self.kind,

@@ -1,0 +1,189 @@
+"""Paired comparisons of two models on the headline: on the same test rows (paired bootstrap over seeds) or,
+when each seed has its own split, over the runs (corrected resampled t-test); and the verdict sentence.
+What is compared, and which way is better, is the headline's metric as the registry declares it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from behave.report.compare import display_name
+from behave.report.headline import is_regression
+from behave.report.records import Predictions, RunRecord, check_same_rows
+from behave.report.stats import (
+    PairedAucDiff,
+    auc,
+    corrected_resampled_t,
+    paired_auc_comparison,
+    paired_error_comparison,
+    weighted_error,
+)
+from behave.tasks import metric_registry as registry
+from behave.tasks.metric_registry import Metric
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """metric(model) - metric(reference) over the seeds both have; `result` is None when `problem` says
+    why. `metric` is the display name; with `lower_is_better` (RMSE, MAE) a negative difference wins."""
+
+    model: str
+    reference: str
+    seeds: list[int]
+    result: PairedAucDiff | None
+    problem: str | None = None
+    metric: str = "AUROC"
+    lower_is_better: bool = False
+    # Set by `multiplicity.adjust`: the p-value adjusted over the report's comparisons, the method's name
+    # and how many comparisons it covered. None: judged on the CI alone.
+    p_adjusted: float | None = None
+    correction: str | None = None
+    n_tests: int = 1
+    # What the comparison's unit is: "seeds" on shared test rows (bootstrap), or "splits" (one run each).
+    over: str = "seeds"
+
+    @property
+    def significant(self) -> bool:
+        """The 95% CI excludes 0 and, where p-values were adjusted, the adjusted p is below 0.05."""
+        if self.result is None or not (self.result.lo > 0 or self.result.hi < 0):
+            return False
+        return self.p_adjusted is None or self.p_adjusted < 0.05
+
+
+# What `report.stats` can bootstrap on shared test rows (threshold metrics such as accuracy are too coarse
+# for paired verdicts).
+PAIRED_METRICS = ("auroc", "macro_auroc", "rmse", "mae")
+
+
+def comparison_metric(headline: Metric) -> Metric:
+    """What a paired comparison scores: the headline where the report can pair it, else the first pairable
+    metric of the same label kinds (AUROC for a classifier, RMSE for a regressor), else the headline."""
+    if headline.name in PAIRED_METRICS:
+        return headline
+    pairable = [registry.metric(name) for name in PAIRED_METRICS]
+    return next((m for m in pairable if m.label_kinds & headline.label_kinds), headline)
+
+
+def score_predictions(predictions: Predictions, metric: Metric) -> float:
+    """The compared metric on all rows of one run's predictions (an error, or AUROC / macro AUROC)."""
+    if is_regression(metric):
+        ones = np.ones((len(predictions.labels), 1))
+        return float(weighted_error(predictions.labels, predictions.scores, ones, metric.name)[0])
+    return auc(predictions.labels, predictions.scores)
+
+
+def compare_models(
+    predictions: dict[tuple[str, int], Predictions],
+    model: str,
+    reference: str,
+    n_boot: int,
+    seed: int,
+    headline: Metric,
+) -> Comparison:
+    """Paired bootstrap of metric(model) - metric(reference) on the seeds both models ran, for the
+    headline's `comparison_metric`: AUROC (macro for multiclass) or an error (RMSE, MAE)."""
+    metric = comparison_metric(headline)
+    shown = {"metric": metric.label, "lower_is_better": metric.lower_is_better}
+    seeds = sorted({s for m, s in predictions if m == model} & {s for m, s in predictions if m == reference})
+    if not seeds:
+        return Comparison(
+            model, reference, [], None, "no seed has test predictions from both models", **shown
+        )
+    first = predictions[(reference, seeds[0])]
+    try:
+        for s in seeds:
+            for m in (model, reference):
+                check_same_rows(first, predictions[(m, s)], f"{m} seed {s} vs {reference} seed {seeds[0]}")
+    except ValueError as error:
+        return Comparison(model, reference, seeds, None, str(error), **shown)
+    scores_a = np.stack([predictions[(model, s)].scores for s in seeds])
+    scores_b = np.stack([predictions[(reference, s)].scores for s in seeds])
+    if is_regression(metric):
+        if len(first.labels) == 0:
+            return Comparison(model, reference, seeds, None, "there are no test rows", **shown)
+        result = paired_error_comparison(
+            first.labels, scores_a, scores_b, metric.name, n_boot=n_boot, seed=seed
+        )
+        return Comparison(model, reference, seeds, result, **shown)
+    if len(np.unique(first.labels)) < 2:
+        return Comparison(model, reference, seeds, None, "the test rows hold fewer than two classes", **shown)
+    result = paired_auc_comparison(first.labels, scores_a, scores_b, n_boot=n_boot, seed=seed)
+    return Comparison(model, reference, seeds, result, **shown)
+
+
+def compare_runs(records: list[RunRecord], model: str, reference: str, headline: Metric) -> Comparison:
+    """model vs reference over runs that each have their own split (protocol resplit or kfold): one
+    difference per seed both ran (same seed, same split), tested by the corrected resampled t-test."""
+    metric = comparison_metric(headline)
+    shown = metric.label
+    by_seed: dict[tuple[str, int], RunRecord] = {}
+    for record in records:
+        if record.ok and record.seed is not None and metric_value(record, metric) is not None:
+            by_seed.setdefault((record.model, record.seed), record)
+    seeds = sorted({s for m, s in by_seed if m == model} & {s for m, s in by_seed if m == reference})
+    if len(seeds) < 2:
+        return Comparison(
+            model, reference, seeds, None, "fewer than two splits have both models", shown,
+            metric.lower_is_better,
+        )  # fmt: skip
+    differences = np.array(
+        [
+            metric_value(by_seed[(model, s)], metric) - metric_value(by_seed[(reference, s)], metric)
+            for s in seeds
+        ]
+    )
+    sizes = [by_seed[(reference, s)].dataset.get("split_sizes") or {} for s in seeds]
+    share = float(np.mean([size.get("test", 0) / max(size.get("train", 1), 1) for size in sizes]))
+    mean, lo, hi, p = corrected_resampled_t(differences, share)
+    nan = np.full(len(seeds), np.nan)
+    result = PairedAucDiff(differences, nan, nan, mean, lo, hi, p)
+    return Comparison(
+        model, reference, seeds, result, metric=shown, lower_is_better=metric.lower_is_better, over="splits"
+    )
+
+
+def metric_value(record: RunRecord, metric: Metric) -> float | None:
+    """The compared metric of one run from its recorded test metrics (AUROC, macro AUROC, RMSE, MAE)."""
+    value = record.test_metrics.get(metric.name)
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def verdict(comparison: Comparison) -> str:
+    """One plain sentence: who wins by how much, or that the CI includes zero."""
+    a, b = display_name(comparison.model), display_name(comparison.reference)
+    result = comparison.result
+    if result is None:
+        return f"{a} and {b} could not be compared: {comparison.problem}."
+    unit = "split" if comparison.over == "splits" else "seed"
+    over = f"over {len(comparison.seeds)} {unit}{'s' if len(comparison.seeds) != 1 else ''}"
+    # Margins are stated as gains: AUROC up, or RMSE down, for the winner.
+    gain = -1.0 if comparison.lower_is_better else 1.0
+    low, high = sorted((gain * result.lo, gain * result.hi))
+    adjusted = ""
+    if comparison.p_adjusted is not None and comparison.n_tests > 1:
+        adjusted = (
+            f", {comparison.correction}-adjusted p {_p(comparison.p_adjusted)} "
+            f"over {comparison.n_tests} comparisons"
+        )
+    elif comparison.p_adjusted is not None:
+        adjusted = f", p {_p(comparison.p_adjusted)}"
+    if comparison.significant and low > 0:
+        ci = f"95% CI {low:.3f} to {high:.3f}"
+        return f"{a} beats {b} by {gain * result.mean:.3f} {comparison.metric} ({ci}{adjusted}, {over})."
+    if comparison.significant:
+        ci = f"95% CI {-high:.3f} to {-low:.3f}"
+        return f"{b} beats {a} by {-gain * result.mean:.3f} {comparison.metric} ({ci}{adjusted}, {over})."
+    after = (
+        f" after {comparison.correction} correction"
+        if (low > 0 or high < 0) and comparison.n_tests > 1
+        else ""
+    )
+    return (
+        f"No significant difference between {a} and {b}{after} "
+        f"(difference {result.mean:.3f}, 95% CI {result.lo:.3f} to {result.hi:.3f}{adjusted}, {over})."
+    )
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"= {value:.3f}"
