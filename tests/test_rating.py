@@ -112,6 +112,10 @@ def test_unseen_users_and_items_fall_back_to_the_mean_and_the_known_bias(planted
     features = test.features
     assert np.all(features["user.count"][late_user] == 0)
     assert np.allclose(features["user.mean"][late_user], data.info["global_mean"], atol=1e-5)
+    # Every column has the kind the task declared for it.
+    assert list(data.feature_kinds) == list(features.columns)
+    aggregates = {data.feature_kinds[name] for name in ("user.mean", "item.count")}
+    assert aggregates == {"user and item rating aggregates"}
 
     # Trained on batches that include the unseen index, the model keeps its row at zero: an unseen side
     # adds nothing, so the prediction is the mean plus the known side's bias.
