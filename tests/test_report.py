@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
+from behave.data.errors import DataError
 from behave.report.__main__ import main
 from behave.report.compare import Comparison, verdict
 from behave.report.plots import embedding_groups
+from behave.report.records import load_records
 from behave.report.stats import PairedAucDiff
 
 N_TEST = 800
@@ -372,3 +374,18 @@ def test_prefix_lengths_without_a_metric_are_named_not_tabled(tmp_path: Path):
     table = table_after(markdown, "### auroc by prefix length (events)")
     assert [row[0] for row in table[1:]] == ["2"] and "nan" not in markdown
     assert "No auroc at prefix length (events) 40: their test rows hold fewer than two classes" in markdown
+
+
+def test_one_reader_of_result_json_for_the_report_the_sweep_summary_and_predict(multirun: Path):
+    from behave.predict import load_record
+    from behave.training.result import UnreadableResult, find_result_files, read_result
+    from behave.training.summary import sweep_rows
+
+    damaged = multirun / "0" / "result.json"
+    damaged.write_text(damaged.read_text()[:50])  # half-written, as a killed writer would leave it
+    with pytest.raises(UnreadableResult, match=str(damaged)):
+        read_result(multirun / "0")
+    with pytest.raises(DataError, match="result.json: cannot be read"):
+        load_record(multirun / "0")
+    assert [row["status"] for row in sweep_rows(multirun)].count("unreadable") == 1
+    assert len(load_records([multirun])) == len(find_result_files([multirun])) - 1
