@@ -19,14 +19,12 @@ import numpy as np
 import pandas as pd
 
 # The record and prediction files are read by their owners' readers; these names are the report's API.
+from behave.training.embedding_table import TOKEN_EMBEDDINGS_FILE, read_embedding_table
 from behave.training.predictions import Predictions as Predictions
 from behave.training.predictions import UnreadablePredictions as UnreadablePredictions
 from behave.training.predictions import read_predictions
 from behave.training.result import UnreadableResult, read_result
 from behave.training.result import find_result_files as find_result_files
-
-EMBEDDINGS_FILE = "token_embeddings.parquet"
-ITEM_EMBEDDINGS_FILE = "item_embeddings.parquet"
 
 
 @dataclass(frozen=True)
@@ -182,5 +180,4 @@ def check_same_rows(reference: Predictions, other: Predictions, what: str) -> No
 
 def load_embeddings(record: RunRecord) -> pd.DataFrame | None:
     """The run's token embedding table (token, field0, train_freq, dim_*), or None when absent."""
-    path = record.run_dir / EMBEDDINGS_FILE
-    return pd.read_parquet(path) if path.exists() else None
+    return read_embedding_table(record.run_dir / TOKEN_EMBEDDINGS_FILE)

@@ -20,13 +20,13 @@ from behave.data.cache import write_json_atomic
 from behave.paths import REPO_ROOT
 
 # The prediction file's writer stays importable from here, where runs have always found it.
+from behave.training.embedding_table import ITEM_EMBEDDINGS_FILE as ITEM_EMBEDDINGS_FILE
 from behave.training.predictions import PREDICTIONS_FILE as PREDICTIONS_FILE
 from behave.training.predictions import write_predictions as write_predictions
 
 SCHEMA_VERSION = 2
 RESULT_FILE = "result.json"
 # Rating runs: the learned item vectors with each item's names, and whose ratings trained them.
-ITEM_EMBEDDINGS_FILE = "item_embeddings.parquet"
 RATING_RUN_FILE = "rating_run.json"
 
 
