@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from behave.data.columns import flagged_column, missing_flag
 from behave.data.event_log import EventLog
 from behave.data.spec import Keep, NumericTransform, SequenceSpec
 
@@ -83,7 +84,7 @@ class NumericScaler:
             self.std_[name] = std if std > 1e-12 else 1.0
             self.columns_.append(name)
             if present < sum(m.events for m in column):
-                self.columns_.append(f"{name}_missing")
+                self.columns_.append(missing_flag(name))
         return self
 
     def transform(self, log_: EventLog) -> np.ndarray:
@@ -91,8 +92,9 @@ class NumericScaler:
         raw = self._raw_columns(log_)
         out = np.zeros((log_.n_events, len(self.columns_)), dtype=np.float32)
         for j, column in enumerate(self.columns_):
-            if column.endswith("_missing") and column not in raw:
-                out[:, j] = np.isnan(raw[column.removesuffix("_missing")])
+            flagged = flagged_column(column)
+            if flagged is not None and column not in raw:
+                out[:, j] = np.isnan(raw[flagged])
                 continue
             scaled = raw[column] - self.mean_[column]  # a new array: the log's own column stays untouched
             scaled /= self.std_[column]

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from behave.data.columns import missing_flag
 from behave.data.levels import Levels, fit_levels, one_hot_into
 from behave.data.spec import StaticSpec
 
@@ -63,7 +64,7 @@ class StaticEncoder:
         """Names of the encoded columns, in `transform` order."""
         names = []
         for column, stats in self.numeric_.items():
-            names += [column] + ([f"{column}_missing"] if stats.has_missing else [])
+            names += [column] + ([missing_flag(column)] if stats.has_missing else [])
         for column, levels in self.categorical_.items():
             names += [f"{column}[{value}]" for value in levels.labels]
         return names

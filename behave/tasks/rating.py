@@ -26,7 +26,7 @@ from behave.data.errors import DataError
 from behave.data.event_log import EventLog
 from behave.data.features.kinds import FeatureKind
 from behave.data.prepared import PreparedDataset
-from behave.data.split import PARTS, Split
+from behave.data.split import PARTS, Split, permutation_fold
 from behave.tasks import metrics
 from behave.tasks.base import Evaluation, SequenceSplitTask
 from behave.tasks.rows import TaskRows
@@ -134,7 +134,7 @@ class RatingTask(SequenceSplitTask):
         if self.split == "random":
             test = rng.random(n) < self.test_fraction
         elif self.split == "kfold":
-            test = (rng.permutation(n) % self.folds) == self.fold - 1
+            test = permutation_fold(n, self.folds, self.fold, rng)
         else:
             test = self._movielens_folds(log_, events)
         part = np.full(n, TRAIN, np.int8)

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from behave.data.columns import missing_flag
 from behave.data.event_log import EventLog
 from behave.data.features.kinds import FeatureKind
 from behave.data.features.segments import Segments, count_matrix, distinct_count, segment_stats
@@ -127,7 +128,7 @@ class NumericField:
         name = self.field
         stats = [f"{name}_{stat}" for stat in ("count", "sum", "mean", "std", "min", "max")]
         ends = [f"first.{name}", f"last.{name}"]
-        flags = [f"first.{name}_missing", f"last.{name}_missing"] if self.has_missing else []
+        flags = [missing_flag(f"first.{name}"), missing_flag(f"last.{name}")] if self.has_missing else []
         return stats + ends + flags
 
     def kinds(self) -> list[FeatureKind]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from behave.data.columns import missing_flag
 from behave.data.features.fields import EventInputs, window_label
 from behave.data.features.kinds import FeatureKind, kinds_of
 from behave.data.features.segments import count_matrix, distinct_count, segment_stats
@@ -133,7 +134,7 @@ class StaticNumeric:
     def names(self) -> list[str]:
         names = []
         for column, has_missing in self.has_missing.items():
-            names += [f"static.{column}"] + ([f"static.{column}_missing"] if has_missing else [])
+            names += [f"static.{column}"] + ([missing_flag(f"static.{column}")] if has_missing else [])
         return names
 
     def kinds(self) -> list[FeatureKind]:
