@@ -32,6 +32,8 @@ from behave.data.pipeline import FittedPipeline
 from behave.data.sources.files import FileSource
 from behave.data.validate import validate
 from behave.paths import CONFIG_DIR
+from behave.training.predictions import scores_table
+from behave.training.result import UnreadableResult, read_result, result_file
 
 USAGE = (
     "usage: behave-predict run_dir=<run folder> input=<events CSV/Parquet> output=<CSV>"
@@ -68,7 +70,7 @@ def checked_model_config(model: dict, run_dir: Path) -> dict:
     if untrusted or "_target_" not in model:
         shown = untrusted or ["(none)"]
         raise DataError(
-            f"{run_dir / 'result.json'}: the model config names code behave does not ship ({shown}); "
+            f"{result_file(run_dir)}: the model config names code behave does not ship ({shown}); "
             "refusing to build it. Only run folders written by behave-train with behave's model configs "
             "can be scored."
         )
@@ -76,15 +78,15 @@ def checked_model_config(model: dict, run_dir: Path) -> dict:
 
 
 def load_record(run_dir: Path) -> dict:
-    path = run_dir / "result.json"
+    path = result_file(run_dir)
     if not path.is_file():
         raise DataError(
-            f"{run_dir}: no result.json here; run_dir must be a run folder written by behave-train."
+            f"{run_dir}: no {path.name} here; run_dir must be a run folder written by behave-train."
         )
     try:
-        result = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: cannot be read ({error}).") from None
+        result = read_result(path)
+    except UnreadableResult as error:
+        raise DataError(str(error)) from None
     if result.get("status") != "ok":
         raise DataError(
             f"{run_dir}: this run failed ({result.get('error')}); there is no model to predict with."
@@ -93,7 +95,8 @@ def load_record(run_dir: Path) -> dict:
 
 
 def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataFrame:
-    """One row per sequence of `events`: sequence_id, prob_<class> for each class, predicted class."""
+    """One row per sequence of `events`: sequence_id, prob[<class name>] for each class, the predicted class
+    (`behave.training.predictions.scores_table`)."""
     result = load_record(run_dir)
     config = OmegaConf.create(result["config"])
     model_config = checked_model_config(OmegaConf.to_container(config.model, resolve=True), run_dir)
@@ -124,11 +127,7 @@ def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataF
     )
     recipe = instantiate(model_config)
     probs = recipe.predict_proba(run_dir, inputs, spec)
-    table = pd.DataFrame({"sequence_id": event_log.sequence_ids})
-    for k, name in enumerate(pipeline.class_names):
-        table[f"prob_{name}"] = probs[:, k]
-    table["predicted"] = np.asarray(pipeline.class_names, dtype=object)[probs.argmax(axis=1)]
-    return table
+    return scores_table(event_log.sequence_ids, probs, pipeline.class_names)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,7 +35,15 @@ from behave.tasks import metric_registry
 from behave.tasks.base import Evaluation
 from behave.tasks.dataset import TaskDataset, prepare_task
 from behave.training.recipe import RunContext
-from behave.training.result import RESULT_FILE, RunResult, git_commit, json_plain, write_predictions
+from behave.training.result import (
+    RunResult,
+    UnreadableResult,
+    git_commit,
+    json_plain,
+    read_result,
+    result_file,
+    write_predictions,
+)
 from behave.training.summary import interactive, run_summary
 
 log = logging.getLogger("behave.train")
@@ -109,18 +117,16 @@ def _cause(error: Exception) -> Exception:
 def finished_earlier(cfg: DictConfig, run_dir: Path) -> RunResult | None:
     """The record of a run that already finished `ok` in this folder with this exact config and code, so a
     killed sweep completes by rerunning its command (`skip_finished: false` refits anyway)."""
-    path = run_dir / RESULT_FILE
-    if not cfg.get("skip_finished", True) or not path.exists():
+    if not cfg.get("skip_finished", True) or not result_file(run_dir).exists():
         return None
     try:
-        record = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        record = read_result(run_dir)
+    except UnreadableResult:
         return None  # half-written or damaged: run again
     same_config = record.get("config") == json.loads(json.dumps(json_plain(_resolved(cfg))))
     if record.get("status") != "ok" or not same_config or record.get("git_commit") != git_commit():
         return None
-    fields = {key: record[key] for key in RunResult.__dataclass_fields__ if key in record}
-    return RunResult(**fields)
+    return RunResult.from_record(record)
 
 
 def run(cfg: DictConfig) -> RunResult:
@@ -144,7 +150,7 @@ def run(cfg: DictConfig) -> RunResult:
         (run_dir / "error.log").write_text(traceback.format_exc())
         log.error("run failed: %s (traceback in %s)", result.error, run_dir / "error.log")
     result.write(run_dir)
-    print(run_summary(json.loads((run_dir / RESULT_FILE).read_text())), flush=True)
+    print(run_summary(read_result(run_dir)), flush=True)
     return result
 
 

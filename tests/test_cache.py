@@ -1,5 +1,7 @@
 """The prepared-data cache: keyed by config and file content, reused when unchanged, never half-written."""
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +10,9 @@ import pytest
 
 import behave.data.prepared as prepared_module
 import behave.tasks.dataset as dataset_module
+from behave.data.cache import fingerprint
 from behave.data.config import prepare_from_config
+from behave.data.errors import DataError
 from behave.tasks.dataset import task_dataset
 from behave.tasks.prefix import PrefixTask
 from behave.tasks.sequence import SequenceTask
@@ -84,6 +88,26 @@ def test_task_rows_and_features_are_cached_beside_the_base(data_config, tables, 
     monkeypatch.undo()
     task_dataset(base, SequenceTask())
     assert len(list((base.directory / "tasks").iterdir())) == 2
+
+
+def test_a_task_folder_written_before_feature_kinds_is_rebuilt_never_misread(data_config, tables):
+    base = prepare_from_config(data_config(*tables))
+    task = PrefixTask(lengths=[2, 3])
+    built = task_dataset(base, task)
+    (folder,) = (base.directory / "tasks").iterdir()
+    # A folder of the format before: under the key of the task's config alone, task.json without kinds.
+    old = base.directory / "tasks" / fingerprint(task.fingerprint())
+    folder.rename(old)
+    meta = json.loads((old / "task.json").read_text())
+    del meta["feature_kinds"]
+    (old / "task.json").write_text(json.dumps(meta))
+    rebuilt = task_dataset(base, task)
+    assert rebuilt.feature_kinds == built.feature_kinds
+    assert list(rebuilt.feature_kinds) == rebuilt.feature_names
+    # A folder under the current key that records no kinds (hand-edited) is an error naming the file.
+    shutil.copytree(old, folder, dirs_exist_ok=True)
+    with pytest.raises(DataError, match="records no feature kinds"):
+        task_dataset(base, task)
 
 
 def test_interrupted_build_leaves_nothing_that_is_reused(data_config, tables, monkeypatch):

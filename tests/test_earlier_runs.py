@@ -17,6 +17,7 @@ import pytest
 from behave.explain.__main__ import explain
 from behave.predict import predict
 from behave.report.__main__ import main as report_main
+from behave.training.predictions import class_column
 
 EARLIER = Path(__file__).parent / "fixtures" / "runs_2026_12"
 MODELS = ("xgboost", "gru", "logreg")
@@ -38,9 +39,12 @@ def test_an_earlier_run_scores_new_events_as_it_did(model, tmp_path):
     run_dir = _copy(model, tmp_path)
     scores = predict(run_dir, EARLIER / "events.csv")
     then = pd.read_csv(run_dir / "scores.csv")
+    # Then, the user's file named its columns prob_<class name>; today's names come from one rule.
+    classes = [c.removeprefix("prob_") for c in then.columns if c.startswith("prob_")]
+    then = then.rename(columns={f"prob_{name}": class_column(name) for name in classes})
     assert list(scores.columns) == list(then.columns)
     assert scores["sequence_id"].tolist() == then["sequence_id"].tolist()
-    probs = [c for c in then.columns if c.startswith("prob_")]
+    probs = [class_column(name) for name in classes]
     np.testing.assert_allclose(
         scores[probs].to_numpy(float), then[probs].to_numpy(float), rtol=1e-5, atol=1e-6
     )

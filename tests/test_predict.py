@@ -6,12 +6,14 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from behave.paths import REPO_ROOT
 from behave.predict import predict, trusted_targets
 from behave.train import run
+from behave.training.predictions import read_scores
 from tests.compose import compose_train
 from tests.test_csv_source import SHOP_YAML, write_log
 
@@ -58,9 +60,12 @@ def test_the_readme_example_log_is_scored_with_its_own_read_options(shop_run, tm
     scores = pd.read_csv(output)
     saved = pd.read_parquet(shop_run / "run" / "test_predictions.parquet").set_index("sequence_id")
     assert len(scores) == pd.read_csv(shop_run / "raw/shop/log.csv", sep=";")["session"].nunique()
-    assert set(scores.columns) == {"sequence_id", "prob_no", "prob_yes", "predicted"}
+    # Class names in the user's file (prob[<name>]); class indices in the run's own (prob_<k>).
+    assert set(scores.columns) == {"sequence_id", "prob[no]", "prob[yes]", "predicted"}
     scored = scores.set_index("sequence_id").loc[saved.index]
-    assert (scored["prob_yes"] - saved["prob_1"]).abs().max() < 1e-5  # the same numbers as the run's own test
+    assert (scored["prob[yes]"] - saved["prob_1"]).abs().max() < 1e-5  # the numbers of the run's own test
+    probs = read_scores(output, ["no", "yes"])
+    assert np.array_equal(probs.argmax(axis=1), (scores["predicted"] == "yes").to_numpy().astype(int))
 
 
 def test_a_missing_run_folder_is_a_clear_error(tmp_path):

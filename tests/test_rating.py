@@ -21,7 +21,8 @@ from behave.models.dot import DotProduct
 from behave.tasks.dataset import task_dataset
 from behave.tasks.rating import RatingTask
 from behave.tasks.sequence import SequenceTask
-from behave.training.result import ITEM_EMBEDDINGS_FILE, RATING_RUN_FILE
+from behave.training.embedding_table import ITEM_EMBEDDINGS_FILE, write_embedding_table
+from behave.training.result import RATING_RUN_FILE
 from behave.training.transfer import TokenInit
 from tests.cli import behave_ok
 from tests.rating_log import NOISE, planted_ratings, write_rating_project
@@ -112,6 +113,10 @@ def test_unseen_users_and_items_fall_back_to_the_mean_and_the_known_bias(planted
     features = test.features
     assert np.all(features["user.count"][late_user] == 0)
     assert np.allclose(features["user.mean"][late_user], data.info["global_mean"], atol=1e-5)
+    # Every column has the kind the task declared for it.
+    assert list(data.feature_kinds) == list(features.columns)
+    aggregates = {data.feature_kinds[name] for name in ("user.mean", "item.count")}
+    assert aggregates == {"user and item rating aggregates"}
 
     # Trained on batches that include the unseen index, the model keeps its row at zero: an unseen side
     # adds nothing, so the prediction is the mean plus the known side's bias.
@@ -168,9 +173,8 @@ def fake_rating_run(folder: Path, raw_ids: list[str], dims: int, train_users: li
     """A rating run folder with random item vectors for `raw_ids`; returns the vectors."""
     folder.mkdir(parents=True, exist_ok=True)
     vectors = np.random.default_rng(0).normal(size=(len(raw_ids), dims)).astype(np.float32)
-    table = pd.DataFrame({"raw_id": raw_ids, "token": raw_ids, "field0": "", "train_freq": 30})
-    table = table.join(pd.DataFrame(vectors, columns=[f"dim_{i}" for i in range(dims)]))
-    table.to_parquet(folder / ITEM_EMBEDDINGS_FILE)
+    described = pd.DataFrame({"raw_id": raw_ids, "token": raw_ids, "field0": "", "train_freq": 30})
+    write_embedding_table(folder / ITEM_EMBEDDINGS_FILE, described, vectors)
     (folder / RATING_RUN_FILE).write_text(json.dumps({"train_users": train_users}))
     return vectors
 

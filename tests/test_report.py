@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
+from behave.data.errors import DataError
 from behave.report.__main__ import main
 from behave.report.paired import Comparison, verdict
 from behave.report.plots import embedding_groups
+from behave.report.records import load_records
 from behave.report.stats import PairedAucDiff
 
 N_TEST = 800
@@ -372,3 +374,47 @@ def test_prefix_lengths_without_a_metric_are_named_not_tabled(tmp_path: Path):
     table = table_after(markdown, "### auroc by prefix length (events)")
     assert [row[0] for row in table[1:]] == ["2"] and "nan" not in markdown
     assert "No auroc at prefix length (events) 40: their test rows hold fewer than two classes" in markdown
+
+
+def test_one_reader_of_result_json_for_the_report_the_sweep_summary_and_predict(multirun: Path):
+    from behave.predict import load_record
+    from behave.training.result import UnreadableResult, find_result_files, read_result
+    from behave.training.summary import sweep_rows
+
+    damaged = multirun / "0" / "result.json"
+    damaged.write_text(damaged.read_text()[:50])  # half-written, as a killed writer would leave it
+    with pytest.raises(UnreadableResult, match=str(damaged)):
+        read_result(multirun / "0")
+    with pytest.raises(DataError, match="result.json: cannot be read"):
+        load_record(multirun / "0")
+    assert [row["status"] for row in sweep_rows(multirun)].count("unreadable") == 1
+    assert len(load_records([multirun])) == len(find_result_files([multirun])) - 1
+
+
+def test_embedding_tables_are_read_as_written(tmp_path: Path):
+    from behave.training.embedding_table import read_embedding_table, vectors_of, write_embedding_table
+
+    vectors = np.random.default_rng(0).normal(size=(12, 11)).astype(np.float32)  # dim_10 sorts before dim_2
+    described = pd.DataFrame({"token": [f"t{i}" for i in range(12)], "train_freq": np.arange(12)})
+    path = write_embedding_table(tmp_path / "token_embeddings.parquet", described, vectors)
+    table = read_embedding_table(path)
+    assert list(table.columns[:2]) == ["token", "train_freq"] and np.array_equal(vectors_of(table), vectors)
+    assert read_embedding_table(tmp_path / "absent.parquet") is None
+    with pytest.raises(ValueError, match="11 described rows for 12 vectors"):
+        write_embedding_table(path, described.iloc[:11], vectors)
+
+
+def test_a_runs_prediction_file_is_read_as_written_by_class_index(tmp_path: Path):
+    from behave.training.predictions import read_predictions, scores_table, write_predictions
+
+    probs = np.random.default_rng(1).dirichlet(np.ones(12), size=5)  # prob_10 sorts before prob_2
+    ids = np.array(["e", "d", "c", "b", "a"])
+    write_predictions(tmp_path, ids, np.arange(5), np.full(5, None), np.arange(5), probs)
+    read = read_predictions(tmp_path)
+    assert list(read.sequence_ids) == ["a", "b", "c", "d", "e"]  # sorted by (sequence id, cutoff)
+    assert np.array_equal(read.probs, probs[::-1]) and np.array_equal(read.labels, np.arange(5)[::-1])
+    # behave-predict's file names each class: its columns never read as class indices.
+    names = [f"class {k}" for k in range(12)]
+    table = scores_table(ids, probs, names)
+    assert [c for c in table.columns if c.startswith("prob")] == [f"prob[class {k}]" for k in range(12)]
+    assert not any(c.startswith("prob_") for c in table.columns)

@@ -207,3 +207,23 @@ def test_data_loader_yields_event_batches_covering_the_part():
     assert index.tolist() == list(range(40))
     assert all(b.tokens.shape[1] == int(b.lengths.max()) <= 64 for b in batches)
     assert all((b.tokens[b.mask] == 2).all() and (b.tokens[~b.mask] == 0).all() for b in batches)
+
+
+def test_static_attributes_and_event_fields_are_standardised_by_one_rule():
+    from behave.data.scaler import column_moments, mean_and_std, standardise
+    from behave.data.static import StaticEncoder
+
+    rng = np.random.default_rng(3)
+    values = np.where(rng.random(500) < 0.1, np.nan, rng.normal(40.0, 12.0, 500))
+    present = values[~np.isnan(values)]
+    mean, std = mean_and_std([column_moments(values)])
+    assert (mean, std) == (float(present.mean()), float(present.std()))  # numpy's, bit for bit
+    # Three parts summed around the first part's mean give the whole column's statistics.
+    first = column_moments(values[:100])
+    parts = [first, column_moments(values[100:300], first.shift), column_moments(values[300:], first.shift)]
+    assert np.allclose(mean_and_std(parts), (mean, std), rtol=1e-12)
+    encoder = StaticEncoder().fit(pd.DataFrame({"age": values}))
+    encoded = encoder.transform(pd.DataFrame({"age": values}))
+    assert encoder.columns == ["age", "age_missing"]
+    assert np.array_equal(encoded[:, 0], standardise(values, mean, std).astype(np.float32))
+    assert np.array_equal(encoded[:, 1], np.isnan(values)) and (encoded[np.isnan(values), 0] == 0).all()

@@ -154,7 +154,7 @@ def test_predict_reproduces_the_runs_test_predictions(runs, test_events, model):
 
     saved = pd.read_parquet(runs[model] / "test_predictions.parquet").set_index("sequence_id")
     scored = predict(runs[model], test_events).set_index("sequence_id").loc[saved.index]
-    np.testing.assert_allclose(scored["prob_1"], saved["prob_1"], atol=1e-5)
+    np.testing.assert_allclose(scored["prob[1]"], saved["prob_1"], atol=1e-5)
     assert set(scored["predicted"]) <= {"0", "1"}
 
 
@@ -174,11 +174,11 @@ def test_predict_maps_unseen_tokens_to_unknown_without_refitting(runs, test_even
     main([f"run_dir={runs[model]}", f"input={new_file}", f"output={output}"])
     scores = pd.read_csv(output).set_index("sequence_id")
     saved = pd.read_parquet(runs[model] / "test_predictions.parquet").set_index("sequence_id")
-    assert len(scores) == len(saved) and scores["prob_1"].between(0, 1).all()
-    moved = (scores.loc[changed_users, "prob_1"] - saved.loc[changed_users, "prob_1"]).abs()
+    assert len(scores) == len(saved) and scores["prob[1]"].between(0, 1).all()
+    moved = (scores.loc[changed_users, "prob[1]"] - saved.loc[changed_users, "prob_1"]).abs()
     assert moved.max() > 1e-4  # the unseen tokens reached the model as <unk>, changing its output
     untouched = saved.index.difference(changed_users)
-    np.testing.assert_allclose(scores.loc[untouched, "prob_1"], saved.loc[untouched, "prob_1"], atol=1e-5)
+    np.testing.assert_allclose(scores.loc[untouched, "prob[1]"], saved.loc[untouched, "prob_1"], atol=1e-5)
     assert (runs[model] / "pipeline.json").read_text() == pipeline_before
 
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from behave.data import feature_file
 from behave.data.errors import DataError
-from behave.tasks import dataset
-from behave.tasks.dataset import FeatureFile, RowsOf
+from behave.data.feature_file import FeatureFile, RowsOf
 from behave.train import run
 from behave.training.booster_checkpoint import BoosterCheckpoint
 from behave.training.xgboost_external import IN_MEMORY_BYTES_PER_CELL, PAGES, ExternalMemory
@@ -103,10 +103,12 @@ def test_feature_file_batches_are_the_rows_in_order(tmp_path):
 
 
 def test_feature_files_keep_row_groups_small_enough_to_read_in_batches(tmp_path, monkeypatch):
-    monkeypatch.setattr(dataset, "ROW_GROUP_BYTES", 4000)  # 100 rows of 10 float32 columns
+    monkeypatch.setattr(feature_file, "ROW_GROUP_BYTES", 4000)  # 100 rows of 10 float32 columns
     table = pd.DataFrame(np.arange(10_000, dtype=np.float32).reshape(1000, 10), columns=list("abcdefghij"))
     path = tmp_path / "features.parquet"
-    dataset.write_frames([table.iloc[:550], table.iloc[550:]], path)  # two chunks, as a large task writes
+    feature_file.write_frames(
+        [table.iloc[:550], table.iloc[550:]], path
+    )  # two chunks, as a large task writes
     groups = pq.ParquetFile(path).metadata
     assert max(groups.row_group(i).num_rows for i in range(groups.num_row_groups)) == 100
     pd.testing.assert_frame_equal(pd.read_parquet(path), table)

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,16 @@ from behave.data.errors import DataError
 PIPELINE_VERSION = 3
 
 
-def fingerprint(payload: Any) -> str:
-    """16 hex chars of the sha256 of a JSON-serialisable payload (key order does not matter)."""
+def digest(payload: Any) -> str:
+    """The sha256 (64 hex chars) of a JSON-serialisable payload (key order does not matter): the one digest
+    of configs, for cache keys and for what a checkpoint folder was written for."""
     text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def fingerprint(payload: Any) -> str:
+    """The first 16 hex chars of `digest`: the name of a cache folder."""
+    return digest(payload)[:16]
 
 
 def file_digest(path: str | Path) -> dict[str, Any]:
@@ -105,25 +112,14 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         raise
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to a temp file in the same folder, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2, default=str)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temp)
-        raise
-
-
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """A temp path to write (e.g. a parquet file) that is renamed to `path` on success."""
+    """A temp path beside `path` to write (any file) that is renamed to `path` on success and removed on
+    error: readers see the old file or the whole new one, never half of it. The one atomic file write."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    # A unique name per writer: two threads or processes writing the same file never share a temp file.
+    temp = path.with_name(f".tmp-{path.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         yield temp
         os.replace(temp, path)
@@ -131,3 +127,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temp)
         raise
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON to `path` atomically (`atomic_path`)."""
+    with atomic_path(path) as temp:
+        temp.write_text(json.dumps(payload, indent=2, default=str))

@@ -17,6 +17,21 @@ def is_missing(values: pd.Series) -> pd.Series:
     return missing
 
 
+# The 0/1 column beside an input that had missing values in training (tree features, static and per-event
+# neural inputs alike): `<name>_missing`.
+MISSING_SUFFIX = "_missing"
+
+
+def missing_flag(name: str) -> str:
+    """The name of the missing-value flag of column `name`."""
+    return f"{name}{MISSING_SUFFIX}"
+
+
+def flagged_column(name: str) -> str | None:
+    """The column a missing-value flag named `name` flags, or None when `name` is no such flag."""
+    return name.removesuffix(MISSING_SUFFIX) if name.endswith(MISSING_SUFFIX) else None
+
+
 def require_columns(frame: pd.DataFrame, name: str, roles: dict[str, str]) -> None:
     """Every configured column is present and holds one plain value per cell."""
     for column, role in roles.items():

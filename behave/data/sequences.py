@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from behave.data.columns import flagged_column, missing_flag
 from behave.data.event_log import EventLog
+from behave.data.scaler import Moments, column_moments, mean_and_std, standardise
 from behave.data.spec import Keep, NumericTransform, SequenceSpec
 
 GAP_COLUMN = "log1p_gap_s"
@@ -57,33 +59,22 @@ class NumericScaler:
         Squares are summed around `shifts` (each column's mean over the first part, its own mean when None),
         so parts add up in one pass and a column far from zero (unix times) keeps its precision.
         """
-        moments = {}
-        for name, values in self._raw_columns(part).items():
-            present = values[~np.isnan(values)]
-            total = float(present.sum())
-            shift = shifts[name] if shifts is not None else (total / len(present) if len(present) else 0.0)
-            centred = present - shift
-            centred_total = float(centred.sum())
-            squares = float(np.multiply(centred, centred, out=centred).sum())
-            moments[name] = Moments(len(values), len(present), total, shift, centred_total, squares)
-        return moments
+        columns = self._raw_columns(part)
+        return {
+            name: column_moments(values, None if shifts is None else shifts[name])
+            for name, values in columns.items()
+        }
 
     def fit_moments(self, parts: list[dict[str, Moments]]) -> NumericScaler:
         """Means, standard deviations and columns from the `moments` of every part of train (the same
-        shifts in all). With one part these are numpy's mean and std of the column, bit for bit."""
+        shifts in all), by the one standardiser's rule (`scaler.mean_and_std`)."""
         self.columns_, self.mean_, self.std_ = [], {}, {}
         for name in parts[0]:
             column = [part[name] for part in parts]
-            present = sum(m.present for m in column)
-            total = column[0].total if len(column) == 1 else sum(m.total for m in column)
-            squares = column[0].squares if len(column) == 1 else sum(m.squares for m in column)
-            offset = sum(m.centred for m in column) / present if present else 0.0  # mean - shift
-            self.mean_[name] = total / present if present else 0.0
-            std = float(np.sqrt(max(squares / present - offset * offset, 0.0))) if present else 1.0
-            self.std_[name] = std if std > 1e-12 else 1.0
+            self.mean_[name], self.std_[name] = mean_and_std(column)
             self.columns_.append(name)
-            if present < sum(m.events for m in column):
-                self.columns_.append(f"{name}_missing")
+            if sum(m.present for m in column) < sum(m.events for m in column):
+                self.columns_.append(missing_flag(name))
         return self
 
     def transform(self, log_: EventLog) -> np.ndarray:
@@ -91,13 +82,11 @@ class NumericScaler:
         raw = self._raw_columns(log_)
         out = np.zeros((log_.n_events, len(self.columns_)), dtype=np.float32)
         for j, column in enumerate(self.columns_):
-            if column.endswith("_missing") and column not in raw:
-                out[:, j] = np.isnan(raw[column.removesuffix("_missing")])
+            flagged = flagged_column(column)
+            if flagged is not None and column not in raw:
+                out[:, j] = np.isnan(raw[flagged])
                 continue
-            scaled = raw[column] - self.mean_[column]  # a new array: the log's own column stays untouched
-            scaled /= self.std_[column]
-            scaled[~np.isfinite(scaled)] = 0.0
-            out[:, j] = scaled
+            out[:, j] = standardise(raw[column], self.mean_[column], self.std_[column])
         return out
 
     def state_dict(self) -> dict:
@@ -106,19 +95,6 @@ class NumericScaler:
     @classmethod
     def from_state_dict(cls, state: dict, spec: SequenceSpec) -> NumericScaler:
         return cls(spec, state["fields"], state["columns"], state["mean"], state["std"])
-
-
-@dataclass(frozen=True)
-class Moments:
-    """Of one raw input column over some events: events, present values, their sum, and the sum and sum of
-    squares of (value - shift)."""
-
-    events: int
-    present: int
-    total: float
-    shift: float
-    centred: float
-    squares: float
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,14 @@ def _stratified(units, labels, unit_of_sequence, fractions, seed) -> list[np.nda
     return [train, val, test]
 
 
+def permutation_fold(n: int, folds: int, fold: int, rng: np.random.Generator) -> np.ndarray:
+    """(n,) bool: the members of fold `fold` (1-based) of a k-fold of n items, each item's fold its place in
+    a random permutation modulo k (folds differ in size by at most one). The rating task's k-fold over
+    ratings; sequences use `_kfold` (scikit-learn's, stratified by label). Both stay as they are: each
+    defines folds that published results were computed on."""
+    return (rng.permutation(n) % folds) == fold - 1
+
+
 def _kfold(units, labels, unit_of_sequence, fractions, spec: SplitSpec) -> list[np.ndarray]:
     """Fold `spec.fold` (1-based) of a seeded, stratified k-fold over units is test; val from the rest."""
     if not 2 <= spec.folds <= len(units) or not 1 <= spec.fold <= spec.folds:

@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from behave.data.columns import missing_flag
 from behave.data.levels import Levels, fit_levels, one_hot_into
+from behave.data.scaler import column_moments, mean_and_std, standardise
 from behave.data.spec import StaticSpec
 
 
@@ -46,14 +48,9 @@ class StaticEncoder:
     def fit(self, static: pd.DataFrame) -> StaticEncoder:
         for column in static.columns:
             if _is_numeric(static[column]):
-                values = numeric_values(static, column)
-                present = values[~np.isnan(values)]
-                std = float(present.std()) if len(present) else 1.0
-                self.numeric_[column] = NumericStats(
-                    mean=float(present.mean()) if len(present) else 0.0,
-                    std=std if std > 1e-12 else 1.0,
-                    has_missing=bool(len(present) < len(values)),
-                )
+                moments = column_moments(numeric_values(static, column))
+                mean, std = mean_and_std([moments])
+                self.numeric_[column] = NumericStats(mean, std, has_missing=moments.present < moments.events)
             else:
                 self.categorical_[column] = fit_levels(pd.Categorical(static[column]), self.spec.max_values)
         return self
@@ -63,7 +60,7 @@ class StaticEncoder:
         """Names of the encoded columns, in `transform` order."""
         names = []
         for column, stats in self.numeric_.items():
-            names += [column] + ([f"{column}_missing"] if stats.has_missing else [])
+            names += [column] + ([missing_flag(column)] if stats.has_missing else [])
         for column, levels in self.categorical_.items():
             names += [f"{column}[{value}]" for value in levels.labels]
         return names
@@ -74,10 +71,9 @@ class StaticEncoder:
         position = 0
         for column, stats in self.numeric_.items():
             values = numeric_values(static, column)
-            missing = np.isnan(values)
-            out[:, position] = np.where(missing, 0.0, (values - stats.mean) / stats.std)
+            out[:, position] = standardise(values, stats.mean, stats.std)
             if stats.has_missing:
-                out[:, position + 1] = missing
+                out[:, position + 1] = np.isnan(values)
             position += 1 + int(stats.has_missing)
         for column, levels in self.categorical_.items():
             codes = levels.codes(pd.Categorical(static[column]))

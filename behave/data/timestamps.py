@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
+from behave.data.columns import is_missing
 from behave.data.errors import DataError, describe_rows
 from behave.data.spec import EventSchema
 
@@ -22,14 +23,6 @@ from behave.data.spec import EventSchema
 SECONDS_LIMIT = 1e11
 FUTURE_MARGIN_S = 365 * 86400.0
 UNIT_HINTS = ((1e14, "unix_ms"), (1e17, "microseconds"), (np.inf, "nanoseconds"))
-
-
-def is_missing(values: pd.Series) -> pd.Series:
-    """NaN/None, or text that is empty after stripping."""
-    missing = values.isna()
-    if values.dtype == object or pd.api.types.is_string_dtype(values):
-        missing |= values.astype("string").str.strip().eq("").fillna(False).astype(bool)
-    return missing
 
 
 def parse_timestamps(events: pd.DataFrame, schema: EventSchema, name: str) -> tuple[np.ndarray, list[str]]:

@@ -24,8 +24,7 @@ from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
 from behave.data.pipeline import FittedPipeline
 from behave.explain.planted import PLANTED, event_truth, planted_scores, tree_effect_scores
-from behave.explain.summary import example_strips, top_bigrams, top_tokens
-from behave.explain.tabular import feature_kind
+from behave.explain.summary import add_kind_shares, example_strips, top_bigrams, top_tokens
 from behave.predict import checked_model_config, load_record
 from behave.tasks.dataset import prepare_task
 
@@ -66,8 +65,7 @@ def check_trees_against_planted(table, data) -> dict | None:
     if PLANTED not in raw.events.columns:
         return None
     truth = event_truth(raw.events, data.spec.schema.sequence_id)
-    kinds = {name: feature_kind(name) for name in data.feature_names}
-    return tree_effect_scores(table, truth, kinds)
+    return tree_effect_scores(table, truth, data.feature_kinds)
 
 
 def explain(run_dir: Path, rows: int = 1000) -> dict:
@@ -80,6 +78,8 @@ def explain(run_dir: Path, rows: int = 1000) -> dict:
     data = prepare_task(config.data, instantiate(config.task))
     inputs = first_rows(data.inputs("test"), rows)
     explanation = recipe.explain(run_dir, inputs, data.spec)
+    if explanation.kind == "features":
+        add_kind_shares(explanation, data.feature_kinds)
     out = run_dir / EXPLANATIONS
     out.mkdir(exist_ok=True)
     table = explanation.table

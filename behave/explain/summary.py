@@ -1,7 +1,8 @@
 """Attributions of one run's predictions, as tables and a summary the report reads.
 
     features  (tree models) one row per predicted row: each feature's SHAP contribution to the margin,
-              plus `bias`; summary: the share of |contribution| per kind of feature, the top features
+              plus `bias`; summary: the share of |contribution| per kind of feature (`add_kind_shares`,
+              from the kinds the task declared), the top features
     events    (neural models) one row per (predicted row, event): the event's integrated-gradients
               attribution, its position from the end (1 = the last event the row saw) and its token;
               summary: the share of |attribution| by position from the end, the top tokens
@@ -48,11 +49,21 @@ def _features(
     summary = {
         "method": method,
         "rows": len(table),
-        "share_by_kind": share_by_kind(values, names).astype(float).round(4).to_dict(),
         "top_features": [[name, round(float(v), 5)] for name, v in magnitude.head(15).items()],
         "seconds": round(time.perf_counter() - started, 2),
     }
     return Explanation("features", table, summary)
+
+
+def add_kind_shares(explanation: Explanation, kinds: dict[str, str]) -> None:
+    """Add to a feature explanation's summary the share of |contribution| per kind of feature; `kinds` the
+    task's declared kind of each feature column (`TaskDataset.feature_kinds`)."""
+    missing = [name for name in kinds if name not in explanation.table.columns]
+    if missing:
+        raise ValueError(f"the explanation has no contributions for the features {missing[:10]}")
+    values = explanation.table[list(kinds)].to_numpy()
+    shares = share_by_kind(values, list(kinds.values()))
+    explanation.summary["share_by_kind"] = shares.astype(float).round(4).to_dict()
 
 
 def linear_explanation(model, features: pd.DataFrame, names: list[str]) -> Explanation:

@@ -1,5 +1,6 @@
 """Why a tree model decides: exact per-prediction SHAP values from the boosting libraries themselves
-(XGBoost's `pred_contribs`, LightGBM's `pred_contrib`: TreeSHAP), summed by kind of feature.
+(XGBoost's `pred_contribs`, LightGBM's `pred_contrib`: TreeSHAP), summed by kind of feature (each column's
+kind is declared by the feature group or task that writes it: `TaskDataset.feature_kinds`).
 
 Contributions are on the margin (log-odds for a binary label): a row's contributions plus the bias sum to
 its margin. Multiclass rows: the contributions to the predicted class.
@@ -7,29 +8,8 @@ its margin. Multiclass rows: the contributions to the predicted class.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
-
-# Kinds of the pipeline's feature columns (behave/data/features), by the names the builder gives them.
-# One rule, in the order tried: the first pattern that matches a column names its kind.
-KINDS = (
-    ("static attributes", r"^static\."),
-    ("bigrams", r"^bigram_count\["),
-    ("recency: first / last events, last k, recent window", r"^(first|last\d*|last_\w+)\."),
-    ("shape and timing", r"^(n_events|duration_s|gap_s_|start_hour|start_weekday)"),
-    ("token counts and shares", r"^(token_count|token_share|distinct_tokens)"),
-    ("field value counts and shares", r"_(count|share)\[|^distinct\."),
-    ("numeric aggregates", r"_(count|sum|mean|std|min|max)$"),
-)
-
-
-def feature_kind(name: str) -> str:
-    for kind, pattern in KINDS:
-        if re.search(pattern, name):
-            return kind
-    return "other"
 
 
 def contributions(model, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -60,8 +40,9 @@ def _rounds(model) -> tuple[int, int]:
     return (0, int(best) + 1) if best is not None else (0, 0)
 
 
-def share_by_kind(values: np.ndarray, names: list[str]) -> pd.Series:
-    """Share of the mean absolute contribution held by each kind of feature (sums to 1)."""
-    magnitude = pd.Series(np.abs(values).mean(axis=0), index=names)
-    by_kind = magnitude.groupby([feature_kind(name) for name in names]).sum()
+def share_by_kind(values: np.ndarray, kinds: list[str]) -> pd.Series:
+    """Share of the mean absolute contribution held by each kind of feature (sums to 1); `kinds` (F,) the
+    kind of each column of `values`, as the task's feature table records them."""
+    magnitude = pd.Series(np.abs(values).mean(axis=0))
+    by_kind = magnitude.groupby(kinds).sum()
     return (by_kind / by_kind.sum()).sort_values(ascending=False)

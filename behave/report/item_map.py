@@ -17,7 +17,8 @@ import pandas as pd
 
 from behave.report import plots
 from behave.report.document import Block, Figure, Heading, Paragraph, Table
-from behave.report.records import ITEM_EMBEDDINGS_FILE, RunRecord
+from behave.report.records import RunRecord
+from behave.training.embedding_table import ITEM_EMBEDDINGS_FILE, n_dims, read_embedding_table, vectors_of
 
 MIN_RATINGS = 20
 # The runs the map prefers, best first: the model with biases separates taste from popularity.
@@ -43,8 +44,8 @@ def item_run(records: list[RunRecord]) -> tuple[RunRecord, pd.DataFrame] | None:
         key=lambda r: (rank.get(r.model, len(rank)), r.model, r.seed if r.seed is not None else 1 << 30)
     )
     for record in runs:
-        table = pd.read_parquet(record.run_dir / ITEM_EMBEDDINGS_FILE)
-        if any(c.startswith("dim_") for c in table.columns) and len(table):
+        table = read_embedding_table(record.run_dir / ITEM_EMBEDDINGS_FILE)
+        if n_dims(table) and len(table):
             return record, table
     return None
 
@@ -54,7 +55,7 @@ def build_item_map(record: RunRecord, table: pd.DataFrame, min_ratings: int = MI
     items = table[table["train_freq"] >= min_ratings].reset_index(drop=True)
     if len(items) < 3:
         return None
-    vectors = items[[c for c in items.columns if c.startswith("dim_")]].to_numpy(dtype=float)
+    vectors = vectors_of(items)
     centred = vectors - vectors.mean(axis=0)
     _, singular, components = np.linalg.svd(centred, full_matrices=False)
     variance = singular**2

@@ -14,6 +14,7 @@ from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
 from behave.report.records import Predictions  # noqa: E402
+from behave.training.embedding_table import vectors_of  # noqa: E402
 
 SPECIAL_TOKENS = frozenset({"<pad>", "<unk>"})
 # Token kinds beyond this many share one colour: a legend of 40 entries helps nobody. 15 + "other" fit the
@@ -216,7 +217,7 @@ def embedding_groups(table: pd.DataFrame) -> pd.Series:
 def plot_embedding_map(table: pd.DataFrame, title: str, path: Path, n_labels: int = 12) -> Path:
     """2-D PCA of token embeddings (columns token, field0, [field1,] train_freq, dim_*), coloured by kind."""
     table = table[~table["token"].isin(SPECIAL_TOKENS)].reset_index(drop=True)
-    dims = table[[c for c in table.columns if c.startswith("dim_")]].to_numpy(dtype=float)
+    dims = vectors_of(table)
     coords = PCA(n_components=2).fit_transform(dims) if len(table) >= 2 else np.zeros((len(table), 2))
     groups = embedding_groups(table)
     fig, ax = plt.subplots(figsize=(9, 5.5))

@@ -18,10 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-RESULT_FILE = "result.json"
-PREDICTIONS_FILE = "test_predictions.parquet"
-EMBEDDINGS_FILE = "token_embeddings.parquet"
-ITEM_EMBEDDINGS_FILE = "item_embeddings.parquet"
+# The record and prediction files are read by their owners' readers; these names are the report's API.
+from behave.training.embedding_table import TOKEN_EMBEDDINGS_FILE, read_embedding_table
+from behave.training.predictions import Predictions as Predictions
+from behave.training.predictions import UnreadablePredictions as UnreadablePredictions
+from behave.training.predictions import read_predictions
+from behave.training.result import UnreadableResult, read_result
+from behave.training.result import find_result_files as find_result_files
 
 
 @dataclass(frozen=True)
@@ -78,43 +81,6 @@ class RunRecord:
         return float(value) if isinstance(value, int | float) else np.nan
 
 
-@dataclass(frozen=True)
-class Predictions:
-    """Test predictions sorted by (sequence id, cutoff): one row per test row of the task.
-
-    sequence_ids (n,), cutoffs (n,) events each row saw, groups (n,) evaluation group name or None,
-    labels (n,) int class index (float target for regression tasks), probs (n, C) class probabilities, or
-    (n, 1) the predicted value for regression tasks.
-    """
-
-    sequence_ids: np.ndarray
-    cutoffs: np.ndarray
-    groups: np.ndarray
-    labels: np.ndarray
-    probs: np.ndarray
-
-    def take(self, rows: np.ndarray) -> Predictions:
-        return Predictions(
-            self.sequence_ids[rows],
-            self.cutoffs[rows],
-            self.groups[rows],
-            self.labels[rows],
-            self.probs[rows],
-        )
-
-    def in_group(self, name: str) -> Predictions:
-        return self.take(np.flatnonzero(self.groups == name))
-
-    @property
-    def scores(self) -> np.ndarray:
-        """What the paired comparison scores, by the file's shape: the one predicted value (n,), the
-        positive-class probability (n,) of two classes, else all of probs (n, C). Whether the section
-        compares errors or AUROCs is the headline's fact (`report.headline`), not read from here."""
-        if self.probs.shape[1] == 1:
-            return self.probs[:, 0]
-        return self.probs[:, 1] if self.probs.shape[1] == 2 else self.probs
-
-
 def expand_paths(paths: Iterable[str]) -> list[Path]:
     """Expand globs ourselves (shells on Windows and quoted arguments do not); keep literal paths as given."""
     expanded: list[Path] = []
@@ -122,17 +88,6 @@ def expand_paths(paths: Iterable[str]) -> list[Path]:
         matches = sorted(glob.glob(path, recursive=True)) if glob.has_magic(path) else [path]
         expanded.extend(Path(match) for match in matches)
     return expanded
-
-
-def find_result_files(paths: Iterable[Path]) -> list[Path]:
-    """Every result.json at or below the given folders and files, without duplicates, in path order."""
-    found: set[Path] = set()
-    for path in paths:
-        if path.is_file() and path.name == RESULT_FILE:
-            found.add(path.resolve())
-        elif path.is_dir():
-            found.update(p.resolve() for p in path.rglob(RESULT_FILE))
-    return sorted(found)
 
 
 def parse_record(raw: dict[str, Any], result_file: Path) -> RunRecord:
@@ -157,9 +112,9 @@ def load_records(paths: Iterable[Path]) -> list[RunRecord]:
     records = []
     for result_file in find_result_files(paths):
         try:
-            raw = json.loads(result_file.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            print(f"behave-report: skipping unreadable {result_file}: {error}", file=sys.stderr)
+            raw = read_result(result_file)
+        except UnreadableResult as error:
+            print(f"behave-report: skipping unreadable {error}", file=sys.stderr)
             continue
         records.append(parse_record(raw, result_file))
     return records
@@ -195,32 +150,7 @@ def group_by_dataset(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
 
 def load_predictions(record: RunRecord) -> Predictions | None:
     """The run's test predictions sorted by (sequence id, cutoff), or None when the file is missing."""
-    path = record.run_dir / PREDICTIONS_FILE
-    if not path.exists():
-        return None
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as error:  # a truncated or foreign file: pyarrow raises several types
-        raise UnreadablePredictions(f"{path}: cannot be read ({type(error).__name__}: {error})") from None
-    if "cutoff" not in frame:  # records written before tasks: one row per whole sequence
-        frame = frame.assign(cutoff=0, group=None)
-    frame = frame.sort_values(["sequence_id", "cutoff"], kind="stable")
-    regression = "prediction" in frame  # regression tasks write one predicted value per row
-    if regression:
-        value_columns = ["prediction"]
-    else:
-        value_columns = sorted((c for c in frame.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
-    return Predictions(
-        sequence_ids=frame["sequence_id"].to_numpy(),
-        cutoffs=frame["cutoff"].to_numpy(dtype=np.int64),
-        groups=frame["group"].to_numpy(dtype=object),
-        labels=frame["label"].to_numpy(dtype=np.float64 if regression else np.int64),
-        probs=frame[value_columns].to_numpy(dtype=np.float64),
-    )
-
-
-class UnreadablePredictions(ValueError):
-    """A prediction file that exists but cannot be read (truncated by a kill or a full disk)."""
+    return read_predictions(record.run_dir)
 
 
 def readable_predictions(records: list[RunRecord]) -> tuple[dict[Path, Predictions | None], list[str]]:
@@ -250,5 +180,4 @@ def check_same_rows(reference: Predictions, other: Predictions, what: str) -> No
 
 def load_embeddings(record: RunRecord) -> pd.DataFrame | None:
     """The run's token embedding table (token, field0, train_freq, dim_*), or None when absent."""
-    path = record.run_dir / EMBEDDINGS_FILE
-    return pd.read_parquet(path) if path.exists() else None
+    return read_embedding_table(record.run_dir / TOKEN_EMBEDDINGS_FILE)

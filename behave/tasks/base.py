@@ -77,6 +77,10 @@ class Task(Protocol):
         consecutive rows (written one at a time, so the table never has to fit in memory whole)."""
         ...
 
+    def feature_kinds(self, base: PreparedDataset) -> dict[str, str]:
+        """The kind (`data.features.kinds.FeatureKind` label) of each column `features` writes, in order."""
+        ...
+
     def row_ids(self, base: PreparedDataset, rows: TaskRows) -> dict[str, np.ndarray]:
         """Entity indices per row (e.g. user and item), fitted on the training rows; {} for none."""
         ...
@@ -119,6 +123,9 @@ class SequenceSplitTask:
 
     def strata(self, log_: EventLog) -> np.ndarray:
         return log_.labels
+
+    def feature_kinds(self, base: PreparedDataset) -> dict[str, str]:
+        return {}  # no tabular features unless the task writes them
 
     def row_ids(self, base: PreparedDataset, rows: TaskRows) -> dict[str, np.ndarray]:
         return {}
@@ -183,6 +190,9 @@ class ClassificationTask(SequenceSplitTask):
             yield base.pipeline.feature_table(cut, token_ids)
             del cut, token_ids
             release_pages(*log_arrays(base.log), base.events.tokens)
+
+    def feature_kinds(self, base: PreparedDataset) -> dict[str, str]:
+        return base.pipeline.features.feature_kinds
 
     @classmethod
     def scored_kind(cls, label_kind: str) -> str:

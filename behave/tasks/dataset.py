@@ -7,29 +7,31 @@ same data; each task's rows and features are cached beside it, under `<base>/tas
     features.parquet   (R, F) float32 tabular features of each row (the task decides from what; by default
                        the first cutoff[r] events of its sequence)
     ids.parquet        entity indices per row (a rating task's user and item), when the task has them
-    task.json          the task's config, group names, info and card (written last: marks a complete cache)
+    task.json          the task's config, group names, info, card and the kind of each feature column
+                       (`feature_kinds`, declared by the task; written last: marks a complete cache)
+
+The feature file's storage is `behave.data.feature_file`.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from omegaconf import DictConfig
 
 from behave.data.cache import atomic_directory, cache_writes, fingerprint
 from behave.data.config import build_source, dataset_spec
 from behave.data.errors import DataError
-from behave.data.inputs import RowInputs, frame_batches
+from behave.data.feature_file import FeatureFile, RowsOf, write_frames
+from behave.data.features.kinds import checked_kinds
+from behave.data.inputs import RowInputs
 from behave.data.prepared import PreparedDataset, prepare
 from behave.data.spec import DatasetSpec
 from behave.data.split import PARTS
@@ -50,6 +52,8 @@ class TaskDataset:
     card: dict
     ids: pd.DataFrame = field(default_factory=pd.DataFrame)
     info: dict = field(default_factory=dict)
+    # name -> kind (`FeatureKind` label) of each feature column, in column order, as the task declared them.
+    feature_kinds: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def features(self) -> pd.DataFrame:
@@ -131,87 +135,24 @@ def task_dataset(base: PreparedDataset, task: Task) -> TaskDataset:
     rows = TaskRows.from_frame(pd.read_parquet(folder / "rows.parquet"), meta["group_names"])
     ids = pd.read_parquet(folder / "ids.parquet")
     features = FeatureFile(folder / "features.parquet", len(rows))
-    return TaskDataset(base, task, rows, features, meta["card"], ids, meta["info"])
+    if "feature_kinds" not in meta:  # the cache key's format version rules this out; never guess the kinds
+        raise DataError(f"{folder / 'task.json'} records no feature kinds: delete {folder} to rebuild it")
+    return TaskDataset(base, task, rows, features, meta["card"], ids, meta["info"], meta["feature_kinds"])
 
 
-@dataclass(frozen=True)
-class FeatureFile:
-    """A task's cached features.parquet: read whole when first called (then kept: every part's rows come
-    from one read), its column names without reading it. Pickles as its path (spawned training processes
-    read it themselves, if at all)."""
-
-    path: Path
-    n_rows: int
-    _read: list = field(default_factory=list, compare=False, repr=False)  # [] until read
-
-    def __call__(self) -> pd.DataFrame:
-        if not self._read:
-            features = pd.read_parquet(self.path)
-            if features.columns.empty:  # a task without tabular features (pretraining): no row count is kept
-                features = pd.DataFrame(index=range(self.n_rows))
-            self._read.append(features)
-        return self._read[0]
-
-    def columns(self) -> list[str]:
-        return list(pq.read_schema(self.path).names)
-
-    def batches(self, rows: np.ndarray, batch_rows: int) -> Iterator[np.ndarray]:
-        """(n, F) float32 features of `rows` (ascending), in that order, reading `batch_rows` rows of the
-        file at a time (XGBoost's external memory). The reader decodes a whole row group at once, so what
-        is in memory is one row group and one batch: `write_frames` keeps row groups to ROW_GROUP_BYTES."""
-        if len(rows) > 1 and np.any(np.diff(rows) <= 0):
-            raise ValueError("FeatureFile.batches reads rows in file order: `rows` must be ascending")
-        if self._read:  # already in memory
-            yield from frame_batches(self._read[0], batch_rows, rows)
-            return
-        start = 0
-        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=batch_rows):
-            stop = start + batch.num_rows
-            lo, hi = np.searchsorted(rows, [start, stop])
-            if hi > lo:
-                yield columns_matrix(batch, rows[lo:hi] - start)
-            start = stop
-        if start != self.n_rows:  # a file cut short would silently drop rows from training
-            raise DataError(
-                f"{self.path}: {start:,} rows of features where the task has {self.n_rows:,}; delete the "
-                f"task's cache folder ({self.path.parent}) to rebuild it"
-            )
-
-    def __getstate__(self) -> dict:
-        return {"path": self.path, "n_rows": self.n_rows, "_read": []}
+# Bump when what a task folder holds changes for the same task (2: task.json records `feature_kinds`), so a
+# folder written before is rebuilt, never read as the new format.
+TASK_CACHE_FORMAT = 2
 
 
-@dataclass(frozen=True)
-class RowsOf:
-    """Some rows of a feature table (a frame, or a `FeatureFile`), taken when called."""
-
-    table: pd.DataFrame | FeatureFile
-    rows: np.ndarray
-
-    def __call__(self) -> pd.DataFrame:
-        table = self.table() if callable(self.table) else self.table
-        return table.iloc[self.rows].reset_index(drop=True)
-
-    def batches(self, batch_rows: int) -> Iterator[np.ndarray]:
-        """The rows' features as (n, F) float32 batches, in row order, without reading the whole file."""
-        if isinstance(self.table, FeatureFile):
-            return self.table.batches(self.rows, batch_rows)
-        table = self.table() if callable(self.table) else self.table
-        return frame_batches(table, batch_rows, self.rows)
-
-
-def columns_matrix(batch: pa.RecordBatch, rows: np.ndarray) -> np.ndarray:
-    """Some rows of an Arrow batch of float columns as one (n, F) float32 array (nulls as NaN); a column
-    is read in place where it has no nulls, so the batch is not copied whole on the way."""
-    matrix = np.empty((len(rows), batch.num_columns), dtype=np.float32)
-    for index, column in enumerate(batch.columns):
-        matrix[:, index] = column.to_numpy(zero_copy_only=False)[rows]
-    return matrix
+def task_cache_key(task: Task) -> str:
+    """The name of the task's cache folder: its config and the folder format."""
+    return fingerprint({"task": task.fingerprint(), "format": TASK_CACHE_FORMAT})
 
 
 def task_cache(base: PreparedDataset, task: Task) -> Path:
     """The folder of the task's cached rows and features, built first if needed (nothing is loaded)."""
-    folder = base.directory / "tasks" / fingerprint(task.fingerprint())
+    folder = base.directory / "tasks" / task_cache_key(task)
     if not (folder / "task.json").exists():
         with cache_writes(folder.parent), atomic_directory(folder) as temp:
             _build(base, task, temp)
@@ -223,6 +164,7 @@ def _build(base: PreparedDataset, task: Task, out: Path) -> None:
     rows = task.rows(base.log, base.split)
     rows.to_frame().to_parquet(out / "rows.parquet", index=False)
     feature_names = write_frames(task.features(base, rows), out / "features.parquet")
+    kinds = checked_kinds(task.feature_kinds(base), feature_names, f"task {task.name}'s features")
     ids = task.row_ids(base, rows)
     pd.DataFrame(ids).to_parquet(out / "ids.parquet", index=False)
     card = task_card(rows, base.class_names, task.kind)
@@ -237,37 +179,8 @@ def _build(base: PreparedDataset, task: Task, out: Path) -> None:
     card["prepare_seconds"] = round(time.perf_counter() - started, 2)
     info = task.info(base, rows)
     meta = {"task": task.fingerprint(), "group_names": rows.group_names, "card": card, "info": info}
+    meta["feature_kinds"] = kinds
     (out / "task.json").write_text(json.dumps(meta, indent=2, default=str))
-
-
-# Row groups of a feature file hold at most this many bytes of float32: a reader decodes a whole group at a
-# time, so this bounds what reading a table larger than memory in batches holds (FeatureFile.batches).
-ROW_GROUP_BYTES = 64_000_000
-
-
-def write_frames(frames: pd.DataFrame | Iterable[pd.DataFrame], path: Path) -> list[str]:
-    """Write one frame, or consecutive row chunks of one table, to a Parquet file; returns the columns."""
-    chunks = [frames] if isinstance(frames, pd.DataFrame) else frames
-    writer, writing, columns = None, None, []
-    # Chunk k is written (Arrow releases the GIL) while chunk k + 1 is computed.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        try:
-            for chunk in chunks:
-                table = pa.Table.from_pandas(chunk, preserve_index=False)
-                if writer is None:
-                    # Without dictionary pages: 2x faster to write (feature values rarely repeat in a column).
-                    writer = pq.ParquetWriter(path, table.schema, use_dictionary=False)
-                    columns = list(chunk.columns)
-                    group_rows = max(1, ROW_GROUP_BYTES // (4 * max(len(columns), 1)))
-                if writing is not None:
-                    writing.result()
-                writing = pool.submit(writer.write_table, table, row_group_size=group_rows)
-            if writing is not None:
-                writing.result()
-        finally:
-            if writer is not None:
-                writer.close()
-    return columns
 
 
 def task_card(rows: TaskRows, class_names: list[str], kind: str = "classification") -> dict:

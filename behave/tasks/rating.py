@@ -24,8 +24,9 @@ import pandas as pd
 
 from behave.data.errors import DataError
 from behave.data.event_log import EventLog
+from behave.data.features.kinds import FeatureKind
 from behave.data.prepared import PreparedDataset
-from behave.data.split import PARTS, Split
+from behave.data.split import PARTS, Split, permutation_fold
 from behave.tasks import metric_registry, metrics
 from behave.tasks.base import Evaluation, SequenceSplitTask
 from behave.tasks.rows import TaskRows
@@ -129,7 +130,7 @@ class RatingTask(SequenceSplitTask):
         if self.split == "random":
             test = rng.random(n) < self.test_fraction
         elif self.split == "kfold":
-            test = (rng.permutation(n) % self.folds) == self.fold - 1
+            test = permutation_fold(n, self.folds, self.fold, rng)
         else:
             test = self._movielens_folds(log_, events)
         part = np.full(n, TRAIN, np.int8)
@@ -219,6 +220,19 @@ class RatingTask(SequenceSplitTask):
         for j, name in enumerate(base.pipeline.static.columns):
             columns[f"static.{name}"] = static[:, j]
         return pd.DataFrame({k: np.asarray(v, dtype=np.float32) for k, v in columns.items()})
+
+    def feature_kinds(self, base: PreparedDataset) -> dict[str, str]:
+        """The kinds of `features`' columns, in its order."""
+        kinds = {
+            f"{entity}.{stat}": FeatureKind.RATING_AGGREGATES for entity in ENTITIES for stat in STATISTICS
+        }
+        kinds.update(
+            (f"item.{field}", FeatureKind.ITEM_ATTRIBUTES)
+            for field in base.log.numeric
+            if field != self.target
+        )
+        kinds.update((f"static.{name}", FeatureKind.STATIC) for name in base.pipeline.static.columns)
+        return {name: kind.value for name, kind in kinds.items()}
 
     def family_inputs(self, feature_names: list[str]) -> dict:
         """The dot models see two indices; the tabular family sees aggregates and the item's attributes."""

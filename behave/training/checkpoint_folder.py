@@ -4,17 +4,17 @@ here, so tabular runs do not pay for importing it."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 from pathlib import Path
+
+from behave.data.cache import digest
 
 CHECKPOINTS = "checkpoints"
 WRITTEN_FOR = "config.sha256"
 
 
 def config_digest(config: dict) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
+    return digest(config)
 
 
 def checkpoint_folder(run_dir: Path, config: dict) -> Path:

@@ -24,6 +24,7 @@ from behave.data.vocabulary import Vocabulary
 from behave.explain.summary import Explanation, event_explanation
 from behave.tasks.dataset import TaskDataset
 from behave.training.checkpoints import restore_best
+from behave.training.embedding_table import TOKEN_EMBEDDINGS_FILE, write_embedding_table
 from behave.training.lightning_board import BoardLogger
 from behave.training.pretrain import EncoderInit, FreezeEncoder
 from behave.training.processes import EpochCount, ProcessSettings, epochs_trained, log_device
@@ -178,10 +179,7 @@ def write_embeddings(model, vocabulary: Vocabulary, context: RunContext) -> None
             "train_freq": vocabulary.frequencies_,
         }
     )
-    table = pd.concat(
-        [table, pd.DataFrame(weights, columns=[f"dim_{i}" for i in range(weights.shape[1])])], axis=1
-    )
-    table.to_parquet(context.run_dir / "token_embeddings.parquet", index=False)
+    write_embedding_table(context.run_dir / TOKEN_EMBEDDINGS_FILE, table, weights)
     if context.board is not None:
         metadata = [[t, f, str(n)] for t, f, n in zip(vocabulary.tokens_, field0, vocabulary.frequencies_)]
         context.board.add_embedding(

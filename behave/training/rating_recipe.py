@@ -24,10 +24,11 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.tasks.dataset import TaskDataset
 from behave.training.checkpoints import restore_best
+from behave.training.embedding_table import ITEM_EMBEDDINGS_FILE, write_embedding_table
 from behave.training.lightning_board import BoardLogger
 from behave.training.processes import ProcessSettings, refuse_data_parallel
 from behave.training.recipe import FitOutcome, RunContext
-from behave.training.result import ITEM_EMBEDDINGS_FILE, RATING_RUN_FILE
+from behave.training.result import RATING_RUN_FILE
 
 WEIGHTS_FILE = "model.pt"
 SIZES_FILE = "model_sizes.json"
@@ -123,10 +124,7 @@ def write_item_embeddings(model: pl.LightningModule, info: dict, context: RunCon
     )
     if model.model.item_bias is not None:
         table["bias"] = model.model.item_bias.weight.detach().cpu().numpy()[1:, 0]
-    table = pd.concat(
-        [table, pd.DataFrame(vectors, columns=[f"dim_{i}" for i in range(vectors.shape[1])])], axis=1
-    )
-    table.to_parquet(context.run_dir / ITEM_EMBEDDINGS_FILE, index=False)
+    write_embedding_table(context.run_dir / ITEM_EMBEDDINGS_FILE, table, vectors)
     if context.board is not None and vectors.shape[1] > 0:
         metadata = [[t, g, str(n)] for t, g, n in zip(table["token"], table["field0"], table["train_freq"])]
         context.board.add_embedding("item_embeddings", vectors, metadata, ["item", "group", "train_count"])

@@ -1,26 +1,32 @@
-"""The one record every run writes (`result.json`), also for failed runs, and its prediction file.
+"""The one record every run writes (`result.json`), also for failed runs: its file name, its writer
+(`RunResult.write`) and its reader (`read_result`, `find_result_files`), which the report, the sweep summary,
+behave-predict and a rerun's skip check all use. The prediction file is `behave.training.predictions`.
 
 The report reads only these files, never TensorBoard event files.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from behave.data.cache import atomic_path, write_json_atomic
+from behave.data.cache import write_json_atomic
 from behave.paths import REPO_ROOT
+
+# The prediction file's writer stays importable from here, where runs have always found it.
+from behave.training.embedding_table import ITEM_EMBEDDINGS_FILE as ITEM_EMBEDDINGS_FILE
+from behave.training.predictions import PREDICTIONS_FILE as PREDICTIONS_FILE
+from behave.training.predictions import write_predictions as write_predictions
 
 SCHEMA_VERSION = 2
 RESULT_FILE = "result.json"
-PREDICTIONS_FILE = "test_predictions.parquet"
 # Rating runs: the learned item vectors with each item's names, and whose ratings trained them.
-ITEM_EMBEDDINGS_FILE = "item_embeddings.parquet"
 RATING_RUN_FILE = "rating_run.json"
 
 
@@ -55,6 +61,45 @@ class RunResult:
         write_json_atomic(path, json_plain(asdict(self)))
         return path
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> RunResult:
+        """The result back from what `read_result` read (fields a newer schema added are left out)."""
+        return cls(**{key: record[key] for key in cls.__dataclass_fields__ if key in record})
+
+
+class UnreadableResult(ValueError):
+    """A result.json that exists but cannot be read (half-written by a kill, or not JSON)."""
+
+
+def result_file(run_dir: Path) -> Path:
+    return Path(run_dir) / RESULT_FILE
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """The record a result.json holds (`path`: the file, or its run folder), as written: a failed run's
+    lacks the fields it never reached. UnreadableResult (naming the file) when it cannot be read."""
+    path = Path(path)
+    if path.is_dir():
+        path = result_file(path)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UnreadableResult(f"{path}: cannot be read ({error})") from None
+    if not isinstance(record, dict):
+        raise UnreadableResult(f"{path}: holds {type(record).__name__}, not a run record")
+    return record
+
+
+def find_result_files(paths: Iterable[Path]) -> list[Path]:
+    """Every result.json at or below the given folders and files, without duplicates, in path order."""
+    found: set[Path] = set()
+    for path in map(Path, paths):
+        if path.is_file() and path.name == RESULT_FILE:
+            found.add(path.resolve())
+        elif path.is_dir():
+            found.update(p.resolve() for p in path.rglob(RESULT_FILE))
+    return sorted(found)
+
 
 def json_plain(value: Any) -> Any:
     """JSON-safe: numpy scalars to Python, NaN to None (JSON has no NaN)."""
@@ -85,26 +130,3 @@ def git_commit() -> str | None:
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def write_predictions(
-    run_dir: Path,
-    sequence_ids: np.ndarray,
-    cutoffs: np.ndarray,
-    groups: np.ndarray,
-    labels: np.ndarray,
-    probs: np.ndarray,
-    regression: bool = False,
-) -> Path:
-    """`test_predictions.parquet`, one row per test row of the task (atomic): sequence_id, cutoff (events
-    seen), group (evaluation group name or null), label (class index, or the target of a regression task),
-    then prob_0..prob_{C-1}, or `prediction` for a regression task."""
-    table = pd.DataFrame({"sequence_id": sequence_ids, "cutoff": cutoffs, "group": groups, "label": labels})
-    if regression:
-        table["prediction"] = probs[:, 0]
-    for k in range(0 if regression else probs.shape[1]):
-        table[f"prob_{k}"] = probs[:, k]
-    path = Path(run_dir) / PREDICTIONS_FILE
-    with atomic_path(path) as temp:
-        table.to_parquet(temp, index=False)
-    return path

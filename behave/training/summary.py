@@ -7,7 +7,6 @@ files, so a sweep with a failed job never ends as if all went well.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-RESULT_FILE = "result.json"
+from behave.training.result import UnreadableResult, find_result_files, read_result
 
 
 def interactive() -> bool:
@@ -51,10 +50,10 @@ def run_summary(result: dict) -> str:
 def sweep_rows(sweep_dir: Path) -> list[dict]:
     """One row per job with a readable result.json below `sweep_dir`, in job folder order."""
     rows = []
-    for path in sorted(Path(sweep_dir).rglob(RESULT_FILE)):
+    for path in find_result_files([Path(sweep_dir)]):
         try:
-            rows.append(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):
+            rows.append(read_result(path))
+        except UnreadableResult:
             rows.append({"status": "unreadable", "run_dir": str(path.parent), "model": {"name": "?"}})
     return rows
 

@@ -25,7 +25,8 @@ from torch import nn
 from behave.data.errors import DataError
 from behave.data.vocabulary import Vocabulary
 from behave.tasks.dataset import TaskDataset
-from behave.training.result import ITEM_EMBEDDINGS_FILE, RATING_RUN_FILE
+from behave.training.embedding_table import ITEM_EMBEDDINGS_FILE, read_embedding_table, vectors_of
+from behave.training.result import RATING_RUN_FILE
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def match_tokens(vocabulary: Vocabulary, items: pd.DataFrame, field: str) -> Tok
             "(e.g. data=movielens100k_items)"
         )
     index = {str(raw): row for row, raw in enumerate(items["raw_id"].astype(str))}
-    dims = items[[c for c in items.columns if c.startswith("dim_")]].to_numpy(dtype=np.float32)
+    dims = vectors_of(items, np.float32)
     rows, vectors = [], []
     for token_id, parts in enumerate(vocabulary.parts_):
         row = index.get(str(parts.get(field))) if field in parts else None
@@ -100,7 +101,7 @@ class TokenInit:
                 raise DataError(
                     f"model.token_init.run_dir: {path} does not exist; is {self.run_dir} a rating run?"
                 )
-        return pd.read_parquet(items_path), json.loads(run_path.read_text())
+        return read_embedding_table(items_path), json.loads(run_path.read_text())
 
     def apply(self, embedding: nn.Embedding, vocabulary: Vocabulary, data: TaskDataset) -> dict:
         """Copy matched vectors into `embedding`, freeze it if asked; the summary goes into the run record."""

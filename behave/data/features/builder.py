@@ -101,6 +101,19 @@ class FeatureBuilder:
     def feature_names(self) -> list[str]:
         return [name for group in self._groups() for name in group.names()]
 
+    @property
+    def feature_kinds(self) -> dict[str, str]:
+        """Each column's kind (a `FeatureKind` label) as its feature group declares it, in column order."""
+        kinds = {}
+        for group in self._groups():
+            names, declared = group.names(), group.kinds()
+            if len(names) != len(declared):
+                raise RuntimeError(
+                    f"{type(group).__name__} declares {len(declared)} kinds for {len(names)} columns"
+                )
+            kinds.update((name, kind.value) for name, kind in zip(names, declared))
+        return kinds
+
     def state_dict(self) -> dict:
         """JSON-serialisable spec and fitted state."""
         return {"spec": _spec_dict(self.spec), "state": self._fitted().to_dict()}

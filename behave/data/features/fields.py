@@ -11,7 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
+from behave.data.columns import missing_flag
 from behave.data.event_log import EventLog
+from behave.data.features.kinds import FeatureKind
 from behave.data.features.segments import Segments, count_matrix, distinct_count, segment_stats
 from behave.data.levels import Levels, one_hot_into
 
@@ -28,9 +30,12 @@ class EventInputs:
 
 
 class FeatureGroup(Protocol):
-    """A block of feature columns: names from the fitted state alone, values written into `out` (S, width)."""
+    """A block of feature columns: names from the fitted state alone, the kind of each column (what it is
+    about, for explanations), values written into `out` (S, width)."""
 
     def names(self) -> list[str]: ...
+
+    def kinds(self) -> list[FeatureKind]: ...
 
     def fill(self, inputs: EventInputs, out: np.ndarray) -> None: ...
 
@@ -65,6 +70,11 @@ class CategoricalField:
         if self.window_s is not None:
             names += [f"{window_label(self.window_s)}.{name}_count[{v}]" for v in labels]
         return names
+
+    def kinds(self) -> list[FeatureKind]:
+        # Counts and shares over the whole sequence, distinct values; then first, last, last k, window.
+        n_counts = 2 * self.levels.width + 1
+        return [FeatureKind.FIELD_COUNTS] * n_counts + [FeatureKind.RECENCY] * (len(self.names()) - n_counts)
 
     def fill(self, inputs: EventInputs, out: np.ndarray) -> None:
         segments, width = inputs.segments, self.levels.width
@@ -118,8 +128,11 @@ class NumericField:
         name = self.field
         stats = [f"{name}_{stat}" for stat in ("count", "sum", "mean", "std", "min", "max")]
         ends = [f"first.{name}", f"last.{name}"]
-        flags = [f"first.{name}_missing", f"last.{name}_missing"] if self.has_missing else []
+        flags = [missing_flag(f"first.{name}"), missing_flag(f"last.{name}")] if self.has_missing else []
         return stats + ends + flags
+
+    def kinds(self) -> list[FeatureKind]:
+        return [FeatureKind.NUMERIC] * 6 + [FeatureKind.RECENCY] * (len(self.names()) - 6)
 
     def fill(self, inputs: EventInputs, out: np.ndarray) -> None:
         segments = inputs.segments

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from behave.data.columns import missing_flag
 from behave.data.features.fields import EventInputs, window_label
+from behave.data.features.kinds import FeatureKind, kinds_of
 from behave.data.features.segments import count_matrix, distinct_count, segment_stats
 from behave.data.levels import OTHER, Levels, one_hot_into
 
@@ -33,6 +35,9 @@ class SequenceShape:
         gaps = [f"gap_s_{stat}" for stat in ("mean", "std", "min", "max")]
         recent = f"{window_label(self.window_s)}.n_events"
         return ["n_events", "duration_s", *gaps, "start_hour_utc", "start_weekday_utc", recent]
+
+    def kinds(self) -> list[FeatureKind]:
+        return [FeatureKind.SHAPE] * 8 + [FeatureKind.RECENCY]  # the last: events in the recent window
 
     def fill(self, inputs: EventInputs, out: np.ndarray) -> None:
         segments, time = inputs.segments, inputs.log.time
@@ -67,6 +72,9 @@ class TokenCounts:
             + ["distinct_tokens"]
         )
 
+    def kinds(self) -> list[FeatureKind]:
+        return kinds_of(self.names(), FeatureKind.TOKENS)
+
     def fill(self, inputs: EventInputs, out: np.ndarray) -> None:
         segments, n_top = inputs.segments, len(self.token_ids)
         width = n_top + 1
@@ -91,6 +99,9 @@ class Bigrams:
 
     def names(self) -> list[str]:
         return [f"bigram_count[{name}]" for name in self.pair_names]
+
+    def kinds(self) -> list[FeatureKind]:
+        return kinds_of(self.names(), FeatureKind.BIGRAMS)
 
     def fill(self, inputs: EventInputs, out: np.ndarray) -> None:
         segments = inputs.segments
@@ -123,8 +134,11 @@ class StaticNumeric:
     def names(self) -> list[str]:
         names = []
         for column, has_missing in self.has_missing.items():
-            names += [f"static.{column}"] + ([f"static.{column}_missing"] if has_missing else [])
+            names += [f"static.{column}"] + ([missing_flag(f"static.{column}")] if has_missing else [])
         return names
+
+    def kinds(self) -> list[FeatureKind]:
+        return kinds_of(self.names(), FeatureKind.STATIC)
 
     def fill(self, inputs: EventInputs, out: np.ndarray) -> None:
         position = 0
@@ -145,6 +159,9 @@ class StaticCategorical:
 
     def names(self) -> list[str]:
         return [f"static.{column}[{v}]" for column, levels in self.levels.items() for v in levels.labels]
+
+    def kinds(self) -> list[FeatureKind]:
+        return kinds_of(self.names(), FeatureKind.STATIC)
 
     def fill(self, inputs: EventInputs, out: np.ndarray) -> None:
         position = 0
