@@ -22,7 +22,7 @@ from behave.models.contrastive import (
 )
 from behave.tasks.dataset import prepare_task
 from behave.tasks.pretrain import PretrainTask
-from behave.train import run
+from behave.train import run, run_context
 from behave.training.embedding_trees import encode_rows
 from behave.training.pretrain import (
     ENCODER_WEIGHTS,
@@ -33,7 +33,6 @@ from behave.training.pretrain import (
     pretrain_encoder,
     sequence_inputs,
 )
-from behave.training.recipe import RunContext
 from tests.cli import behave_ok
 from tests.compose import SMALL_DATA, compose_train
 
@@ -190,7 +189,7 @@ def test_a_loaded_encoder_reproduces_its_sequence_vectors(pretrain_run, data, wo
     recipe = instantiate(cfg.model)
     sizes = {"n_static": data.n_static, "num_classes": data.num_classes, **encoder_sizes(data.base)}
     classifier = recipe.build(sizes)
-    context = RunContext(folder / "c", 0, cfg, str(cfg.monitor))
+    context = run_context(cfg, folder / "c")
     summary = recipe.encoder_init.apply(classifier, data.base, recipe.module.keywords["encoder"], context)
     assert summary["from"] == str(run_dir)
     pretrained = build_encoder(recipe.module.keywords["encoder"], encoder_sizes(data.base))
@@ -261,7 +260,7 @@ def test_freeze_epochs_keeps_the_encoder_fixed_then_trains_it(workspace):
 def test_encoder_init_without_a_run_pretrains_into_the_data_cache(data, workspace, tmp_path):
     _, cfg = workspace
     init = EncoderInit(objective=Objective(slices=SliceSampler(3, 3, 8), max_epochs=1))
-    context = RunContext(tmp_path, 3, cfg, "val/auroc")
+    context = replace(run_context(cfg, tmp_path), seed=3)
     factory = partial(encoder_factory(cfg).func, **encoder_factory(cfg).keywords)
     _, record, folder = init.pretrained(data.base, factory, context)
     assert folder.parent == data.base.directory / "pretrained"
