@@ -129,7 +129,8 @@ def test_pretraining_never_reads_labels(data, workspace, tmp_path):
     for name, base in (("labels", data.base), ("nan", replace(data.base, log=unlabelled_log))):
         out = tmp_path / name
         out.mkdir()
-        pretrain_encoder(base, encoder_factory(cfg), objective, 0, out, cfg.trainer)
+        trainer = run_context(cfg, out).lightning.trainer
+        pretrain_encoder(base, encoder_factory(cfg), objective, 0, out, trainer)
         weights.append(torch.load(out / ENCODER_WEIGHTS, weights_only=True))
     assert weights[0].keys() == weights[1].keys()
     for key in weights[0]:
@@ -149,7 +150,8 @@ def test_pretraining_reads_the_sequences_of_its_parts_only(data, workspace, tmp_
     objective = Objective(slices=SliceSampler(3, 3, 10), max_epochs=1, parts=parts)
     SequenceDataset.__init__ = spy
     try:
-        pretrain_encoder(data.base, encoder_factory(cfg), objective, 0, tmp_path, cfg.trainer)
+        trainer = run_context(cfg, tmp_path).lightning.trainer
+        pretrain_encoder(data.base, encoder_factory(cfg), objective, 0, tmp_path, trainer)
     finally:
         SequenceDataset.__init__ = original
     read = np.unique(np.concatenate(seen))
