@@ -19,6 +19,7 @@ import shutil
 import sys
 import time
 import traceback
+from functools import partial
 from pathlib import Path
 
 import hydra
@@ -34,7 +35,8 @@ from behave.paths import CONFIG_DIR
 from behave.tasks import metric_registry
 from behave.tasks.base import Evaluation
 from behave.tasks.dataset import TaskDataset, prepare_task
-from behave.training.recipe import RunContext
+from behave.training.checkpoint_folder import config_digest
+from behave.training.recipe import LightningSettings, RunContext
 from behave.training.result import (
     RunResult,
     UnreadableResult,
@@ -44,6 +46,7 @@ from behave.training.result import (
     result_file,
     write_predictions,
 )
+from behave.training.runner import refuse_unsupported, run_recipe
 from behave.training.summary import interactive, run_summary
 
 log = logging.getLogger("behave.train")
@@ -163,15 +166,16 @@ TOP_LEVEL |= {"tuning", "skip_finished"}
 def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
     config_schemas.check_top_level(cfg, TOP_LEVEL)
     task = instantiate(cfg.task)
+    recipe = task.model_recipe(instantiate(cfg.model))
+    refuse_unsupported(recipe, task)  # before any data is prepared
     data = prepare_task(cfg.data, task)
     result.dataset = _dataset_record(data)
     result.task = task.describe(data.label_kind)
     # The run carries its own fitted pipeline, so behave-predict works even after the cache is deleted.
     shutil.copyfile(data.base.directory / "pipeline.json", run_dir / "pipeline.json")
-    recipe = task.model_recipe(instantiate(cfg.model))
     board = instantiate(cfg.logger) if cfg.get("logger") else None
-    context = RunContext(run_dir=run_dir, seed=int(cfg.seed), cfg=cfg, monitor=str(cfg.monitor), board=board)
-    outcome = recipe.fit(data, context)
+    context = run_context(cfg, run_dir, board)
+    outcome = run_recipe(recipe, data, context)
     test = data.part_rows("test")
     if outcome.test_metrics is not None:  # label-free: nothing to predict, the recipe scored the test part
         evaluation = Evaluation(overall=outcome.test_metrics)
@@ -197,6 +201,25 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
     if board is not None:
         _log_final(board, cfg, result, test.label, outcome.test_probs)
         board.close()
+
+
+def run_context(cfg: DictConfig, run_dir: Path, board=None) -> RunContext:
+    """What a recipe gets from the config: seed, monitor, the config's digest (which checkpoints it may
+    resume) and how to build the configured Lightning trainer and callbacks; never the config itself."""
+    callback_nodes = [node for node in cfg.get("callbacks", {}).values() if node]
+    lightning = LightningSettings(
+        trainer=partial(instantiate, cfg.trainer),
+        callbacks=lambda: [instantiate(node) for node in callback_nodes],
+        torch_threads=cfg.get("torch_threads"),
+    )
+    return RunContext(
+        run_dir=run_dir,
+        seed=int(cfg.seed),
+        monitor=str(cfg.monitor),
+        config_digest=config_digest(OmegaConf.to_container(cfg, resolve=True)),
+        lightning=lightning,
+        board=board,
+    )
 
 
 def _dataset_record(data: TaskDataset) -> dict:

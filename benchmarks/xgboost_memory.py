@@ -52,6 +52,7 @@ def child_main(
     from behave.tasks.dataset import task_dataset
     from behave.tasks.sequence import SequenceTask
     from behave.training.recipe import RunContext
+    from behave.training.runner import run_recipe
     from behave.training.xgboost_external import ExternalMemory
     from behave.training.xgboost_recipe import XGBoostRecipe
 
@@ -75,10 +76,10 @@ def child_main(
         external_memory=ExternalMemory(use=mode == "external", batch_mb=batch_mb),
     )
     with tempfile.TemporaryDirectory(dir=cache_dir) as run_dir:
-        context = RunContext(Path(run_dir), seed=0, cfg=OmegaConf.create({}), monitor="val/auroc")
+        context = RunContext(Path(run_dir), seed=0, monitor="val/auroc")
         before = out_of_core.resident_bytes()
         sampler = out_of_core.MemorySampler(Path(run_dir))
-        outcome = recipe.fit(data, context)
+        outcome = run_recipe(recipe, data, context)
         sampler.stop()
     test = data.task.evaluate(data.part_rows("test"), outcome.test_probs).overall
     result = {

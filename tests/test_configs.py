@@ -60,6 +60,9 @@ def test_every_model_config_builds_a_recipe(model, tmp_path):
     recipe = instantiate(cfg.model)
     assert recipe.family in FAMILIES
     assert callable(recipe.fit) and callable(recipe.predict_proba)
+    # Which task kinds it fits, so a mismatch is refused when the run starts (training/runner.py).
+    kinds = {"classification", "regression", "pretraining"}
+    assert recipe.supported_tasks and recipe.supported_tasks <= kinds
 
 
 @pytest.mark.parametrize("model", ["gru", "lstm"])

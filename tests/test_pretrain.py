@@ -22,7 +22,7 @@ from behave.models.contrastive import (
 )
 from behave.tasks.dataset import prepare_task
 from behave.tasks.pretrain import PretrainTask
-from behave.train import run
+from behave.train import run, run_context
 from behave.training.embedding_trees import encode_rows
 from behave.training.pretrain import (
     ENCODER_WEIGHTS,
@@ -33,7 +33,6 @@ from behave.training.pretrain import (
     pretrain_encoder,
     sequence_inputs,
 )
-from behave.training.recipe import RunContext
 from tests.cli import behave_ok
 from tests.compose import SMALL_DATA, compose_train
 
@@ -130,7 +129,8 @@ def test_pretraining_never_reads_labels(data, workspace, tmp_path):
     for name, base in (("labels", data.base), ("nan", replace(data.base, log=unlabelled_log))):
         out = tmp_path / name
         out.mkdir()
-        pretrain_encoder(base, encoder_factory(cfg), objective, 0, out, cfg.trainer)
+        trainer = run_context(cfg, out).lightning.trainer
+        pretrain_encoder(base, encoder_factory(cfg), objective, 0, out, trainer)
         weights.append(torch.load(out / ENCODER_WEIGHTS, weights_only=True))
     assert weights[0].keys() == weights[1].keys()
     for key in weights[0]:
@@ -150,7 +150,8 @@ def test_pretraining_reads_the_sequences_of_its_parts_only(data, workspace, tmp_
     objective = Objective(slices=SliceSampler(3, 3, 10), max_epochs=1, parts=parts)
     SequenceDataset.__init__ = spy
     try:
-        pretrain_encoder(data.base, encoder_factory(cfg), objective, 0, tmp_path, cfg.trainer)
+        trainer = run_context(cfg, tmp_path).lightning.trainer
+        pretrain_encoder(data.base, encoder_factory(cfg), objective, 0, tmp_path, trainer)
     finally:
         SequenceDataset.__init__ = original
     read = np.unique(np.concatenate(seen))
@@ -190,7 +191,7 @@ def test_a_loaded_encoder_reproduces_its_sequence_vectors(pretrain_run, data, wo
     recipe = instantiate(cfg.model)
     sizes = {"n_static": data.n_static, "num_classes": data.num_classes, **encoder_sizes(data.base)}
     classifier = recipe.build(sizes)
-    context = RunContext(folder / "c", 0, cfg, str(cfg.monitor))
+    context = run_context(cfg, folder / "c")
     summary = recipe.encoder_init.apply(classifier, data.base, recipe.module.keywords["encoder"], context)
     assert summary["from"] == str(run_dir)
     pretrained = build_encoder(recipe.module.keywords["encoder"], encoder_sizes(data.base))
@@ -261,7 +262,7 @@ def test_freeze_epochs_keeps_the_encoder_fixed_then_trains_it(workspace):
 def test_encoder_init_without_a_run_pretrains_into_the_data_cache(data, workspace, tmp_path):
     _, cfg = workspace
     init = EncoderInit(objective=Objective(slices=SliceSampler(3, 3, 8), max_epochs=1))
-    context = RunContext(tmp_path, 3, cfg, "val/auroc")
+    context = replace(run_context(cfg, tmp_path), seed=3)
     factory = partial(encoder_factory(cfg).func, **encoder_factory(cfg).keywords)
     _, record, folder = init.pretrained(data.base, factory, context)
     assert folder.parent == data.base.directory / "pretrained"

@@ -17,7 +17,6 @@ from pathlib import Path
 import xgboost as xgb
 
 from behave.data.cache import write_json_atomic
-from behave.training.checkpoint_folder import checkpoint_folder
 
 BOOSTER_CHECKPOINT = "booster.json"
 
@@ -107,9 +106,10 @@ def write_state(path: Path, state: BoosterState) -> None:
     write_json_atomic(path, payload)
 
 
-def resumable_state(run_dir: Path, config: dict) -> tuple[Path, BoosterState | None]:
-    """The checkpoint path of this run, and the state a killed run of this same config left there."""
-    path = checkpoint_folder(run_dir, config) / BOOSTER_CHECKPOINT
+def resumable_state(checkpoints: Path) -> tuple[Path, BoosterState | None]:
+    """The checkpoint path of this run, and the state a killed run of this same config left in the run's
+    checkpoint folder (`RunContext.checkpoints()`)."""
+    path = checkpoints / BOOSTER_CHECKPOINT
     if not path.exists():
         return path, None
     payload = json.loads(path.read_text())

@@ -26,7 +26,7 @@ from behave.models.encoder import EventEncoder
 from behave.tasks.dataset import TaskDataset
 from behave.training.neural import NeuralRecipe
 from behave.training.pretrain import ENCODER_WEIGHTS, EncoderInit, build_encoder, encoder_sizes, load_into
-from behave.training.recipe import FitOutcome, Recipe, RunContext
+from behave.training.recipe import Fitted, Recipe, RunContext
 
 SIZES_FILE = "encoder_sizes.json"
 
@@ -59,6 +59,8 @@ class EmbeddingTreesRecipe:
     encoder_init    where the pretrained encoder comes from (a pretrain run, or pretraining here)
     """
 
+    supported_tasks = frozenset({"classification"})
+
     def __init__(
         self,
         encoder_source: NeuralRecipe,
@@ -77,13 +79,13 @@ class EmbeddingTreesRecipe:
         self.family = family
         self.eval_batch_size = eval_batch_size
 
-    def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
-        sizes = encoder_sizes(data.base)
-        encoder = build_encoder(self.encoder_factory, sizes)
+    def fit(self, data: TaskDataset, context: RunContext) -> Fitted:
+        self.sizes_ = encoder_sizes(data.base)
+        encoder = build_encoder(self.encoder_factory, self.sizes_)
+        started = time.perf_counter()
         state, record, folder = self.encoder_init.pretrained(data.base, self.encoder_factory, context)
+        setup_seconds = time.perf_counter() - started
         load_into(encoder, state, self.encoder_init.key, folder)
-        torch.save(encoder.state_dict(), context.run_dir / ENCODER_WEIGHTS)
-        (context.run_dir / SIZES_FILE).write_text(json.dumps(sizes))
         started = time.perf_counter()
         frames = []
         for part in ("train", "val", "test"):
@@ -93,8 +95,9 @@ class EmbeddingTreesRecipe:
             frames.append(features.set_index(data.rows.in_part(part)))
         encode_seconds = time.perf_counter() - started
         features = pd.concat(frames).sort_index().reset_index(drop=True)
-        outcome = self.trees.fit(replace(data, feature_source=features), context)
-        outcome.extra |= {
+        view = replace(data, feature_source=features)
+        trees = self.trees.fit(view, context)
+        extra = trees.extra | {
             "encoder_init": {
                 "from": str(folder),
                 "pretrain_seconds": record.get("fit_seconds"),
@@ -105,8 +108,24 @@ class EmbeddingTreesRecipe:
             "encode_seconds": round(encode_seconds, 2),
             "with_aggregates": self.with_aggregates,
         }
-        outcome.fit_seconds += encode_seconds
-        return outcome
+        return Fitted(
+            model=(encoder, trees),
+            n_parameters=trees.n_parameters,
+            extra=extra,
+            view=view,
+            setup_seconds=setup_seconds + trees.setup_seconds,
+        )
+
+    def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
+        encoder, trees = fitted.model
+        torch.save(encoder.state_dict(), context.run_dir / ENCODER_WEIGHTS)
+        (context.run_dir / SIZES_FILE).write_text(json.dumps(self.sizes_))
+        self.trees.save(trees, fitted.view, context)
+
+    def predict(self, model: tuple, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
+        """Outputs of rows as the trees see them (`Fitted.view`: the encoder's vectors already computed)."""
+        _, trees = model
+        return self.trees.predict(trees.model, inputs, spec)
 
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())

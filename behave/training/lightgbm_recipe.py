@@ -7,7 +7,6 @@ LightGBM's own text format, never pickled.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,15 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.explain.summary import Explanation, feature_explanation
 from behave.tasks.dataset import TaskDataset
-from behave.training.recipe import FitOutcome, RunContext
+from behave.training.recipe import Fitted, RunContext
 from behave.training.tabular import log_importances, log_round_curves, positional, round_line
 
 MODEL_FILE = "model.lgb.txt"
 
 
 class LightGBMRecipe:
+    supported_tasks = frozenset({"classification"})  # a classifier only (no regressor wired up)
+
     def __init__(
         self,
         params: dict[str, Any],
@@ -44,41 +45,39 @@ class LightGBMRecipe:
         settings = {"objective": objective, **self.params, "n_jobs": self.n_jobs, "random_state": seed}
         return lgb.LGBMClassifier(**settings, verbosity=-1)
 
-    def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
+    def fit(self, data: TaskDataset, context: RunContext) -> Fitted:
         train, val = data.inputs("train"), data.inputs("val")
-        names = list(train.features.columns)
         x_train, x_val = positional(train.features), positional(val.features)
         model = self.classifier(data.num_classes, context.seed)
         callbacks = [lgb.early_stopping(self.early_stopping_rounds, first_metric_only=False, verbose=False),
                      RoundLine()]  # fmt: skip
-        started = time.perf_counter()
         model.fit(
             x_train, train.labels, eval_set=[(x_train, train.labels), (x_val, val.labels)],
             eval_names=["training", "val"], callbacks=callbacks,
         )  # fmt: skip
-        fit_seconds = time.perf_counter() - started
-        model.booster_.save_model(str(context.run_dir / MODEL_FILE), num_iteration=model.best_iteration_)
-        best_val = data.task.score(val.labels, model.predict_proba(x_val))[data.headline]
         # "training" is LightGBM's name for the training set, which early stopping then leaves out.
-        curves = {"train": model.evals_result_["training"], "val": model.evals_result_["val"]}
-        log_round_curves(curves, context)
-        gains = model.booster_.feature_importance(importance_type="gain")
-        log_importances(sorted(zip(names, map(float, gains)), key=lambda item: -item[1]), context, "gain")
-        started = time.perf_counter()
-        test_probs = model.predict_proba(positional(data.inputs("test").features))
-        predict_seconds = time.perf_counter() - started
+        log_round_curves(
+            {"train": model.evals_result_["training"], "val": model.evals_result_["val"]}, context
+        )
         booster = model.booster_
         best = int(model.best_iteration_ or booster.current_iteration())  # 1-based, as LightGBM counts
         n_trees = best * booster.num_trees() // max(booster.current_iteration(), 1)  # a tree per class
         nodes = booster.trees_to_dataframe()
-        return FitOutcome(
-            test_probs=np.asarray(test_probs, dtype=np.float64),
-            best_val=float(best_val),
+        return Fitted(
+            model=model,
             n_parameters=int((nodes["tree_index"] < n_trees).sum()),
-            fit_seconds=fit_seconds,
-            predict_seconds=predict_seconds,
             extra={"best_iteration": best - 1, "n_trees": n_trees},
         )
+
+    def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
+        model = fitted.model
+        model.booster_.save_model(str(context.run_dir / MODEL_FILE), num_iteration=model.best_iteration_)
+        gains = model.booster_.feature_importance(importance_type="gain")
+        names = data.feature_names
+        log_importances(sorted(zip(names, map(float, gains)), key=lambda item: -item[1]), context, "gain")
+
+    def predict(self, model: lgb.LGBMClassifier, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
+        return model.predict_proba(positional(inputs.features))
 
     def explain(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> Explanation:
         """Exact per-row SHAP values (LightGBM's own TreeSHAP) of the saved model."""

@@ -12,8 +12,6 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from behave.data.batches.datamodule import EventDataModule
 from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
@@ -23,12 +21,11 @@ from behave.data.spec import DatasetSpec
 from behave.data.vocabulary import Vocabulary
 from behave.explain.summary import Explanation, event_explanation
 from behave.tasks.dataset import TaskDataset
-from behave.training.checkpoints import restore_best
 from behave.training.embedding_table import TOKEN_EMBEDDINGS_FILE, write_embedding_table
-from behave.training.lightning_board import BoardLogger
+from behave.training.lightning_fit import fit_module, save_weights, start
 from behave.training.pretrain import EncoderInit, FreezeEncoder
-from behave.training.processes import EpochCount, ProcessSettings, epochs_trained, log_device
-from behave.training.recipe import FitOutcome, RunContext
+from behave.training.processes import EpochCount, epochs_trained
+from behave.training.recipe import Fitted, RunContext
 from behave.training.resume import resume_callbacks, resume_from
 from behave.training.transfer import TokenInit
 
@@ -37,6 +34,8 @@ SIZES_FILE = "model_sizes.json"
 
 
 class NeuralRecipe:
+    supported_tasks = frozenset({"classification"})
+
     def __init__(
         self,
         module: partial,
@@ -60,10 +59,9 @@ class NeuralRecipe:
     def build(self, sizes: dict) -> pl.LightningModule:
         return self.module(**sizes)
 
-    def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
-        pl.seed_everything(context.seed, workers=True, verbose=False)
-        settings = ProcessSettings(context.cfg.get("torch_threads"))
-        settings.setup(None, None, "fit")  # this process predicts after the fit: same settings
+    def fit(self, data: TaskDataset, context: RunContext) -> Fitted:
+        lightning = context.lightning
+        settings = start(context.seed, lightning.torch_threads)
         val = data.inputs("val")
         datamodule = EventDataModule(
             data.inputs("train"),
@@ -74,64 +72,53 @@ class NeuralRecipe:
             context.seed,
             self.rows_per_sequence,
         )
-        sizes = {
+        self.sizes_ = {
             "vocab_size": data.vocab_size,
             "n_numeric": data.n_numeric,
             "n_static": data.n_static,
             "num_classes": data.num_classes,
             "field_sizes": data.base.pipeline.event_fields.sizes,
         }
-        model = self.build(sizes)
+        model = self.build(self.sizes_)
         extra = {}
         if self.token_init is not None:
             tokens = model.encoder.tokens
             if not isinstance(getattr(tokens, "embedding", None), torch.nn.Embedding):
                 raise DataError("model.token_init needs learned token embeddings, not one-hot tokens")
             extra["token_init"] = self.token_init.apply(tokens.embedding, data.base.pipeline.vocabulary, data)
-        callbacks = [instantiate(node) for node in context.cfg.get("callbacks", {}).values() if node]
-        callbacks += [*resume_callbacks(context.run_dir), settings, EpochCount()]
-        resume = resume_from(context.run_dir, OmegaConf.to_container(context.cfg, resolve=True))
+        callbacks = [*lightning.callbacks(), *resume_callbacks(context.run_dir), settings, EpochCount()]
+        resume = resume_from(context.checkpoints())
+        setup_seconds = 0.0
         if self.encoder_init is not None:
+            started = time.perf_counter()
             extra["encoder_init"] = self.encoder_init.apply(
                 model, data.base, self.module.keywords["encoder"], context
             )
+            setup_seconds = time.perf_counter() - started
             if self.encoder_init.freeze_epochs > 0:
                 callbacks.append(FreezeEncoder(self.encoder_init.freeze_epochs))
-        logger = BoardLogger(context.board) if context.board is not None else False
-        trainer = instantiate(context.cfg.trainer, logger=logger, callbacks=callbacks)
-        log_device(trainer)
-        # A process with no validation rows would wait forever for the others at the metric gather.
-        if 1 < trainer.world_size > len(val):
-            raise DataError(
-                f"trainer.devices: {trainer.world_size} processes would share {len(val)} validation rows; "
-                "use fewer processes"
-            )
-        if resume is not None:  # read before fitting: training overwrites the file every epoch
-            checkpoint = torch.load(resume, map_location="cpu", weights_only=False)
-            extra["resumed_at_epoch"] = int(checkpoint["epoch"]) + 1  # 0-based: the first epoch trained again
-        started = time.perf_counter()
-        # weights_only=False: the checkpoint is this run's own, written a moment ago in its own folder.
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume, weights_only=False if resume else None)
-        fit_seconds = time.perf_counter() - started
-        restore_best(model, callbacks)
-        # The best weights are kept once, as a weights-only state dict (the checkpoint folder is removed).
-        torch.save(model.state_dict(), context.run_dir / WEIGHTS_FILE)
-        (context.run_dir / SIZES_FILE).write_text(json.dumps(sizes))
-        # Reported like every family's: the task's metric on the validation rows, from the kept model.
-        best_val = data.task.score(val.labels, predict_rows(model, val, data.spec, self.eval_batch_size))
-        started = time.perf_counter()
-        test_probs = predict_rows(model, data.inputs("test"), data.spec, self.eval_batch_size)
-        predict_seconds = time.perf_counter() - started
-        write_embeddings(model, data.base.pipeline.vocabulary, context)
-        return FitOutcome(
-            test_probs=test_probs,
-            best_val=best_val[data.headline],
+        run = fit_module(
+            model, lightning.trainer, callbacks, context.board,
+            datamodule=datamodule, resume=resume, val_rows=len(val),
+        )  # fmt: skip
+        if run.resumed_at_epoch is not None:
+            extra["resumed_at_epoch"] = run.resumed_at_epoch
+        return Fitted(
+            model=model,
             n_parameters=int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
-            fit_seconds=fit_seconds,
-            predict_seconds=predict_seconds,
             embedding_dim=int(model.encoder.embedding_dim),
-            extra={"epochs_trained": epochs_trained(trainer), **extra},
+            extra={"epochs_trained": epochs_trained(run.trainer), **extra},
+            setup_seconds=setup_seconds,
         )
+
+    def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
+        # The best weights are kept once, as a weights-only state dict (the checkpoint folder is removed).
+        save_weights(fitted.model, context.run_dir / WEIGHTS_FILE)
+        (context.run_dir / SIZES_FILE).write_text(json.dumps(self.sizes_))
+        write_embeddings(fitted.model, data.base.pipeline.vocabulary, context)
+
+    def predict(self, model: pl.LightningModule, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
+        return predict_rows(model, inputs, spec, self.eval_batch_size)
 
     def load_model(self, run_dir: Path) -> pl.LightningModule:
         sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())
@@ -140,7 +127,7 @@ class NeuralRecipe:
         return model
 
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
-        return predict_rows(self.load_model(run_dir), inputs, spec, self.eval_batch_size)
+        return self.predict(self.load_model(run_dir), inputs, spec)
 
     def explain(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> Explanation:
         """Integrated gradients per event of every row (its events up to its cutoff, as the model saw)."""

@@ -17,7 +17,6 @@ stay unseen, and a pretrain run is only accepted for the same prepared data (sam
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -25,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from torch import nn
 
@@ -40,15 +38,17 @@ from behave.models.contrastive import ContrastivePretrainer, Objective, slice_ba
 from behave.models.encoder import EventEncoder
 from behave.models.sequence_classifier import factory_config
 from behave.tasks.dataset import TaskDataset
+from behave.tasks.metrics import monitor_mode
 from behave.training.board import TensorBoard
-from behave.training.checkpoints import restore_best
-from behave.training.lightning_board import BoardLogger
-from behave.training.processes import ProcessSettings, refuse_data_parallel
+from behave.training.lightning_fit import fit_module, save_weights, start
 from behave.training.progress import EpochLine
-from behave.training.recipe import FitOutcome, RunContext
+from behave.training.recipe import Fitted, RunContext
 
 ENCODER_WEIGHTS = "encoder.pt"
 ENCODER_RECORD = "encoder.json"
+# What selects the kept encoder and stops pretraining: the contrastive loss on held-out training sequences
+# (`ContrastivePretrainer` logs it as `val/selection` too, the name the callbacks watch).
+SELECTION_METRIC = "val/loss"
 
 
 def sequence_inputs(base: PreparedDataset, sequences: np.ndarray) -> RowInputs:
@@ -81,12 +81,12 @@ def pretrain_encoder(
     objective: Objective,
     seed: int,
     out_dir: Path,
-    trainer_config,
+    make_trainer: Callable[..., pl.Trainer],
     board: TensorBoard | None = None,
 ) -> dict:
-    """Fit the encoder on the training part's sequences; write encoder.pt and encoder.json to out_dir."""
-    pl.seed_everything(seed, workers=True, verbose=False)
-    ProcessSettings(None).setup(None, None, "fit")
+    """Fit the encoder on the training part's sequences; write encoder.pt and encoder.json to out_dir.
+    `make_trainer` builds the configured trainer (`LightningSettings.trainer`)."""
+    start(seed, None)
     sequences = np.sort(np.concatenate([base.split.part(part) for part in objective.parts]))
     rng = np.random.default_rng([seed, 7])
     order = rng.permutation(sequences)
@@ -114,28 +114,22 @@ def pretrain_encoder(
         optimizer=partial(torch.optim.AdamW, lr=objective.lr, weight_decay=1e-4),
         seed=seed,
     )
+    mode = monitor_mode(SELECTION_METRIC)
     checkpoint = ModelCheckpoint(
-        dirpath=out_dir / "checkpoints", filename="best", monitor="val/selection", mode="min",
+        dirpath=out_dir / "checkpoints", filename="best", monitor="val/selection", mode=mode,
         save_top_k=1, save_weights_only=True,
     )  # fmt: skip
     callbacks = [
-        EarlyStopping(monitor="val/selection", mode="min", patience=objective.patience),
+        EarlyStopping(monitor="val/selection", mode=mode, patience=objective.patience),
         checkpoint,
         EpochLine(("train/loss", "val/loss", "val/slice_retrieval")),
     ]
-    trainer = instantiate(
-        trainer_config,
-        max_epochs=objective.max_epochs,
-        logger=BoardLogger(board) if board is not None else False,
-        callbacks=callbacks,
-        enable_progress_bar=False,
-    )
-    refuse_data_parallel(trainer, "self-supervised pretraining")
-    started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
-    fit_seconds = time.perf_counter() - started
-    restore_best(module, callbacks)
-    torch.save(module.encoder.state_dict(), out_dir / ENCODER_WEIGHTS)
+    run = fit_module(
+        module, make_trainer, callbacks, board, datamodule=datamodule,
+        one_process="self-supervised pretraining", max_epochs=objective.max_epochs, enable_progress_bar=False,
+    )  # fmt: skip
+    trainer = run.trainer
+    save_weights(module.encoder, out_dir / ENCODER_WEIGHTS)
     scores = {
         name: float(value)
         for name, value in trainer.callback_metrics.items()
@@ -155,7 +149,7 @@ def pretrain_encoder(
         else None,
         "last_epoch_scores": scores,
         "epochs_trained": int(trainer.current_epoch),
-        "fit_seconds": round(fit_seconds, 2),
+        "fit_seconds": round(run.fit_seconds, 2),
     }
     (out_dir / ENCODER_RECORD).write_text(json.dumps(record, indent=2))
     return record
@@ -250,7 +244,7 @@ class EncoderInit:
         if not (folder / ENCODER_RECORD).exists():
             with atomic_directory(folder) as temp:
                 pretrain_encoder(
-                    base, encoder, self.objective, context.seed, temp, context.cfg.trainer,
+                    base, encoder, self.objective, context.seed, temp, context.lightning.trainer,
                     TensorBoard(str(temp)),
                 )  # fmt: skip
         state, record = load_encoder_state(folder, base, self.key)
@@ -290,35 +284,37 @@ class PretrainRecipe:
     """`task=pretrain`: pretrain the encoder of the chosen neural model (`model=gru`, `lstm`, ...)."""
 
     family = "pretraining"
+    supported_tasks = frozenset({"pretraining"})
 
     def __init__(self, encoder: Callable[..., EventEncoder], objective: Objective, name: str) -> None:
         self.encoder = encoder
         self.objective = objective
         self.name = name
 
-    def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
+    def fit(self, data: TaskDataset, context: RunContext) -> Fitted:
         record = pretrain_encoder(
-            data.base, self.encoder, self.objective, context.seed, context.run_dir, context.cfg.trainer,
+            data.base, self.encoder, self.objective, context.seed, context.run_dir, context.lightning.trainer,
             context.board,
         )  # fmt: skip
         encoder = build_encoder(self.encoder, record["sizes"])
         encoder.load_state_dict(
             torch.load(context.run_dir / ENCODER_WEIGHTS, map_location="cpu", weights_only=True)
         )
-        started = time.perf_counter()
-        test = contrastive_scores(
-            data.base, encoder, self.objective, data.base.split.part("test"), context.seed
-        )
-        return FitOutcome(
-            test_probs=np.zeros((0, 0)),
-            best_val=record["best_val_loss"],
+        return Fitted(
+            model=encoder,
             n_parameters=int(sum(p.numel() for p in encoder.parameters())),
-            fit_seconds=record["fit_seconds"],
-            predict_seconds=time.perf_counter() - started,
             embedding_dim=int(encoder.embedding_dim),
             extra={"epochs_trained": record["epochs_trained"], "train_sequences": record["train_sequences"]},
-            test_metrics=test,
+            best_val=record["best_val_loss"],
         )
+
+    def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
+        """Nothing more: pretraining wrote the encoder and its record (as a cached pretraining does)."""
+
+    def score(self, fitted: Fitted, data: TaskDataset, part: str, context: RunContext) -> dict[str, float]:
+        """The contrastive loss and slice retrieval on the part's sequences, label-free."""
+        sequences = data.base.split.part(part)
+        return contrastive_scores(data.base, fitted.model, self.objective, sequences, context.seed)
 
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         raise DataError(

@@ -9,7 +9,6 @@ the same table in TensorBoard's projector.
 from __future__ import annotations
 
 import json
-import time
 from functools import partial
 from pathlib import Path
 
@@ -17,17 +16,14 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
 from torch.utils.data import DataLoader, TensorDataset
 
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.tasks.dataset import TaskDataset
-from behave.training.checkpoints import restore_best
 from behave.training.embedding_table import ITEM_EMBEDDINGS_FILE, write_embedding_table
-from behave.training.lightning_board import BoardLogger
-from behave.training.processes import ProcessSettings, refuse_data_parallel
-from behave.training.recipe import FitOutcome, RunContext
+from behave.training.lightning_fit import fit_module, save_weights, start
+from behave.training.recipe import Fitted, RunContext
 from behave.training.result import RATING_RUN_FILE
 
 WEIGHTS_FILE = "model.pt"
@@ -43,6 +39,8 @@ def rating_tensors(inputs: RowInputs) -> TensorDataset:
 
 
 class RatingRecipe:
+    supported_tasks = frozenset({"regression"})
+
     def __init__(
         self,
         module: partial,
@@ -60,44 +58,34 @@ class RatingRecipe:
     def build(self, sizes: dict) -> pl.LightningModule:
         return self.module(**sizes)
 
-    def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
-        pl.seed_everything(context.seed, workers=True, verbose=False)
-        ProcessSettings(context.cfg.get("torch_threads")).setup(None, None, "fit")
+    def fit(self, data: TaskDataset, context: RunContext) -> Fitted:
+        lightning = context.lightning
+        start(context.seed, lightning.torch_threads)
         info = data.info
-        sizes = {key: info[key] for key in ("n_users", "n_items", "global_mean", "target_range")}
-        model = self.build(sizes)
+        self.sizes_ = {key: info[key] for key in ("n_users", "n_items", "global_mean", "target_range")}
+        model = self.build(self.sizes_)
         train = DataLoader(rating_tensors(data.inputs("train")), batch_size=self.batch_size, shuffle=True)
         val = DataLoader(rating_tensors(data.inputs("val")), batch_size=self.eval_batch_size)
-        callbacks = [instantiate(node) for node in context.cfg.get("callbacks", {}).values() if node]
-        logger = BoardLogger(context.board) if context.board is not None else False
-        trainer = instantiate(context.cfg.trainer, logger=logger, callbacks=callbacks)
-        refuse_data_parallel(trainer, "the rating models")
-        started = time.perf_counter()
-        trainer.fit(model, train, val)
-        fit_seconds = time.perf_counter() - started
-        restore_best(model, callbacks)
-        torch.save(model.state_dict(), context.run_dir / WEIGHTS_FILE)
-        (context.run_dir / SIZES_FILE).write_text(json.dumps(sizes))
-        val_inputs = data.inputs("val")
-        best_val = data.task.score(val_inputs.labels, self._predict(model, val_inputs))[data.headline]
-        started = time.perf_counter()
-        test_predictions = self._predict(model, data.inputs("test"))
-        predict_seconds = time.perf_counter() - started
-        write_item_embeddings(model, info, context)
-        # Whose ratings shaped the item vectors: a classifier reusing them checks its held-out users.
-        (context.run_dir / RATING_RUN_FILE).write_text(json.dumps({"train_users": info["train_users"]}))
-        return FitOutcome(
-            test_probs=test_predictions,
-            best_val=float(best_val),
+        run = fit_module(
+            model, lightning.trainer, lightning.callbacks(), context.board,
+            loaders=(train, val), one_process="the rating models",
+        )  # fmt: skip
+        return Fitted(
+            model=model,
             n_parameters=int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
-            fit_seconds=fit_seconds,
-            predict_seconds=predict_seconds,
             embedding_dim=int(model.model.users.embedding_dim),
-            extra={"epochs_trained": int(trainer.current_epoch)},
+            extra={"epochs_trained": int(run.trainer.current_epoch)},
         )
 
+    def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
+        save_weights(fitted.model, context.run_dir / WEIGHTS_FILE)
+        (context.run_dir / SIZES_FILE).write_text(json.dumps(self.sizes_))
+        write_item_embeddings(fitted.model, data.info, context)
+        # Whose ratings shaped the item vectors: a classifier reusing them checks its held-out users.
+        (context.run_dir / RATING_RUN_FILE).write_text(json.dumps({"train_users": data.info["train_users"]}))
+
     @torch.no_grad()
-    def _predict(self, model: pl.LightningModule, inputs: RowInputs) -> np.ndarray:
+    def predict(self, model: pl.LightningModule, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         """(R, 1) predicted ratings."""
         model.eval()
         users, items, _ = rating_tensors(inputs).tensors
@@ -107,7 +95,7 @@ class RatingRecipe:
         sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())
         model = self.build(sizes)
         model.load_state_dict(torch.load(Path(run_dir) / WEIGHTS_FILE, map_location="cpu", weights_only=True))
-        return self._predict(model, inputs)
+        return self.predict(model, inputs, spec)
 
 
 def write_item_embeddings(model: pl.LightningModule, info: dict, context: RunContext) -> None:

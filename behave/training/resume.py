@@ -16,7 +16,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from behave.training.checkpoint_folder import CHECKPOINTS, checkpoint_folder
+from behave.training.checkpoint_folder import CHECKPOINTS
 
 LAST = "last.ckpt"
 
@@ -50,7 +50,8 @@ def resume_callbacks(run_dir: Path) -> list[pl.Callback]:
     return [last, RandomState(), SamplerEpoch()]
 
 
-def resume_from(run_dir: Path, config: dict) -> Path | None:
-    """The `last` checkpoint to resume from, if a killed run of this same config left one."""
-    last = checkpoint_folder(run_dir, config) / LAST
+def resume_from(checkpoints: Path) -> Path | None:
+    """The `last` checkpoint to resume from, if a killed run of this same config left one in the run's
+    checkpoint folder (`RunContext.checkpoints()`)."""
+    last = checkpoints / LAST
     return last if last.exists() else None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.explain.summary import Explanation, linear_explanation
 from behave.tasks.dataset import TaskDataset
-from behave.training.recipe import FitOutcome, RunContext
+from behave.training.recipe import Fitted, RunContext
 from behave.training.tabular import log_importances
 
 MODEL_FILE = "model.skops"
@@ -39,6 +38,8 @@ TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
 
 
 class SklearnRecipe:
+    supported_tasks = frozenset({"classification"})  # probabilities from `predict_proba`
+
     def __init__(
         self,
         estimator: BaseEstimator,
@@ -61,29 +62,22 @@ class SklearnRecipe:
             estimator.set_params(random_state=seed)
         return make_pipeline(StandardScaler(), estimator) if self.scale else make_pipeline(estimator)
 
-    def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
+    def fit(self, data: TaskDataset, context: RunContext) -> Fitted:
         train, val = data.inputs("train"), data.inputs("val")
-        started = time.perf_counter()
         model = self.pipeline(context.seed).fit(train.features.to_numpy(), train.labels)
         if self.calibrate is not None:
             frozen = CalibratedClassifierCV(FrozenEstimator(model), method=self.calibrate)
             model = frozen.fit(val.features.to_numpy(), val.labels)
-        fit_seconds = time.perf_counter() - started
-        save_model(model, context.run_dir / MODEL_FILE)
-        best_val = data.task.score(val.labels, model.predict_proba(val.features.to_numpy()))[data.headline]
-        importances = feature_importances(model, list(train.features.columns))
+        return Fitted(model=model, n_parameters=count_parameters(model))
+
+    def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
+        save_model(fitted.model, context.run_dir / MODEL_FILE)
+        importances = feature_importances(fitted.model, data.feature_names)
         if importances:
             log_importances(importances, context)
-        started = time.perf_counter()
-        test_probs = model.predict_proba(data.inputs("test").features.to_numpy())
-        predict_seconds = time.perf_counter() - started
-        return FitOutcome(
-            test_probs=np.asarray(test_probs, dtype=np.float64),
-            best_val=float(best_val),
-            n_parameters=count_parameters(model),
-            fit_seconds=fit_seconds,
-            predict_seconds=predict_seconds,
-        )
+
+    def predict(self, model: Any, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
+        return np.asarray(model.predict_proba(inputs.features.to_numpy()), dtype=np.float64)
 
     def explain(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> Explanation:
         """Exact SHAP for a linear model (coefficient x input minus its training mean, on the scaled inputs:
@@ -93,8 +87,7 @@ class SklearnRecipe:
         return linear_explanation(model, inputs.features, list(inputs.features.columns))
 
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
-        model = load_model(Path(run_dir) / MODEL_FILE)
-        return np.asarray(model.predict_proba(inputs.features.to_numpy()), dtype=np.float64)
+        return self.predict(load_model(Path(run_dir) / MODEL_FILE), inputs, spec)
 
 
 @contextlib.contextmanager

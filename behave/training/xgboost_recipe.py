@@ -16,14 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-from omegaconf import OmegaConf
 
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
@@ -31,7 +29,7 @@ from behave.explain.summary import Explanation, feature_explanation
 from behave.tasks.dataset import TaskDataset
 from behave.training.booster_checkpoint import BoosterCheckpoint, early_stopping, joined, resumable_state
 from behave.training.checkpoint_folder import CHECKPOINTS
-from behave.training.recipe import FitOutcome, RunContext
+from behave.training.recipe import Fitted, RunContext
 from behave.training.tabular import log_importances, log_round_curves, positional, round_line
 from behave.training.xgboost_external import PAGES, ExternalMemory, boost_from_batches
 
@@ -40,6 +38,7 @@ MODEL_FILE = "model.xgb.json"
 
 
 class XGBoostRecipe:
+    supported_tasks = frozenset({"classification", "regression"})
     # The estimator classes this recipe fits with (the Dask recipe swaps in XGBoost's Dask ones).
     estimator_classes = {"classifier": xgb.XGBClassifier, "regressor": xgb.XGBRegressor}
     progress_lines = True  # a line per 100 rounds in the run's log
@@ -91,36 +90,31 @@ class XGBoostRecipe:
     def total_rounds(self) -> int:
         return int(self.params.get("n_estimators", 100))
 
-    def fit(self, data: TaskDataset, context: RunContext) -> FitOutcome:
-        val = data.inputs("val")
+    def fit(self, data: TaskDataset, context: RunContext) -> Fitted:
         self.feature_names = data.feature_names
-        started = time.perf_counter()
         model, history, extra = self.boost(data, context)
-        fit_seconds = time.perf_counter() - started
-        model.save_model(context.run_dir / MODEL_FILE)
-        # Once the model file is written it is the run's state; a kill before this resumes from a checkpoint.
-        shutil.rmtree(context.run_dir / CHECKPOINTS, ignore_errors=True)
-        best_val = data.task.score(val.labels, self.batch_outputs(model, val))[data.headline]
         log_round_curves({"train": history["validation_0"], "val": history["validation_1"]}, context)
-        self._log_importances(model, context)
-        started = time.perf_counter()
-        test_probs = self.batch_outputs(model, data.inputs("test"))
-        predict_seconds = time.perf_counter() - started
         n_trees, n_nodes = used_trees(model)
-        return FitOutcome(
-            test_probs=np.asarray(test_probs, dtype=np.float64),
-            best_val=float(best_val),
+        return Fitted(
+            model=model,
             n_parameters=n_nodes,
-            fit_seconds=fit_seconds,
-            predict_seconds=predict_seconds,
             extra={"best_iteration": best_iteration(model), "n_trees": n_trees, **extra},
         )
+
+    def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
+        fitted.model.save_model(context.run_dir / MODEL_FILE)
+        # Once the model file is written it is the run's state; a kill before this resumes from a checkpoint.
+        shutil.rmtree(context.run_dir / CHECKPOINTS, ignore_errors=True)
+        self._log_importances(fitted.model, context)
+
+    def predict(self, model: xgb.XGBModel, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
+        return self.batch_outputs(model, inputs)
 
     def boost(self, data: TaskDataset, context: RunContext) -> tuple[xgb.XGBModel, dict, dict]:
         """The fitted model (in this process), its per-round curves {eval set: {metric: values}}, and what
         the run record should add (the round a killed run resumed at)."""
         train, val = data.inputs("train"), data.inputs("val")
-        path, earlier = resumable_state(context.run_dir, OmegaConf.to_container(context.cfg, resolve=True))
+        path, earlier = resumable_state(context.checkpoints())
         stopper = early_stopping(self.params.get("early_stopping_rounds"), earlier)
         callbacks = [stopper] if stopper is not None else []
         if self.checkpoint_every:  # after the stopper: each checkpoint holds that round's stopping state
