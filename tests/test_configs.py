@@ -16,7 +16,8 @@ from tests.compose import compose_train
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+    """What a user can pick in `group`; `*_base` files are shared parts that model files extend."""
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml") if not p.stem.endswith("_base"))
 
 
 # The template for users' own logs leaves the file and column names to fill in.
