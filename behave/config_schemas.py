@@ -1,33 +1,100 @@
-"""Typed schemas for config groups, registered with Hydra so a wrong key or value fails at compose time.
+"""Typed schemas for the configs, registered with Hydra so a wrong key or value fails at compose time.
 
-`conf/data/*.yaml` list `dataset_schema` first in their defaults: Hydra then checks every data key and
-every string option (split method, label kind, bucket method...) against `DatasetSpec` when the config is
-composed, and names the key and the valid choices, before any job starts.
+`conf/train.yaml` and `conf/data_card.yaml` list their schema (`TrainConfig`, `DataCardConfig`) first in
+their defaults, and `conf/data/*.yaml` list `dataset_schema` (`DatasetSpec`): Hydra then checks every key a
+config file or an override sets, and every typed value (`seed=abc`, `data.split.method=tme`), when the
+config is composed, and names the key (and the valid choices) before any job starts. The schemas are the one
+list of the keys each app knows.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from behave.data.errors import DataError
 from behave.data.spec import DatasetSpec
 
 DATASET_SCHEMA = "dataset_schema"
+TRAIN_SCHEMA = "train_schema"
+DATA_CARD_SCHEMA = "data_card_schema"
+
+
+@dataclass
+class PathsConfig:
+    """Where things go (conf/paths/); relative to the folder behave runs from."""
+
+    root_dir: str = MISSING
+    data_dir: str = MISSING
+    cache_dir: str = MISSING
+    output_dir: str = MISSING
+    run_dir: str = MISSING
+
+
+@dataclass
+class ProtocolConfig:
+    """How runs relate to splits (conf/protocol/: fixed, resplit, kfold); the report reads the name."""
+
+    name: str = MISSING
+
+
+@dataclass
+class TrainConfig:
+    """`behave-train`'s keys and their types; conf/train.yaml sets their values and says what each does.
+    Groups whose files are `_target_` nodes (task, model, trainer...) are checked by what they build, when
+    it is built; a group that may be left out (`~logger`) is null."""
+
+    data: Any = MISSING  # conf/data/*.yaml, typed by DatasetSpec through their `dataset_schema` default
+    task: Any = MISSING
+    model: Any = MISSING
+    objective: Any = None
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    trainer: Any = MISSING
+    logger: Any = None
+    callbacks: Any = None
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    skip_finished: bool = MISSING
+    seed: int = MISSING
+    monitor: str = MISSING
+    torch_threads: int | None = MISSING
+    transfer_from: str | None = MISSING
+    pretrain_from: str | None = MISSING
+    tuning: str | None = MISSING
+    search_trials: int = MISSING
+
+
+@dataclass
+class DataCardConfig:
+    """`behave-data`'s config (conf/data_card.yaml)."""
+
+    data: Any = MISSING
+    task: Any = MISSING
+    paths: PathsConfig = field(default_factory=PathsConfig)
 
 
 def register() -> None:
-    ConfigStore.instance().store(group="data", name=DATASET_SCHEMA, node=DatasetSpec)
+    store = ConfigStore.instance()
+    store.store(name=TRAIN_SCHEMA, node=TrainConfig)
+    store.store(name=DATA_CARD_SCHEMA, node=DataCardConfig)
+    # A composed config caches prepared data under `paths.cache_dir`, the one place a user moves it; the
+    # dataclass's own default serves specs built in Python.
+    store.store(group="data", name=DATASET_SCHEMA, node=DatasetSpec(cache_dir="${paths.cache_dir}"))
 
 
-def check_top_level(cfg: DictConfig, allowed: set[str]) -> None:
-    """Refuse keys the app does not know, above all data keys given without their `data.` prefix.
+def check_top_level(cfg: DictConfig) -> None:
+    """Refuse top-level keys the config's schema does not have, above all data keys given without `data.`.
 
-    `behave-data +split.method=time` (the `+` Hydra suggests for `split.method=time`) would otherwise be
-    accepted and silently ignored, since the split lives under `data.split`.
+    The schema refuses unknown keys when the config is composed, except those added with `+`, which Hydra
+    adds past any schema: `behave-data +split.method=time` (the `+` Hydra suggests for `split.method=time`)
+    would otherwise be accepted and silently ignored, since the split lives under `data.split`.
     """
+    schema = OmegaConf.get_type(cfg)
+    if not is_dataclass(schema):
+        raise TypeError(f"check_top_level needs a config composed with a schema, got {schema}")
+    allowed = {f.name for f in fields(schema)}
     unknown = [key for key in cfg if key not in allowed]
     if not unknown:
         return

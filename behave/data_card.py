@@ -27,7 +27,7 @@ config_schemas.register()
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="data_card")
 def main(cfg: DictConfig) -> None:
     try:
-        config_schemas.check_top_level(cfg, {"data", "task", "paths"})
+        config_schemas.check_top_level(cfg)
         data = prepare_task(cfg.data, instantiate(cfg.task))
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)

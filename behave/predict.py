@@ -41,11 +41,15 @@ USAGE = (
 )
 
 
+# Config groups whose files make up a model config: the model files and what they mount.
+MODEL_PARTS = ("model", "encoder_init")
+
+
 @cache
 def trusted_targets() -> frozenset[str]:
-    """Every `_target_` in behave's own model configs (conf/model/*.yaml): the only code a record may name."""
+    """Every `_target_` in behave's own model configs (`MODEL_PARTS`): the only code a record may name."""
     targets: set[str] = set()
-    for path in sorted((CONFIG_DIR / "model").glob("*.yaml")):
+    for path in sorted(path for group in MODEL_PARTS for path in (CONFIG_DIR / group).glob("*.yaml")):
         _collect_targets(OmegaConf.to_container(OmegaConf.load(path)), targets)
     return frozenset(targets)
 
