@@ -24,16 +24,17 @@ import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from behave.data.cache import atomic_path
 from behave.data.config import dataset_spec
 from behave.data.errors import DataError
+from behave.data.ingestion.validate import validate
 from behave.data.inputs import RowInputs
-from behave.data.pipeline import FittedPipeline
 from behave.data.sources.files import FileSource
-from behave.data.validate import validate
+from behave.data.storage.cache import atomic_path
+from behave.data.transforms.pipeline import FittedPipeline
 from behave.paths import CONFIG_DIR
-from behave.training.predictions import scores_table
-from behave.training.result import UnreadableResult, read_result, result_file
+from behave.run.earlier_names import current_targets
+from behave.run.predictions import scores_table
+from behave.run.record import UnreadableResult, read_result, result_file
 
 USAGE = (
     "usage: behave-predict run_dir=<run folder> input=<events CSV/Parquet> output=<CSV>"
@@ -91,6 +92,8 @@ def load_record(run_dir: Path) -> dict:
         result = read_result(path)
     except UnreadableResult as error:
         raise DataError(str(error)) from None
+    # A run recorded before a module moved names it as it was then; everything below sees today's names.
+    result["config"] = current_targets(result.get("config") or {})
     if result.get("status") != "ok":
         raise DataError(
             f"{run_dir}: this run failed ({result.get('error')}); there is no model to predict with."
@@ -100,7 +103,7 @@ def load_record(run_dir: Path) -> dict:
 
 def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataFrame:
     """One row per sequence of `events`: sequence_id, prob[<class name>] for each class, the predicted class
-    (`behave.training.predictions.scores_table`)."""
+    (`behave.run.predictions.scores_table`)."""
     result = load_record(run_dir)
     config = OmegaConf.create(result["config"])
     model_config = checked_model_config(OmegaConf.to_container(config.model, resolve=True), run_dir)

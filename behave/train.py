@@ -32,12 +32,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from behave import config_schemas
 from behave.paths import CONFIG_DIR
-from behave.tasks import metric_registry
-from behave.tasks.base import Evaluation
-from behave.tasks.dataset import TaskDataset, prepare_task
-from behave.training.checkpoint_folder import config_digest
-from behave.training.recipe import LightningSettings, RunContext
-from behave.training.result import (
+from behave.run.checkpoint_folder import config_digest
+from behave.run.record import (
     RunResult,
     UnreadableResult,
     git_commit,
@@ -46,8 +42,12 @@ from behave.training.result import (
     result_file,
     write_predictions,
 )
+from behave.run.summary import interactive, run_summary
+from behave.tasks import metric_registry
+from behave.tasks.base import Evaluation
+from behave.tasks.dataset import TaskDataset, prepare_task
+from behave.training.recipe import LightningSettings, RunContext
 from behave.training.runner import refuse_unsupported, run_recipe
-from behave.training.summary import interactive, run_summary
 
 log = logging.getLogger("behave.train")
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from behave.data.cache import write_json_atomic
 from behave.data.errors import DataError
+from behave.data.storage.cache import write_json_atomic
 from behave.paths import CONFIG_DIR
 
 USAGE = "usage: behave-tune models=<m1,m2,...> seeds=<0,1,2> out=<folder> [search_trials=N] [key=value ...]"

@@ -126,8 +126,8 @@ def child_main(folder: Path, memory_cap_gb: float) -> None:
     import tempfile
 
     from behave.data.config import dataset_spec
-    from behave.data.prepared import prepare
     from behave.data.sources.files import FileSource
+    from behave.data.storage.prepared import prepare
     from behave.tasks.dataset import task_cache
     from behave.tasks.sequence import SequenceTask
 

@@ -37,11 +37,11 @@ from hydra.utils import instantiate
 from behave import config_schemas
 from behave.data.config import dataset_spec
 from behave.data.event_log import RawTables
-from behave.data.pipeline import FittedPipeline
+from behave.data.ingestion.validate import validate
 from behave.data.sources.files import FileSource
 from behave.data.spec import DatasetSpec
 from behave.data.split import split_sequences
-from behave.data.validate import validate
+from behave.data.transforms.pipeline import FittedPipeline
 
 CONF = Path(__file__).resolve().parents[1] / "conf" / "data" / "synthetic.yaml"
 TARGET_EVENTS_PER_S = 2e6
@@ -404,7 +404,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--out-of-core",
         action="store_true",
         help="write --events simulated events as Parquet (untimed), then time their out-of-core preparation "
-        "(behave/data/out_of_core.py) and task=sequence's features in a child process under --memory-cap-gb",
+        "(behave/data/storage/out_of_core.py) and task=sequence's features in a child process under "
+        "--memory-cap-gb",
     )
     parser.add_argument("--memory-cap-gb", type=float, default=4.0, help="the cap of --out-of-core")
     parser.add_argument(

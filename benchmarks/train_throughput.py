@@ -29,10 +29,10 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
 from behave.data.inputs import RowInputs
-from behave.data.sequences import SequenceStore
+from behave.data.transforms.sequences import SequenceStore
 from behave.models.sequence_classifier import SequenceClassifier
-from behave.training.board import TensorBoard
-from behave.training.lightning_board import BoardLogger
+from behave.run.board import TensorBoard
+from behave.training.lightning.board import BoardLogger
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 TARGET_BEHAVE_OVER_BARE = 0.90

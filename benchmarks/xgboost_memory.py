@@ -1,5 +1,5 @@
 """Peak memory of boosted trees on a large task's feature table: XGBoost in memory against XGBoost's external
-memory (`model.external_memory`, behave/training/xgboost_external.py), side by side in one run.
+memory (`model.external_memory`, behave/training/tabular/xgboost_external.py), side by side in one run.
 
     1. write ~--events simulated events as Parquet (untimed; --parquet-dir keeps them for the next run) and
        prepare them with task=sequence's features into --cache-dir (untimed; out of core past
@@ -47,14 +47,14 @@ def child_main(
 ) -> None:
     """`prepare`: the task's cache; `external` / `in_memory`: boost and predict, print what it measured."""
     from behave.data.config import dataset_spec
-    from behave.data.prepared import prepare
     from behave.data.sources.files import FileSource
+    from behave.data.storage.prepared import prepare
     from behave.tasks.dataset import task_dataset
     from behave.tasks.sequence import SequenceTask
     from behave.training.recipe import RunContext
     from behave.training.runner import run_recipe
-    from behave.training.xgboost_external import ExternalMemory
-    from behave.training.xgboost_recipe import XGBoostRecipe
+    from behave.training.tabular.xgboost import XGBoostRecipe
+    from behave.training.tabular.xgboost_external import ExternalMemory
 
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     data_config = json.loads((folder / "data_config.json").read_text())

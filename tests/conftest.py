@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from behave.data.config import build_source, dataset_spec
-from behave.data.validate import validate
+from behave.data.ingestion.validate import validate
 
 T0 = 1_700_000_000.0  # unix seconds, a fixed start so timestamps are reproducible
 

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import behave.data.prepared as prepared_module
-from behave.data.cache import HOST
+import behave.data.storage.prepared as prepared_module
 from behave.data.config import dataset_spec, prepare_from_config
 from behave.data.errors import DataError
+from behave.data.storage.cache import HOST
 from tests.test_validate import good_tables, raises
 
 T0 = 1_700_000_000

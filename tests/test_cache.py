@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import behave.data.prepared as prepared_module
+import behave.data.storage.prepared as prepared_module
 import behave.tasks.dataset as dataset_module
-from behave.data.cache import fingerprint
 from behave.data.config import prepare_from_config
 from behave.data.errors import DataError
+from behave.data.storage.cache import fingerprint
 from behave.tasks.dataset import task_dataset
 from behave.tasks.prefix import PrefixTask
 from behave.tasks.sequence import SequenceTask

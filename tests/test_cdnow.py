@@ -16,9 +16,9 @@ import pytest
 
 from behave.data.config import build_source, dataset_spec
 from behave.data.errors import DataError
+from behave.data.ingestion.validate import validate
 from behave.data.sources import cdnow
 from behave.data.sources.cdnow import Cdnow
-from behave.data.validate import validate
 from behave.train import run
 from tests.compose import compose_train
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from behave.data.card import format_card
 from behave.data.config import prepare_from_config
+from behave.data.storage.card import format_card
 from behave.paths import REPO_ROOT
 
 SECTIONS = ("dataset", "sequences", "lengths", "vocabulary", "inputs", "split", "train", "val", "test")
@@ -40,7 +40,7 @@ def test_behave_data_prints_the_card_of_the_simulator(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "behave.data_card",
+        "behave.data",
         "data.source.n_users=300",
         f"paths.cache_dir={tmp_path / 'cache'}",
     ]
@@ -69,6 +69,6 @@ def test_behave_data_prints_the_card_of_the_simulator(tmp_path):
 
 def test_a_data_key_at_the_top_level_names_its_place(tmp_path):
     # `split.method=time` fails with Hydra's hint to add `+`; with it, the key would be silently ignored.
-    command = [sys.executable, "-m", "behave.data_card", "+split.method=time", f"paths.cache_dir={tmp_path}"]
+    command = [sys.executable, "-m", "behave.prepare", "+split.method=time", f"paths.cache_dir={tmp_path}"]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "'split' is a data setting: write data.split.method=time" in done.stderr

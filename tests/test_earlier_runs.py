@@ -17,7 +17,7 @@ import pytest
 from behave.explain.__main__ import explain
 from behave.predict import predict
 from behave.report.__main__ import main as report_main
-from behave.training.predictions import class_column
+from behave.run.predictions import class_column
 
 EARLIER = Path(__file__).parent / "fixtures" / "runs_2026_12"
 MODELS = ("xgboost", "gru", "logreg")

@@ -8,8 +8,8 @@ import pytest
 
 from behave.data.batches.loaders import SequenceDataset
 from behave.data.config import prepare_from_config
-from behave.data.event_fields import EventFieldCodes
-from behave.data.levels import MISSING, OTHER
+from behave.data.transforms.event_fields import EventFieldCodes
+from behave.data.transforms.levels import MISSING, OTHER
 from behave.tasks.dataset import task_dataset
 from behave.tasks.sequence import SequenceTask
 

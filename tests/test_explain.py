@@ -20,7 +20,7 @@ from behave.explain.tabular import contributions
 from behave.report.__main__ import main as report_main
 from behave.tasks.dataset import prepare_task
 from behave.train import run
-from behave.training.pretrain import encoder_sizes
+from behave.training.lightning.pretrain import encoder_sizes
 from tests.compose import compose_train
 
 
@@ -59,14 +59,14 @@ def test_tree_contributions_sum_to_the_margin(small, model, tmp_path):
     features = data.inputs("test").features
     if model == "xgboost":
         fitted = recipe.load_model(tmp_path / "run")
-        from behave.training.tabular import positional
+        from behave.training.tabular.curves import positional
 
         frame = positional(features)
         margin = fitted.predict(frame, output_margin=True)
     else:
         import lightgbm as lgb
 
-        from behave.training.lightgbm_recipe import MODEL_FILE
+        from behave.training.tabular.lightgbm import MODEL_FILE
 
         fitted = lgb.Booster(model_file=str(tmp_path / "run" / MODEL_FILE))
         frame = features
@@ -241,7 +241,7 @@ def test_linear_shap_sums_to_the_logistic_regressions_margin(small, tmp_path):
     recipe = instantiate(cfg.model)
     features = data.inputs("test").features
     explanation = recipe.explain(tmp_path / "run", data.inputs("test"), data.spec)
-    from behave.training.sklearn_recipe import MODEL_FILE, load_model
+    from behave.training.tabular.sklearn import MODEL_FILE, load_model
 
     margin = load_model(tmp_path / "run" / MODEL_FILE).decision_function(features.to_numpy())
     values = explanation.table[list(features.columns)].to_numpy()

@@ -14,15 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from behave.data import buckets, vocabulary
-from behave.data.buckets import NumericBucketer
 from behave.data.event_log import EventLog, RawTables
 from behave.data.features import state as features_state
 from behave.data.features.segments import Segments
-from behave.data.sequences import NumericScaler, _signed_log1p
+from behave.data.ingestion.validate import _categorical, _sort_events, _stable_order, validate
 from behave.data.spec import BucketSpec, DatasetSpec, EventSchema, SequenceSpec, TokenSpec
-from behave.data.validate import _categorical, _sort_events, _stable_order, validate
-from behave.data.vocabulary import UNK, Vocabulary
+from behave.data.transforms import buckets, vocabulary
+from behave.data.transforms.buckets import NumericBucketer
+from behave.data.transforms.sequences import NumericScaler, _signed_log1p
+from behave.data.transforms.vocabulary import UNK, Vocabulary
 
 N_SEQUENCES = 70_000  # above 2**16: sequence codes use both 16-bit halves of the radix sort
 

@@ -16,11 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from behave.data.card import format_card
 from behave.data.config import dataset_spec
 from behave.data.errors import DataError
-from behave.data.prepared import PreparedDataset, prepare
 from behave.data.sources.files import FileSource
+from behave.data.storage.card import format_card
+from behave.data.storage.prepared import PreparedDataset, prepare
 from behave.tasks.dataset import task_dataset
 from behave.tasks.sequence import SequenceTask
 

@@ -12,8 +12,8 @@ import pytest
 
 from behave.paths import REPO_ROOT
 from behave.predict import predict, trusted_targets
+from behave.run.predictions import read_scores
 from behave.train import run
-from behave.training.predictions import read_scores
 from tests.compose import compose_train
 from tests.test_csv_source import SHOP_YAML, write_log
 
@@ -88,4 +88,4 @@ def test_a_tampered_record_is_refused_before_anything_is_built(shop_run, tmp_pat
     with pytest.raises(Exception, match="names code behave does not ship"):
         predict(tampered, shop_run / "raw/shop/log.csv")
     assert victim.read_text() == "precious"
-    assert "behave.training.xgboost_recipe.XGBoostRecipe" in trusted_targets()
+    assert "behave.training.tabular.xgboost.XGBoostRecipe" in trusted_targets()

@@ -23,8 +23,7 @@ from behave.models.contrastive import (
 from behave.tasks.dataset import prepare_task
 from behave.tasks.pretrain import PretrainTask
 from behave.train import run, run_context
-from behave.training.embedding_trees import encode_rows
-from behave.training.pretrain import (
+from behave.training.lightning.pretrain import (
     ENCODER_WEIGHTS,
     EncoderInit,
     PretrainRecipe,
@@ -33,6 +32,7 @@ from behave.training.pretrain import (
     pretrain_encoder,
     sequence_inputs,
 )
+from behave.training.tabular.embeddings import encode_rows
 from tests.cli import behave_ok
 from tests.compose import SMALL_DATA, compose_train
 
@@ -248,7 +248,7 @@ def test_pretrained_models_pretrain_once_per_seed_and_predict_as_they_scored(wor
 
 
 def test_freeze_epochs_keeps_the_encoder_fixed_then_trains_it(workspace):
-    from behave.training.pretrain import FreezeEncoder
+    from behave.training.lightning.pretrain import FreezeEncoder
 
     _, cfg = workspace
     module = torch.nn.Module()

@@ -18,12 +18,12 @@ from behave.data.config import prepare_from_config
 from behave.data.errors import DataError
 from behave.data.split import PARTS
 from behave.models.dot import DotProduct
+from behave.run.embedding_table import ITEM_EMBEDDINGS_FILE, write_embedding_table
+from behave.run.record import RATING_RUN_FILE
 from behave.tasks.dataset import task_dataset
 from behave.tasks.rating import RatingTask
 from behave.tasks.sequence import SequenceTask
-from behave.training.embedding_table import ITEM_EMBEDDINGS_FILE, write_embedding_table
-from behave.training.result import RATING_RUN_FILE
-from behave.training.transfer import TokenInit
+from behave.training.lightning.transfer import TokenInit
 from tests.cli import behave_ok
 from tests.rating_log import NOISE, planted_ratings, write_rating_project
 

@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from behave.data.buckets import NumericBucketer
 from behave.data.config import build_source, dataset_spec, prepare_from_config
 from behave.data.errors import DataError
+from behave.data.ingestion.validate import validate
 from behave.data.sources import kddcup, movielens
 from behave.data.sources.files import DATA_DIR_ENV
 from behave.data.sources.kddcup import KddCup2015
 from behave.data.sources.movielens import MovieLens100k
-from behave.data.validate import validate
-from behave.data.vocabulary import UNK
+from behave.data.transforms.buckets import NumericBucketer
+from behave.data.transforms.vocabulary import UNK
 from behave.train import run
 from tests.compose import compose_train
 

@@ -378,8 +378,8 @@ def test_prefix_lengths_without_a_metric_are_named_not_tabled(tmp_path: Path):
 
 def test_one_reader_of_result_json_for_the_report_the_sweep_summary_and_predict(multirun: Path):
     from behave.predict import load_record
-    from behave.training.result import UnreadableResult, find_result_files, read_result
-    from behave.training.summary import sweep_rows
+    from behave.run.record import UnreadableResult, find_result_files, read_result
+    from behave.run.summary import sweep_rows
 
     damaged = multirun / "0" / "result.json"
     damaged.write_text(damaged.read_text()[:50])  # half-written, as a killed writer would leave it
@@ -392,7 +392,7 @@ def test_one_reader_of_result_json_for_the_report_the_sweep_summary_and_predict(
 
 
 def test_embedding_tables_are_read_as_written(tmp_path: Path):
-    from behave.training.embedding_table import read_embedding_table, vectors_of, write_embedding_table
+    from behave.run.embedding_table import read_embedding_table, vectors_of, write_embedding_table
 
     vectors = np.random.default_rng(0).normal(size=(12, 11)).astype(np.float32)  # dim_10 sorts before dim_2
     described = pd.DataFrame({"token": [f"t{i}" for i in range(12)], "train_freq": np.arange(12)})
@@ -405,7 +405,7 @@ def test_embedding_tables_are_read_as_written(tmp_path: Path):
 
 
 def test_a_runs_prediction_file_is_read_as_written_by_class_index(tmp_path: Path):
-    from behave.training.predictions import read_predictions, scores_table, write_predictions
+    from behave.run.predictions import read_predictions, scores_table, write_predictions
 
     probs = np.random.default_rng(1).dirichlet(np.ones(12), size=5)  # prob_10 sorts before prob_2
     ids = np.array(["e", "d", "c", "b", "a"])

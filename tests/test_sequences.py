@@ -8,9 +8,9 @@ from torch.utils.data import DataLoader
 
 from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
 from behave.data.inputs import RowInputs
-from behave.data.sequences import GAP_COLUMN, NumericScaler, SequenceStore
 from behave.data.spec import SequenceSpec, TokenSpec
-from behave.data.vocabulary import Vocabulary
+from behave.data.transforms.sequences import GAP_COLUMN, NumericScaler, SequenceStore
+from behave.data.transforms.vocabulary import Vocabulary
 
 N_TRAIN, N_TEST = 80, 40
 
@@ -210,8 +210,8 @@ def test_data_loader_yields_event_batches_covering_the_part():
 
 
 def test_static_attributes_and_event_fields_are_standardised_by_one_rule():
-    from behave.data.scaler import column_moments, mean_and_std, standardise
-    from behave.data.static import StaticEncoder
+    from behave.data.transforms.scaler import column_moments, mean_and_std, standardise
+    from behave.data.transforms.static import StaticEncoder
 
     rng = np.random.default_rng(3)
     values = np.where(rng.random(500) < 0.1, np.nan, rng.normal(40.0, 12.0, 500))

@@ -12,8 +12,8 @@ from behave.data.batches.loaders import SequenceDataset
 from behave.data.config import build_source, dataset_spec, prepare_from_config
 from behave.data.errors import DataError
 from behave.data.features.builder import FeatureBuilder
+from behave.data.ingestion.validate import validate
 from behave.data.split import PARTS
-from behave.data.validate import validate
 from behave.tasks.dataset import task_dataset
 from behave.tasks.metrics import score
 from behave.tasks.prefix import PrefixTask

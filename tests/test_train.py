@@ -185,7 +185,7 @@ def test_predict_maps_unseen_tokens_to_unknown_without_refitting(runs, test_even
 def test_best_weights_are_kept_once_and_load_safely(runs):
     import torch
 
-    from behave.training.neural import NeuralRecipe
+    from behave.training.lightning.neural import NeuralRecipe
 
     assert not (runs["gru"] / "checkpoints").exists()  # the Lightning checkpoint was not kept beside them
     saved = torch.load(runs["gru"] / "model.pt", map_location="cpu", weights_only=True)

@@ -12,7 +12,7 @@ import pytorch_lightning as pl
 import torch
 
 from behave.data.batches.loaders import LengthBucketBatchSampler
-from behave.training.processes import log_device
+from behave.training.lightning.processes import log_device
 from tests.cli import behave_ok
 
 LENGTHS = np.random.default_rng(0).integers(1, 200, size=1003)

@@ -9,8 +9,8 @@ import pytest
 from behave.data.config import build_source, dataset_spec, prepare_from_config
 from behave.data.errors import DataError
 from behave.data.event_log import RawTables
+from behave.data.ingestion.validate import validate
 from behave.data.sources.files import FileSource
-from behave.data.validate import validate
 
 
 def good_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -217,7 +217,7 @@ def test_unmatched_sequences_and_labels_are_dropped_with_warning(load_log, caplo
         {"seq": ["d"], "ts": ["2024-01-04 08:00:00"], "event": ["view"], "page": ["home"], "scroll": [1]}
     )
     labels = pd.concat([labels, pd.DataFrame({"seq": ["x", "y"], "y": [1, 0]})], ignore_index=True)
-    with caplog.at_level(logging.WARNING, logger="behave.data.validate"):
+    with caplog.at_level(logging.WARNING, logger="behave.data.ingestion.validate"):
         log_, drops = load_log(pd.concat([events, extra_events], ignore_index=True), labels)
     assert (drops.sequences_without_label, drops.labels_without_events) == (1, 2)
     assert log_.sequence_ids.tolist() == ["a", "b", "c"]

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from behave.data.buckets import NumericBucketer
 from behave.data.config import prepare_from_config
 from behave.data.spec import BucketSpec, TokenSpec
-from behave.data.vocabulary import PAD, UNK, Vocabulary
+from behave.data.transforms.buckets import NumericBucketer
+from behave.data.transforms.vocabulary import PAD, UNK, Vocabulary
 
 NAN = float("nan")
 # (sequence, event, page, portal, scroll). Sequences a-c are "train", t is "test" with unseen values.

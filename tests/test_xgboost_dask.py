@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from behave.training.xgboost_recipe import XGBoostRecipe, best_iteration
+from behave.training.tabular.xgboost import XGBoostRecipe, best_iteration
 from tests.cli import behave_ok
 
 pytestmark = pytest.mark.slow

@@ -8,12 +8,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from behave.data import feature_file
 from behave.data.errors import DataError
-from behave.data.feature_file import FeatureFile, RowsOf
+from behave.data.storage import feature_file
+from behave.data.storage.feature_file import FeatureFile, RowsOf
 from behave.train import run
-from behave.training.booster_checkpoint import BoosterCheckpoint
-from behave.training.xgboost_external import IN_MEMORY_BYTES_PER_CELL, PAGES, ExternalMemory
+from behave.training.tabular.booster_checkpoint import BoosterCheckpoint
+from behave.training.tabular.xgboost_external import IN_MEMORY_BYTES_PER_CELL, PAGES, ExternalMemory
 from tests.compose import SMALL_DATA, compose_train
 from tests.rating_log import write_rating_project
 
@@ -132,7 +132,7 @@ def test_external_memory_switches_on_by_the_tables_size_and_refuses_bad_settings
 
 def test_dask_boosting_refuses_external_memory():
     pytest.importorskip("distributed")
-    from behave.training.xgboost_dask_recipe import DaskCluster, DaskXGBoostRecipe
+    from behave.training.tabular.xgboost_dask import DaskCluster, DaskXGBoostRecipe
 
     with pytest.raises(DataError, match="model=xgboost for XGBoost's external memory"):
         DaskXGBoostRecipe({}, DaskCluster(), external_memory=ExternalMemory(use=True))

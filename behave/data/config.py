@@ -10,8 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from behave.data.errors import DataError
-from behave.data.prepared import PreparedDataset, prepare
 from behave.data.spec import DatasetSpec
+from behave.data.storage.prepared import PreparedDataset, prepare
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from behave.data.sequences import SequenceStore
+from behave.data.transforms.sequences import SequenceStore
 
 
 @dataclass(frozen=True)

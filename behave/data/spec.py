@@ -142,7 +142,7 @@ class SequenceSpec:
     keep: Keep = Keep.last
     # Per-field transform applied before standard scaling (log1p for skewed counts and durations).
     numeric_transform: dict[str, NumericTransform] = field(default_factory=dict)
-    # Categorical event fields embedded beside the token (behave/data/event_fields.py). null: every
+    # Categorical event fields embedded beside the token (behave/data/transforms/event_fields.py). null: every
     # categorical field that is not a token field, so both families see the same fields; [] for none.
     embed_fields: list[str] | None = None
     max_field_values: int = 100  # most frequent training values per embedded field; the rest share OTHER

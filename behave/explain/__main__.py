@@ -18,11 +18,11 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from behave.data.cache import atomic_path, write_json_atomic
 from behave.data.config import build_source
 from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
-from behave.data.pipeline import FittedPipeline
+from behave.data.storage.cache import atomic_path, write_json_atomic
+from behave.data.transforms.pipeline import FittedPipeline
 from behave.explain.planted import PLANTED, event_truth, planted_scores, tree_effect_scores
 from behave.explain.summary import add_kind_shares, example_strips, top_bigrams, top_tokens
 from behave.predict import checked_model_config, load_record

@@ -11,9 +11,9 @@ Regression or classification is one fact here too: the headline's label kinds in
 from __future__ import annotations
 
 from behave.report.records import RunRecord
+from behave.run.record import RESULT_FILE
 from behave.tasks import metric_registry as registry
 from behave.tasks.metric_registry import Metric
-from behave.training.result import RESULT_FILE
 
 
 class RecordError(ValueError):

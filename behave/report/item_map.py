@@ -18,7 +18,7 @@ import pandas as pd
 from behave.report import plots
 from behave.report.document import Block, Figure, Heading, Paragraph, Table
 from behave.report.records import RunRecord
-from behave.training.embedding_table import ITEM_EMBEDDINGS_FILE, n_dims, read_embedding_table, vectors_of
+from behave.run.embedding_table import ITEM_EMBEDDINGS_FILE, n_dims, read_embedding_table, vectors_of
 
 MIN_RATINGS = 20
 # The runs the map prefers, best first: the model with biases separates taste from popularity.

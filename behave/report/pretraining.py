@@ -1,7 +1,8 @@
 """The report's pretraining block: where each pretrained model's encoder came from, and what it cost.
 
-Models of the `pretrained` family start from an encoder fitted without labels (behave/training/pretrain.py);
-their `fit s` covers fine-tuning (or encoding and the trees), not the pretraining, which is listed here.
+Models of the `pretrained` family start from an encoder fitted without labels
+(behave/training/lightning/pretrain.py); their `fit s` covers fine-tuning (or encoding and the trees), not
+the pretraining, which is listed here.
 """
 
 from __future__ import annotations

@@ -19,12 +19,12 @@ import numpy as np
 import pandas as pd
 
 # The record and prediction files are read by their owners' readers; these names are the report's API.
-from behave.training.embedding_table import TOKEN_EMBEDDINGS_FILE, read_embedding_table
-from behave.training.predictions import Predictions as Predictions
-from behave.training.predictions import UnreadablePredictions as UnreadablePredictions
-from behave.training.predictions import read_predictions
-from behave.training.result import UnreadableResult, read_result
-from behave.training.result import find_result_files as find_result_files
+from behave.run.embedding_table import TOKEN_EMBEDDINGS_FILE, read_embedding_table
+from behave.run.predictions import Predictions as Predictions
+from behave.run.predictions import UnreadablePredictions as UnreadablePredictions
+from behave.run.predictions import read_predictions
+from behave.run.record import UnreadableResult, read_result
+from behave.run.record import find_result_files as find_result_files
 
 
 @dataclass(frozen=True)

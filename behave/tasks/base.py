@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from behave.data.event_log import EventLog
-from behave.data.log_store import log_arrays, release_pages
-from behave.data.prepared import PreparedDataset
 from behave.data.split import Split
+from behave.data.storage.log_store import log_arrays, release_pages
+from behave.data.storage.prepared import PreparedDataset
 from behave.tasks import metric_registry, metrics
 from behave.tasks.rows import TaskRows
 

@@ -10,7 +10,7 @@ same data; each task's rows and features are cached beside it, under `<base>/tas
     task.json          the task's config, group names, info, card and the kind of each feature column
                        (`feature_kinds`, declared by the task; written last: marks a complete cache)
 
-The feature file's storage is `behave.data.feature_file`.
+The feature file's storage is `behave.data.storage.feature_file`.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from behave.data.cache import atomic_directory, cache_writes, fingerprint
 from behave.data.config import build_source, dataset_spec
 from behave.data.errors import DataError
-from behave.data.feature_file import FeatureFile, RowsOf, write_frames
 from behave.data.features.kinds import checked_kinds
 from behave.data.inputs import RowInputs
-from behave.data.prepared import PreparedDataset, prepare
 from behave.data.spec import DatasetSpec
 from behave.data.split import PARTS
+from behave.data.storage.cache import atomic_directory, cache_writes, fingerprint
+from behave.data.storage.feature_file import FeatureFile, RowsOf, write_frames
+from behave.data.storage.prepared import PreparedDataset, prepare
 from behave.tasks.base import Task
 from behave.tasks.rows import TaskRows
 

@@ -3,8 +3,8 @@
 The rows are the whole sequences of every part, labelled -1 (no label is read: the objective's positives
 and negatives come from the events), on the data's usual split, so a downstream model on the same data
 fine-tunes on the same training sequences the encoder was pretrained on and on no others. What is fitted
-is the objective (`objective=coles`, behave/training/pretrain.py); the run is scored label-free, by the
-contrastive loss and slice retrieval on the test part's sequences.
+is the objective (`objective=coles`, behave/training/lightning/pretrain.py); the run is scored
+label-free, by the contrastive loss and slice retrieval on the test part's sequences.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pandas as pd
 
 from behave.data.errors import DataError
 from behave.data.event_log import EventLog
-from behave.data.prepared import PreparedDataset
 from behave.data.split import Split
+from behave.data.storage.prepared import PreparedDataset
 from behave.tasks import metric_registry
 from behave.tasks.base import Evaluation, SequenceSplitTask
 from behave.tasks.rows import TaskRows

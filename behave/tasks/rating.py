@@ -25,8 +25,8 @@ import pandas as pd
 from behave.data.errors import DataError
 from behave.data.event_log import EventLog
 from behave.data.features.kinds import FeatureKind
-from behave.data.prepared import PreparedDataset
 from behave.data.split import PARTS, Split, permutation_fold
+from behave.data.storage.prepared import PreparedDataset
 from behave.tasks import metric_registry, metrics
 from behave.tasks.base import Evaluation, SequenceSplitTask
 from behave.tasks.rows import TaskRows

@@ -26,8 +26,8 @@ import numpy as np
 
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
+from behave.run.checkpoint_folder import checkpoint_folder
 from behave.tasks.dataset import TaskDataset
-from behave.training.checkpoint_folder import checkpoint_folder
 
 # A recipe's `family`: learned representations (neural), hand-engineered features (tabular), a constant
 # rule a model must beat (baseline: the global mean of the rating task), models that start from an encoder
@@ -56,7 +56,7 @@ class RunContext:
     monitor: str  # e.g. "val/auroc"
     config_digest: str = ""
     lightning: LightningSettings | None = None
-    board: Any = None  # behave.training.board.TensorBoard, shared by both families (same folder, same tags)
+    board: Any = None  # behave.run.board.TensorBoard, shared by both families (same folder, same tags)
 
     def checkpoints(self) -> Path:
         """The run's checkpoint folder: kept if a killed run of this same config left it, else cleared."""

@@ -49,7 +49,7 @@ from behave.data.features.state import (
     state_from_counts,
 )
 from behave.data.spec import FeatureSpec
-from behave.data.static import StaticEncoder
+from behave.data.transforms.static import StaticEncoder
 
 
 @dataclass

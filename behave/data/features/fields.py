@@ -11,11 +11,11 @@ from typing import Protocol
 
 import numpy as np
 
-from behave.data.columns import missing_flag
 from behave.data.event_log import EventLog
 from behave.data.features.kinds import FeatureKind
 from behave.data.features.segments import Segments, count_matrix, distinct_count, segment_stats
-from behave.data.levels import Levels, one_hot_into
+from behave.data.ingestion.columns import missing_flag
+from behave.data.transforms.levels import Levels, one_hot_into
 
 
 @dataclass(frozen=True)

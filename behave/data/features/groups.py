@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from behave.data.columns import missing_flag
 from behave.data.features.fields import EventInputs, window_label
 from behave.data.features.kinds import FeatureKind, kinds_of
 from behave.data.features.segments import count_matrix, distinct_count, segment_stats
-from behave.data.levels import OTHER, Levels, one_hot_into
+from behave.data.ingestion.columns import missing_flag
+from behave.data.transforms.levels import OTHER, Levels, one_hot_into
 
 SECONDS_PER_DAY = 86400.0
 # 1970-01-01 was a Thursday; with Monday = 0 that is weekday 3.

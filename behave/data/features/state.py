@@ -13,9 +13,9 @@ import pandas as pd
 
 from behave.data.event_log import EventLog
 from behave.data.features.segments import Segments
-from behave.data.levels import Levels, levels_from_counts
-from behave.data.static import StaticEncoder
-from behave.data.train_parts import add_counts, add_keyed_counts
+from behave.data.transforms.levels import Levels, levels_from_counts
+from behave.data.transforms.static import StaticEncoder
+from behave.data.transforms.train_parts import add_counts, add_keyed_counts
 
 # Ids below this are not real tokens: 0 = padding (never in a log), 1 = unknown (counted as "other").
 FIRST_REAL_TOKEN = 2

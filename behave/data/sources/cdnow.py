@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from behave.data.cache import file_digest
 from behave.data.errors import DataError, describe_rows, missing_column_error
 from behave.data.event_log import RawTables
 from behave.data.sources.files import read_table
+from behave.data.storage.cache import file_digest
 
 log = logging.getLogger(__name__)
 

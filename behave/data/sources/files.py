@@ -10,9 +10,9 @@ import pandas as pd
 import pyarrow.dataset
 import pyarrow.types
 
-from behave.data.cache import file_digest
 from behave.data.errors import DataError
 from behave.data.event_log import ParquetLog, RawTables
+from behave.data.storage.cache import file_digest
 
 DATA_DIR_ENV = "BEHAVE_DATA_DIR"
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from behave.data.cache import file_digest
 from behave.data.errors import DataError
 from behave.data.event_log import RawTables
 from behave.data.sources.files import DATA_DIR_ENV, read_table, resolve_data_dir
+from behave.data.storage.cache import file_digest
 
 log = logging.getLogger(__name__)
 

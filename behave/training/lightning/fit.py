@@ -1,0 +1,85 @@
+"""The one Lightning fit of the classifiers, the rating models and pretraining.
+
+start        seed everything (model initialisation, data order) and set up this process; first, before
+             the module is built, so a seed draws the same weights and batches wherever it is used
+fit_module   the configured trainer with the given callbacks and the run's TensorBoard; fit (resuming
+             from a killed run's `last` checkpoint when one is given); the best checkpoint restored
+save_weights the kept weights as a weights-only state dict (checkpoint folders are removed)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from behave.data.errors import DataError
+from behave.training.lightning.board import BoardLogger
+from behave.training.lightning.checkpoints import restore_best
+from behave.training.lightning.processes import ProcessSettings, log_device, refuse_data_parallel
+
+
+def start(seed: int, torch_threads: int | None) -> ProcessSettings:
+    """Seed and set up this process; the settings also go to the trainer for processes it spawns."""
+    pl.seed_everything(seed, workers=True, verbose=False)
+    settings = ProcessSettings(torch_threads)
+    settings.setup(None, None, "fit")  # this process predicts after the fit: same settings
+    return settings
+
+
+@dataclass
+class LightningFit:
+    trainer: pl.Trainer
+    fit_seconds: float
+    resumed_at_epoch: int | None = None  # 0-based: the first epoch trained again
+
+
+def fit_module(
+    module: pl.LightningModule,
+    make_trainer,
+    callbacks: list,
+    board: Any = None,
+    *,
+    datamodule: pl.LightningDataModule | None = None,
+    loaders: tuple = (),
+    resume: Path | None = None,
+    val_rows: int | None = None,
+    one_process: str | None = None,
+    **trainer_overrides,
+) -> LightningFit:
+    """Fit `module` on `datamodule` (or train/val `loaders`) with a trainer from `make_trainer`, then restore
+    its best checkpoint. `val_rows`: how many validation rows the processes share out; `one_process`: what
+    trains, for modules that cannot share rows out by rank (refused if the trainer starts several)."""
+    logger = BoardLogger(board) if board is not None else False
+    trainer = make_trainer(logger=logger, callbacks=callbacks, **trainer_overrides)
+    if one_process is not None:
+        refuse_data_parallel(trainer, one_process)
+    else:
+        log_device(trainer)
+        # A process with no validation rows would wait forever for the others at the metric gather.
+        if val_rows is not None and 1 < trainer.world_size > val_rows:
+            raise DataError(
+                f"trainer.devices: {trainer.world_size} processes would share {val_rows} validation rows; "
+                "use fewer processes"
+            )
+    resumed_at = None
+    if resume is not None:  # read before fitting: training overwrites the file every epoch
+        resumed_at = int(torch.load(resume, map_location="cpu", weights_only=False)["epoch"]) + 1
+    started = time.perf_counter()
+    if datamodule is not None:
+        # weights_only=False: the checkpoint is this run's own, written a moment ago in its own folder.
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=False if resume else None)
+    else:
+        trainer.fit(module, *loaders)
+    fit_seconds = time.perf_counter() - started
+    restore_best(module, callbacks)
+    return LightningFit(trainer, fit_seconds, resumed_at)
+
+
+def save_weights(module: nn.Module, path: Path) -> None:
+    torch.save(module.state_dict(), path)
