@@ -1,15 +1,18 @@
 """`behave-predict`: score a new event log with a finished run of either family.
 
     behave-predict run_dir=outputs/runs/<run> input=new_events.csv output=scores.csv [labels=labels.csv]
+        [config_dir=<a config folder of your own, as given to behave-train's hydra.searchpath>]
 
 The run folder carries everything fitted on its training split (pipeline.json: vocabulary, bins, scalers,
 static encoder, feature state) and the model (XGBoost JSON or a weights-only state dict). The new log goes
 through the SAME transform with nothing refitted: unseen tokens map to <unk>, unseen values to "other".
-Each sequence of the input is scored as it stands (one row per sequence, all of its events): for a run of
-the prefix task, that is the early prediction for a case still in progress.
+The run's task says which rows a new log gives (`Task.scoring_rows`): for the sequence and prefix tasks,
+each sequence as it stands (for a prefix run, the early prediction for a case still in progress). Rows that
+see only part of their sequence carry a `cutoff` column (the events each saw).
 
-A run folder may come from someone else, so nothing in it is trusted to name code: the model is rebuilt
-only from `_target_`s that behave's own model configs use (see `trusted_targets`), never from any other.
+A run folder may come from someone else, so nothing in it is trusted to name code: the model and the task
+are rebuilt only from `_target_`s that behave's own configs use (see `trusted_targets`), or that the config
+folders named on the command line (`config_dir=`) use; never from the run folder itself.
 """
 
 from __future__ import annotations
@@ -35,23 +38,29 @@ from behave.paths import CONFIG_DIR
 from behave.run.earlier_names import current_targets
 from behave.run.predictions import scores_table
 from behave.run.record import UnreadableResult, read_result, result_file
+from behave.tasks.base import row_features
 
 USAGE = (
     "usage: behave-predict run_dir=<run folder> input=<events CSV/Parquet> output=<CSV>"
-    " [labels=<labels file>]"
+    " [labels=<labels file>] [config_dir=<config folder>]"
 )
 
 
-# Config groups whose files make up a model config: the model files and what they mount.
-MODEL_PARTS = ("model", "encoder_init")
+# Config groups whose files make up what behave-predict builds from a record: the model files and what they
+# mount, the task files and the objective a task may carry.
+TRUSTED_GROUPS = ("model", "encoder_init", "task", "objective")
+# A record written before runs recorded their task predicted one label per whole sequence.
+EARLIER_TASK = {"_target_": "behave.tasks.sequence.SequenceTask"}
 
 
 @cache
-def trusted_targets() -> frozenset[str]:
-    """Every `_target_` in behave's own model configs (`MODEL_PARTS`): the only code a record may name."""
+def trusted_targets(config_dirs: tuple[Path, ...] = ()) -> frozenset[str]:
+    """Every `_target_` in the `TRUSTED_GROUPS` of behave's own configs and of `config_dirs` (folders the
+    user names, never one a run folder names): the only code a record may name."""
     targets: set[str] = set()
-    for path in sorted(path for group in MODEL_PARTS for path in (CONFIG_DIR / group).glob("*.yaml")):
-        _collect_targets(OmegaConf.to_container(OmegaConf.load(path)), targets)
+    for root in (CONFIG_DIR, *config_dirs):
+        for path in sorted(path for group in TRUSTED_GROUPS for path in (Path(root) / group).glob("*.yaml")):
+            _collect_targets(OmegaConf.to_container(OmegaConf.load(path)), targets)
     return frozenset(targets)
 
 
@@ -67,19 +76,28 @@ def _collect_targets(node, found: set[str]) -> None:
             _collect_targets(value, found)
 
 
-def checked_model_config(model: dict, run_dir: Path) -> dict:
-    """The record's model config, refused unless every `_target_` in it is one behave's configs use."""
+def checked_model_config(model: dict, run_dir: Path, config_dirs: tuple[Path, ...] = ()) -> dict:
+    """The record's model config, refused unless every `_target_` in it is one the trusted configs use."""
+    return _checked(model, "model", run_dir, config_dirs)
+
+
+def checked_task_config(task: dict, run_dir: Path, config_dirs: tuple[Path, ...] = ()) -> dict:
+    """The record's task config (as `checked_model_config`)."""
+    return _checked(task, "task", run_dir, config_dirs)
+
+
+def _checked(node: dict, what: str, run_dir: Path, config_dirs: tuple[Path, ...]) -> dict:
     named: set[str] = set()
-    _collect_targets(model, named)
-    untrusted = sorted(named - trusted_targets())
-    if untrusted or "_target_" not in model:
+    _collect_targets(node, named)
+    untrusted = sorted(named - trusted_targets(tuple(Path(d).resolve() for d in config_dirs)))
+    if untrusted or "_target_" not in node:
         shown = untrusted or ["(none)"]
         raise DataError(
-            f"{result_file(run_dir)}: the model config names code behave does not ship ({shown}); "
-            "refusing to build it. Only run folders written by behave-train with behave's model configs "
-            "can be scored."
+            f"{result_file(run_dir)}: the {what} config names code behave does not ship ({shown}); "
+            "refusing to build it. Only run folders written by behave-train with behave's configs (or those "
+            "of a config folder you name: config_dir=<folder>) can be scored."
         )
-    return model
+    return node
 
 
 def load_record(run_dir: Path) -> dict:
@@ -101,12 +119,19 @@ def load_record(run_dir: Path) -> dict:
     return result
 
 
-def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataFrame:
-    """One row per sequence of `events`: sequence_id, prob[<class name>] for each class, the predicted class
-    (`behave.run.predictions.scores_table`)."""
+def predict(
+    run_dir: Path, events: Path, labels: Path | None = None, config_dirs: tuple[Path, ...] = ()
+) -> pd.DataFrame:
+    """One row per row the run's task gives for `events`: sequence_id (and cutoff where a row sees part of
+    its sequence), prob[<class name>] for each class, the predicted class (`run.predictions.scores_table`).
+    `config_dirs`: config folders whose `_target_`s are trusted besides behave's own."""
     result = load_record(run_dir)
     config = OmegaConf.create(result["config"])
-    model_config = checked_model_config(OmegaConf.to_container(config.model, resolve=True), run_dir)
+    model_config = checked_model_config(
+        OmegaConf.to_container(config.model, resolve=True), run_dir, config_dirs
+    )
+    task_node = OmegaConf.to_container(config.task, resolve=True) if "task" in config else EARLIER_TASK
+    task = instantiate(checked_task_config(task_node, run_dir, config_dirs))
     spec = dataset_spec(config.data)
     pipeline_file = run_dir / "pipeline.json"
     if not pipeline_file.is_file():
@@ -120,21 +145,34 @@ def predict(run_dir: Path, events: Path, labels: Path | None = None) -> pd.DataF
         categorical=list(spec.schema.categorical),
     )
     event_log, _ = validate(source.load(), spec, with_labels=labels is not None)
-    rows = np.arange(event_log.n_sequences)
+    rows = task.scoring_rows(event_log)
     events = pipeline.encode_events(event_log)
     inputs = RowInputs(
         events=events,
-        sequence=rows,
-        cutoff=event_log.lengths.astype(np.int64),
-        labels=np.asarray(event_log.labels, dtype=np.int64),
-        static=pipeline.static_inputs(event_log),
+        sequence=rows.sequence,
+        cutoff=rows.cutoff,
+        labels=rows.label,
+        static=pipeline.static_inputs(event_log)[rows.sequence],
         # Built only if the model reads them (a tree model): a neural model scores from the events alone.
-        feature_source=lambda: pipeline.feature_table(event_log, events.tokens),
-        sequence_ids=event_log.sequence_ids,
+        feature_source=lambda: row_features(pipeline, event_log, events.tokens, rows.sequence, rows.cutoff),
+        sequence_ids=event_log.sequence_ids[rows.sequence],
     )
     recipe = instantiate(model_config)
     probs = recipe.predict_proba(run_dir, inputs, spec)
-    return scores_table(event_log.sequence_ids, probs, pipeline.class_names)
+    whole = np.array_equal(rows.cutoff, event_log.lengths[rows.sequence])
+    cutoffs = None if whole else rows.cutoff
+    return scores_table(inputs.sequence_ids, probs, pipeline.class_names, cutoffs)
+
+
+def _config_dirs(value) -> tuple[Path, ...]:
+    """`config_dir=<folder>` or `config_dir=[<folder>,...]`; each must be a folder."""
+    if value is None:
+        return ()
+    folders = tuple(Path(str(v)) for v in (value if OmegaConf.is_list(value) else [value]))
+    missing = [str(folder) for folder in folders if not folder.is_dir()]
+    if missing:
+        raise DataError(f"config_dir: no such folder {missing}")
+    return folders
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -145,7 +183,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     try:
         table = predict(
-            Path(args.run_dir), Path(args.input), Path(args.labels) if args.get("labels") else None
+            Path(args.run_dir),
+            Path(args.input),
+            Path(args.labels) if args.get("labels") else None,
+            config_dirs=_config_dirs(args.get("config_dir")),
         )
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -182,7 +182,7 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
             test.group_name(np.arange(len(test))),
             test.label,
             outcome.test_probs,
-            regression=task.kind == "regression",
+            regression=task.scored_kind(data.label_kind) == metric_registry.REGRESSION,
         )
     result.test_metrics = evaluation.overall
     result.test_metrics_by_group = evaluation.by_group

@@ -43,8 +43,9 @@ class RunRecord:
 
     @property
     def task(self) -> dict[str, Any]:
-        """The task block the run recorded (name, headline metric, groups); {} for records that lack it."""
-        return self.raw.get("task") or {}
+        """The task block the run recorded (name, headline metric, groups, what a row is, whether titles name
+        it), completed for records written before a task described itself (`earlier_task_block`)."""
+        return earlier_task_block(self.raw.get("task") or {})
 
     @property
     def metrics_by_group(self) -> dict[str, dict[str, float]]:
@@ -79,6 +80,24 @@ class RunRecord:
         """A top-level numeric field (fit_seconds, n_parameters, ...) or NaN when absent."""
         value = self.raw.get(key)
         return float(value) if isinstance(value, int | float) else np.nan
+
+
+# Records written before tasks said what a row is and whether titles name them: what the tasks of that time
+# (sequence, prefix, rating, pretrain) would have said. A record without a task block predicted one label
+# per whole sequence, before there were other tasks.
+EARLIER_WHOLE_SEQUENCE = {
+    "name": "sequence",
+    "rows": "one prediction per sequence, from its whole history",
+    "named_in_titles": False,
+}
+
+
+def earlier_task_block(task: dict[str, Any]) -> dict[str, Any]:
+    """A recorded task block; `name`, `rows` and `named_in_titles` filled in where the record lacks them."""
+    if task.get("name", "sequence") == "sequence" and "rows" not in task:
+        return {**task, **EARLIER_WHOLE_SEQUENCE}
+    rows = f"one prediction per {task.get('group_label') or 'row'} of each sequence"
+    return {"rows": rows, "named_in_titles": True, **task}
 
 
 def expand_paths(paths: Iterable[str]) -> list[Path]:

@@ -205,13 +205,9 @@ def task_sentence(records: list[RunRecord]) -> str:
     """What the runs predicted, in words (from the recorded task), and how the families train on it."""
     first = next((r for r in records if r.ok), records[0])
     task = first.task
-    name = task.get("name", "sequence")
-    if name == "sequence":
-        return "Task `sequence`: one prediction per sequence, from its whole history."
     config = {k: v for k, v in (task.get("config") or {}).items() if k != "name" and v is not None}
-    shown = ", ".join(f"{k}={v}" for k, v in config.items())
-    rows = task.get("rows") or f"one prediction per {task.get('group_label') or 'row'} of each sequence"
-    sentence = f"Task `{name}` ({shown}): {rows}."
+    shown = f" ({', '.join(f'{k}={v}' for k, v in config.items())})" if config else ""
+    sentence = f"Task `{task['name']}`{shown}: {task['rows']}."
     draws = sorted({_rows_per_sequence(r) for r in records if r.ok and r.family == "neural"} - {None})
     if draws:
         sentence += (
@@ -284,7 +280,8 @@ def failed_section(records: list[RunRecord], title: str, file_prefix: str) -> Da
 def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOptions) -> DatasetSection:
     """All blocks for the runs of one dataset (one fingerprint) and one task."""
     first = next((r for r in records if r.ok), records[0])
-    task_name = first.task.get("name", "sequence")
+    task_name = first.task["name"]
+    titled = first.task["named_in_titles"]
     file_prefix = slug(f"{first.dataset_name}-{(first.fingerprint or '')[:8]}-{task_name}")
     n_splits = len({r.fingerprint for r in records if r.fingerprint})
     title = (
@@ -296,7 +293,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             if first.fingerprint
             else ""
         )
-        + (f", task {task_name}" if task_name != "sequence" else "")
+        + (f", task {task_name}" if titled else "")
     )
     headline = section_headline(records)
     if headline is None:
@@ -403,6 +400,6 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             Paragraph("These runs are in the tables above but not in the comparisons and figures:"),
             Bullets([code_span(problem) for problem in unreadable]),
         ]
-    name = first.dataset_name + (f" ({task_name})" if task_name != "sequence" else "")
+    name = first.dataset_name + (f" ({task_name})" if titled else "")
     answer = answer_sentence(name, summaries, comparisons, headline, reference)
     return DatasetSection(blocks, answer, file_prefix)

@@ -5,8 +5,9 @@ test_predictions.parquet (a run's test rows, what the report compares)
     target of a regression task), then prob_0..prob_{C-1} (`prob_<k>`: the probability of class INDEX k,
     in the order of the run's class names), or `prediction` for a regression task.
 behave-predict's output (a user's file: CSV)
-    sequence_id, prob[<class name>] per class (the probability of the class NAMED so), predicted (a class
-    name). Its columns say the class by name, so a user never has to know the run's class order; the
+    sequence_id, [cutoff: events seen, where the run's task cuts a new log's sequences,]
+    prob[<class name>] per class (the probability of the class NAMED so), predicted (a class name). Its
+    columns say the class by name, so a user never has to know the run's class order; the
     brackets keep them apart from `prob_<k>`, which always means a class index.
 """
 
@@ -128,9 +129,14 @@ def read_predictions(run_dir: Path) -> Predictions | None:
     )
 
 
-def scores_table(sequence_ids: np.ndarray, probs: np.ndarray, class_names: list[str]) -> pd.DataFrame:
-    """behave-predict's output: sequence_id, prob[<class name>] per class, the predicted class's name."""
+def scores_table(
+    sequence_ids: np.ndarray, probs: np.ndarray, class_names: list[str], cutoffs: np.ndarray | None = None
+) -> pd.DataFrame:
+    """behave-predict's output: sequence_id, cutoff (only given `cutoffs`: rows that saw part of their
+    sequence), prob[<class name>] per class, the predicted class's name."""
     table = pd.DataFrame({"sequence_id": sequence_ids})
+    if cutoffs is not None:
+        table["cutoff"] = cutoffs
     for k, name in enumerate(class_names):
         table[class_column(name)] = probs[:, k]
     table[PREDICTED_CLASS] = np.asarray(class_names, dtype=object)[probs.argmax(axis=1)]

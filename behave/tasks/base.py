@@ -3,7 +3,11 @@ rows are scored and which metric selects models. Built from `conf/task/<name>.ya
 
 Everything that used to assume "one label per whole sequence, scored by AUROC" asks the task instead:
 the split (`strata`), the cache of rows and features (`rows`, `fingerprint`), recipes and the run record
-(`evaluate`, `headline`, `monitor`), the report (the `describe()` block in result.json).
+(`evaluate`, `headline`, `monitor`, `scored_kind`), behave-predict (`scoring_rows`: which rows a new log
+gives), the report (the `describe()` block in result.json: headline, groups, what a row is, the title).
+
+A new task kind is its module (a `Task`), its `conf/task/<name>.yaml` and, when it scores by a metric the
+registry lacks, that metric's entry in `metric_registry.py`; nothing outside asks a task for its name.
 
 Where the next tasks plug in, on the same event log, split and vocabulary:
 - a rating task (one row per user x item event, a numeric target, RMSE): `rows` gives one row per rating
@@ -23,12 +27,13 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from behave.data.errors import DataError
 from behave.data.event_log import EventLog
 from behave.data.split import Split
 from behave.data.storage.log_store import log_arrays, release_pages
 from behave.data.storage.prepared import PreparedDataset
 from behave.tasks import metric_registry, metrics
-from behave.tasks.rows import TaskRows
+from behave.tasks.rows import TaskRows, new_log_parts, whole_sequences
 
 # Rows per chunk of tabular features are taken so that a chunk reads at most this many events (about
 # 1.5 GB at the feature builder's peak).
@@ -52,12 +57,28 @@ class Evaluation:
     by_group: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
+def row_features(pipeline, log_: EventLog, tokens, sequence: np.ndarray, cutoff: np.ndarray) -> pd.DataFrame:
+    """(R, F) the pipeline's tabular features of each row's events up to its cutoff (`EventLog.cut`): the one
+    rule by which a row's features are built, for a task's rows and for a new log's (behave-predict)."""
+    cut = log_.cut(sequence, cutoff)
+    token_ids = np.asarray(tokens)[log_.events_of(sequence, cutoff)]
+    return pipeline.feature_table(cut, token_ids)
+
+
 class Task(Protocol):
     name: str
-    # "classification" (probabilities per class) or "regression" (one predicted value per row).
+    # What a model outputs for a row, which recipes declare they fit (`supported_tasks`): "classification"
+    # (probabilities per class), "regression" (one predicted value per row) or "pretraining" (nothing).
     kind: str
     # Whether the source's oracle probability (a property of the whole sequence) is a ceiling for these rows.
     oracle_applies: bool
+    # What the evaluation groups are, in words (e.g. "prefix length"); None for a task without groups.
+    group_label: str | None
+    # What one row (one prediction) is, in words: the report's sentence about the task.
+    rows_description: str
+    # Whether report titles name the task: False only for the data's own question (one prediction per
+    # sequence from its whole history), which every other task is read against.
+    named_in_titles: bool
 
     def fingerprint(self) -> dict:
         """Everything that changes the rows; the key of the task's cached rows and features."""
@@ -99,6 +120,15 @@ class Task(Protocol):
         one that trains part of it, e.g. pretraining its encoder."""
         ...
 
+    def scoring_rows(self, log_: EventLog) -> TaskRows:
+        """The rows a new log gives (behave-predict, no split: every row in the test part), labelled from the
+        log where it has labels (-1 otherwise); a DataError for a task that cannot score new logs."""
+        ...
+
+    def scored_kind(self, label_kind: str) -> str:
+        """The label kind this task's rows are scored as (the metric registry's key for its metrics)."""
+        ...
+
     def headline(self, label_kind: str) -> str: ...
 
     def monitor(self, label_kind: str) -> str: ...
@@ -119,8 +149,9 @@ class SequenceSplitTask:
 
     name = "task"
     oracle_applies = False
-    # What the evaluation groups are, in words (e.g. "prefix length"); None for a task without groups.
     group_label: str | None = None
+    rows_description = "one prediction per sequence"
+    named_in_titles = True
     strata_name = "label"
 
     def fingerprint(self) -> dict:
@@ -143,6 +174,11 @@ class SequenceSplitTask:
 
     def model_recipe(self, recipe):
         return recipe
+
+    def scoring_rows(self, log_: EventLog) -> TaskRows:
+        raise DataError(
+            f"task={self.name}: behave-predict cannot score a new event log for this task ({self.kind})"
+        )
 
     @classmethod
     def scored_kind(cls, label_kind: str) -> str:
@@ -171,6 +207,22 @@ class SequenceSplitTask:
             "metrics": list(metric_registry.metrics_for(self.scored_kind(label_kind))),
         }
 
+    def describe_config(self) -> dict:
+        """The task's settings as recorded (its fingerprint, and what else a reader should know)."""
+        return self.fingerprint()
+
+    def describe(self, label_kind: str = "") -> dict:
+        """The block recorded in result.json: the report reads the headline, groups, rows and title here."""
+        return {
+            "name": self.name,
+            **self.metric_record(label_kind),
+            "group_label": self.group_label,
+            "rows": self.rows_description,
+            "named_in_titles": self.named_in_titles,
+            "kind": self.kind,
+            "config": self.describe_config(),
+        }
+
 
 class ClassificationTask(SequenceSplitTask):
     """Rows labelled with their sequence's class; metrics from `behave.tasks.metrics`.
@@ -190,14 +242,16 @@ class ClassificationTask(SequenceSplitTask):
         at a time (the pages of its memory-mapped arrays are handed back after each)."""
         for rows_in_chunk in event_chunks(rows.cutoff, FEATURE_CHUNK_EVENTS):
             sequence, cutoff = rows.sequence[rows_in_chunk], rows.cutoff[rows_in_chunk]
-            cut = base.log.cut(sequence, cutoff)
-            token_ids = np.asarray(base.events.tokens)[base.log.events_of(sequence, cutoff)]
-            yield base.pipeline.feature_table(cut, token_ids)
-            del cut, token_ids
+            yield row_features(base.pipeline, base.log, base.events.tokens, sequence, cutoff)
             release_pages(*log_arrays(base.log), base.events.tokens)
 
     def feature_kinds(self, base: PreparedDataset) -> dict[str, str]:
         return base.pipeline.features.feature_kinds
+
+    def scoring_rows(self, log_: EventLog) -> TaskRows:
+        """Each sequence of a new log as it stands: for a task of cut rows, the prediction for a case still
+        in progress (a task whose rows a new log gives differently says so here)."""
+        return whole_sequences(log_, np.asarray(log_.labels, dtype=np.int64), new_log_parts(log_.n_sequences))
 
     @classmethod
     def scored_kind(cls, label_kind: str) -> str:
@@ -219,13 +273,3 @@ class ClassificationTask(SequenceSplitTask):
             group["n_sequences"] = len(np.unique(rows.sequence[members]))
             evaluation.by_group[name] = group
         return evaluation
-
-    def describe(self, label_kind: str) -> dict:
-        """The block recorded in result.json: the report reads the headline and groups from here."""
-        return {
-            "name": self.name,
-            **self.metric_record(label_kind),
-            "group_label": self.group_label,
-            "kind": self.kind,
-            "config": self.fingerprint(),
-        }

@@ -80,6 +80,10 @@ class PrefixTask(ClassificationTask):
     def group_label(self) -> str:
         return "prefix length (share of duration)" if self.fractions is not None else "prefix length (events)"
 
+    @property
+    def rows_description(self) -> str:
+        return f"one prediction per {self.group_label} of each sequence"
+
     def fingerprint(self) -> dict:
         return {
             "name": self.name,

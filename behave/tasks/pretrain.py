@@ -21,7 +21,7 @@ from behave.data.split import Split
 from behave.data.storage.prepared import PreparedDataset
 from behave.tasks import metric_registry
 from behave.tasks.base import Evaluation, SequenceSplitTask
-from behave.tasks.rows import TaskRows
+from behave.tasks.rows import TaskRows, whole_sequences
 
 
 class PretrainTask(SequenceSplitTask):
@@ -39,15 +39,11 @@ class PretrainTask(SequenceSplitTask):
         self.objective = objective
         self.recipe = recipe
 
+    rows_description = "every sequence whole, without a label (the encoder learns from the events alone)"
+
     def rows(self, log_: EventLog, split: Split) -> TaskRows:
         n = log_.n_sequences
-        return TaskRows(
-            sequence=np.arange(n, dtype=np.int64),
-            cutoff=log_.lengths.astype(np.int64),
-            label=np.full(n, -1, dtype=np.int64),
-            part=split.part_index(n),
-            group=np.full(n, -1, dtype=np.int64),
-        )
+        return whole_sequences(log_, np.full(n, -1, dtype=np.int64), split.part_index(n))
 
     def features(self, base: PreparedDataset, rows: TaskRows) -> pd.DataFrame:
         return pd.DataFrame(index=range(len(rows)))  # nothing tabular is fitted here
@@ -72,11 +68,5 @@ class PretrainTask(SequenceSplitTask):
             "task=pretrain has no label to evaluate; its recipe scores itself on the test sequences"
         )
 
-    def describe(self, label_kind: str = "") -> dict:
-        return {
-            "name": self.name,
-            **self.metric_record(label_kind),
-            "group_label": None,
-            "kind": self.kind,
-            "config": {**self.fingerprint(), "objective": self.objective.describe()},
-        }
+    def describe_config(self) -> dict:
+        return {**self.fingerprint(), "objective": self.objective.describe()}

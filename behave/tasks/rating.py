@@ -250,12 +250,6 @@ class RatingTask(SequenceSplitTask):
     def evaluate(self, rows: TaskRows, predictions: np.ndarray) -> Evaluation:
         return Evaluation(overall=self.score(rows.label, predictions))
 
-    def describe(self, label_kind: str = "") -> dict:
-        return {
-            "name": self.name,
-            **self.metric_record(label_kind),
-            "group_label": None,
-            "rows": f"one prediction per rating event, its target the event's `{self.target}` field",
-            "kind": self.kind,
-            "config": self.fingerprint(),
-        }
+    @property
+    def rows_description(self) -> str:
+        return f"one prediction per rating event, its target the event's `{self.target}` field"

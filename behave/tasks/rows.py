@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from behave.data.event_log import EventLog
 from behave.data.split import PARTS
 
 
@@ -63,3 +64,20 @@ class TaskRows:
             group=frame["group"].to_numpy(np.int64),
             group_names=list(group_names),
         )
+
+
+def whole_sequences(log_: EventLog, label: np.ndarray, part: np.ndarray) -> TaskRows:
+    """One row per sequence of `log_`, each seeing all of its events, with (S,) `label` and `part`."""
+    n = log_.n_sequences
+    return TaskRows(
+        sequence=np.arange(n, dtype=np.int64),
+        cutoff=log_.lengths.astype(np.int64),
+        label=label,
+        part=np.asarray(part, dtype=np.int8),
+        group=np.full(n, -1, dtype=np.int64),
+    )
+
+
+def new_log_parts(n_rows: int) -> np.ndarray:
+    """(n_rows,) int8: every row of a new log (behave-predict) is a test row; nothing of it was trained on."""
+    return np.full(n_rows, PARTS.index("test"), dtype=np.int8)
