@@ -8,14 +8,6 @@ gives), the report (the `describe()` block in result.json: headline, groups, wha
 
 A new task kind is its module (a `Task`), its `conf/task/<name>.yaml` and, when it scores by a metric the
 registry lacks, that metric's entry in `metric_registry.py`; nothing outside asks a task for its name.
-
-Where the next tasks plug in, on the same event log, split and vocabulary:
-- a rating task (one row per user x item event, a numeric target, RMSE): `rows` gives one row per rating
-  event with `cutoff` = the events before it (so the row sees the history, not the rating), the label comes
-  from a numeric field instead of `EventLog.labels`, `strata` returns None, and `evaluate` scores RMSE/MAE
-  with `headline` "rmse" (the registry's headline for regression, lower is better);
-- a label-free pretraining task: `rows` gives every training sequence whole, `strata` None, no `evaluate`;
-  its objective (e.g. contrastive) consumes the same `SequenceStore` the supervised encoders read.
 """
 
 from __future__ import annotations
