@@ -46,6 +46,15 @@ def random_tables(
     return events, labels
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """One torch thread, as every run has (`torch_threads: 1` in conf/train.yaml): models this small gain
+    nothing from intra-op threads, and spinning threads crawl on a shared machine."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def make_tables():
     """`make(n_sequences=120, seed=0, positive_rate=0.3)` -> (events, labels) random tables."""
