@@ -6,6 +6,8 @@ Tables use the columns `seq, ts, event, page, scroll` (events) and `seq, y` (lab
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,6 +55,22 @@ def one_torch_thread():
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def fits_only_when_marked_slow(request, monkeypatch):
+    """A test that fits a Lightning or XGBoost model must be marked slow, so `make test-fast` stays fast:
+    an unmarked one fails here, naming the marker it needs. Libraries the test never imported are left be."""
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"{request.node.nodeid} fits a model: mark it @pytest.mark.slow")
+
+    if "pytorch_lightning" in sys.modules:
+        monkeypatch.setattr(sys.modules["pytorch_lightning"].Trainer, "fit", refuse)
+    if "xgboost" in sys.modules:
+        monkeypatch.setattr(sys.modules["xgboost"].Booster, "update", refuse)
 
 
 @pytest.fixture
