@@ -1,6 +1,8 @@
 # The README's two commands. Both create .venv and install on a fresh machine.
 #   make demo   install, then run the main job on the embedded simulator and write the report
 #   make test   install with test extras, check lint and formatting, then run the test suite
+# and the developer's quick loop:
+#   make test-fast   the same without the tests marked slow (every end-to-end fit): under 2 minutes
 # torch is installed first with an overridable pin (a bare `torch` requirement pulls GBs of CUDA wheels):
 #   make test TORCH_SPEC="torch==2.5.1 --index-url https://download.pytorch.org/whl/cpu"
 PYTHON ?= python3
@@ -9,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 
-.PHONY: demo test install lint format clean-cache
+.PHONY: demo test test-fast install lint format clean-cache
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +36,9 @@ demo: install
 # Lint first: CI runs `make test`, so code that does not pass ruff never lands.
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: lint
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check behave tests benchmarks

@@ -71,6 +71,7 @@ def test_one_dataset_gives_no_cross_dataset_summary():
     assert summarize(group_by_dataset(records_for(table)), "auto", 0.01) is None
 
 
+@pytest.mark.slow
 def test_the_report_leads_with_one_answer_per_dataset_then_the_cross_dataset_view(tmp_path):
     """Two real (tiny) multiruns, one report: the answer block comes before any dataset's details."""
     from behave.report.__main__ import main as report_main

@@ -152,6 +152,7 @@ def test_a_copy_without_a_column_names_it(master_file, tmp_path):
     assert str(copy) in str(error.value) and "'dollar_value'" in str(error.value)
 
 
+@pytest.mark.slow
 def test_xgboost_learns_who_buys_again(master_file, tmp_path):
     overrides = ["data=cdnow", "model=xgboost", "model.n_jobs=1", "~logger"]
     result = run(compose_train(overrides, tmp_path / "run", tmp_path / "cache"))

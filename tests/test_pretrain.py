@@ -79,6 +79,7 @@ def test_slices_are_contiguous_pieces_of_their_own_sequence(data):
         assert (sliced.tokens[row, length:] == 0).all()
 
 
+@pytest.mark.slow
 def test_contrastive_loss_separates_true_pairs_from_shuffled_ones_after_a_few_steps(data, workspace):
     _, cfg = workspace
     torch.manual_seed(0)
@@ -121,6 +122,7 @@ def test_infonce_loss_also_prefers_true_pairs():
     assert float(loss(vectors, owner)) < float(loss(vectors, owner[torch.randperm(24)]))
 
 
+@pytest.mark.slow
 def test_pretraining_never_reads_labels(data, workspace, tmp_path):
     folder, cfg = workspace
     objective = Objective(slices=SliceSampler(3, 3, 10), max_epochs=2, batch_size=64)
@@ -137,6 +139,7 @@ def test_pretraining_never_reads_labels(data, workspace, tmp_path):
         assert torch.equal(weights[0][key], weights[1][key]), key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("parts", [("train",), ("train", "val", "test")])
 def test_pretraining_reads_the_sequences_of_its_parts_only(data, workspace, tmp_path, parts):
     _, cfg = workspace
@@ -172,6 +175,7 @@ def pretrain_run(workspace):
     return folder / "pretrain", result
 
 
+@pytest.mark.slow
 def test_a_pretrain_run_records_label_free_scores(pretrain_run):
     run_dir, result = pretrain_run
     assert result.task["name"] == "pretrain"
@@ -182,6 +186,7 @@ def test_a_pretrain_run_records_label_free_scores(pretrain_run):
     assert not (run_dir / "test_predictions.parquet").exists()
 
 
+@pytest.mark.slow
 def test_a_loaded_encoder_reproduces_its_sequence_vectors(pretrain_run, data, workspace):
     run_dir, _ = pretrain_run
     folder, _ = workspace
@@ -201,6 +206,7 @@ def test_a_loaded_encoder_reproduces_its_sequence_vectors(pretrain_run, data, wo
     assert np.array_equal(encode_rows(classifier.encoder, test, data.spec, 256), expected)
 
 
+@pytest.mark.slow
 def test_an_encoder_pretrained_on_other_data_is_refused(pretrain_run, workspace):
     run_dir, _ = pretrain_run
     folder, _ = workspace
@@ -259,6 +265,7 @@ def test_freeze_epochs_keeps_the_encoder_fixed_then_trains_it(workspace):
         assert all(p.requires_grad == trains for p in module.encoder.parameters())
 
 
+@pytest.mark.slow
 def test_encoder_init_without_a_run_pretrains_into_the_data_cache(data, workspace, tmp_path):
     _, cfg = workspace
     init = EncoderInit(objective=Objective(slices=SliceSampler(3, 3, 8), max_epochs=1))

@@ -124,6 +124,7 @@ def test_the_benchmark_sweeps_every_dataset_and_composes_for_each(tmp_path):
         assert job.data.name == data and job.data.split.method.value == "kfold"
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_refitted_unless_its_config_changed(tmp_path, caplog):
     """Rerunning a killed sweep's command finishes only what did not finish."""
     import logging

@@ -140,6 +140,7 @@ def restore_determinism_flag():
     torch.use_deterministic_algorithms(enabled)
 
 
+@pytest.mark.slow
 def test_learns_that_event_order_matters():
     pl.seed_everything(0)
     model = make_model()
@@ -154,6 +155,7 @@ def test_learns_that_event_order_matters():
     assert {"val/loss", "val/auprc"} <= metrics.keys()
 
 
+@pytest.mark.slow
 def test_multiclass_head_reduces_loss_and_logs_multiclass_metrics():
     pl.seed_everything(0)
     model = make_model(num_classes=3, n_static=2)
@@ -213,12 +215,14 @@ def train_weights(seed: int) -> dict[str, torch.Tensor]:
     return model.state_dict()
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_weights():
     first, second, other_seed = train_weights(11), train_weights(11), train_weights(12)
     assert all(torch.equal(first[name], second[name]) for name in first)
     assert not all(torch.equal(first[name], other_seed[name]) for name in first)
 
 
+@pytest.mark.slow
 def test_checkpoint_loads_weights_only_into_a_fresh_module(tmp_path):
     pl.seed_everything(0)
     scheduler = partial(ReduceLROnPlateau, mode="max", patience=1)
