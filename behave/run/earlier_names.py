@@ -16,8 +16,6 @@ MOVED_MODULES = {
     "behave.training.summary": "behave.run.summary",
     "behave.training.board": "behave.run.board",
     "behave.training.checkpoint_folder": "behave.run.checkpoint_folder",
-    "behave.training.predictions": "behave.run.predictions",
-    "behave.training.embedding_table": "behave.run.embedding_table",
     "behave.training.neural": "behave.training.lightning.neural",
     "behave.training.rating_recipe": "behave.training.lightning.rating",
     "behave.training.pretrain": "behave.training.lightning.pretrain",
@@ -27,7 +25,6 @@ MOVED_MODULES = {
     "behave.training.progress": "behave.training.lightning.progress",
     "behave.training.lightning_board": "behave.training.lightning.board",
     "behave.training.checkpoints": "behave.training.lightning.checkpoints",
-    "behave.training.lightning_fit": "behave.training.lightning.fit",
     "behave.training.xgboost_recipe": "behave.training.tabular.xgboost",
     "behave.training.xgboost_dask_recipe": "behave.training.tabular.xgboost_dask",
     "behave.training.xgboost_external": "behave.training.tabular.xgboost_external",
@@ -46,7 +43,6 @@ MOVED_MODULES = {
     "behave.data.out_of_core": "behave.data.storage.out_of_core",
     "behave.data.partitions": "behave.data.storage.partitions",
     "behave.data.card": "behave.data.storage.card",
-    "behave.data.feature_file": "behave.data.storage.feature_file",
     "behave.data.pipeline": "behave.data.transforms.pipeline",
     "behave.data.vocabulary": "behave.data.transforms.vocabulary",
     "behave.data.buckets": "behave.data.transforms.buckets",
@@ -55,7 +51,6 @@ MOVED_MODULES = {
     "behave.data.event_fields": "behave.data.transforms.event_fields",
     "behave.data.sequences": "behave.data.transforms.sequences",
     "behave.data.train_parts": "behave.data.transforms.train_parts",
-    "behave.data.scaler": "behave.data.transforms.scaler",
 }
 
 
