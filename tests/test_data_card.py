@@ -40,7 +40,7 @@ def test_behave_data_prints_the_card_of_the_simulator(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "behave.data",
+        "behave.prepare",
         "data.source.n_users=300",
         f"paths.cache_dir={tmp_path / 'cache'}",
     ]
