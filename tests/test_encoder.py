@@ -68,6 +68,7 @@ def make_encoder(
     field_sizes=FIELD_SIZES,
     vocab_size: int = VOCAB,
     token_dropout: float = 0.0,
+    causal: bool = False,
     **settings,
 ) -> EventEncoder:
     """An encoder of the given sequence part (settings override its defaults), eval mode, seed 0."""
@@ -76,7 +77,7 @@ def make_encoder(
     tokens = partial(token_encoder, embedding_dim=embedding_dim, dropout=token_dropout)
     return EventEncoder(
         vocab_size=vocab_size, n_numeric=N_NUMERIC, field_sizes=field_sizes, tokens=tokens,
-        sequence=partial(part, **settings), pooling=pooling,
+        sequence=partial(part, **settings), pooling=pooling, causal=causal,
     ).eval()  # fmt: skip
 
 

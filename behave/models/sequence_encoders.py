@@ -1,9 +1,14 @@
 """Sequence encoders: per-event vectors (B, T, D_in) of right-padded sequences -> per-event states (B, T, H),
-or one vector per sequence (B, H) for `Flatten`. Each is built with `input_size` from the data and says:
+or one vector per sequence (B, H) for `Flatten`. Each is built with `input_size` from the data and `causal`
+(the encoder's mode, decided once in EventEncoder), and says:
 
     output_dim      H, the width of what it returns
     backward_dims   trailing state dims that run backward in time (read at position 0 by `last` pooling)
     pools           False when it returns one vector per sequence already (no pooling after it)
+
+`causal=True` makes every one of them return (B, T, H) states where state t reads events 0..t only (see
+causal.py): the RNN's forward outputs (bidirectional refused), the Transformer with a causal mask and
+positions from the start, the CNN padded on the left, `Bag` a running mean, `Flatten` a window ending at t.
 
 Every encoder is padding-invariant: a sequence gives the same output alone or padded inside any batch
 (the recurrent ones by construction, see rnn.py; the Transformer by its key padding mask; the CNN by
@@ -17,11 +22,22 @@ import math
 import torch
 from torch import Tensor, nn
 
+from behave.models.causal import (
+    CAUSAL_KEY,
+    causal_attention_mask,
+    running_mean,
+    shift_right_by,
+    windows_ending_at,
+)
 from behave.models.rnn import PaddedRNN
 
 
 class RNN(nn.Module):
-    """GRU or LSTM, stacked, optionally bidirectional (see rnn.py for the padding-blind backward pass)."""
+    """GRU or LSTM, stacked, optionally bidirectional (see rnn.py for the padding-blind backward pass).
+
+    Causal mode: the same forward outputs, which read events 0..t at t (and so equal `last` pooling at a
+    sequence's last event); a bidirectional RNN reads the future and is refused.
+    """
 
     pools = True
 
@@ -33,8 +49,14 @@ class RNN(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
+        causal: bool = False,
     ):
         super().__init__()
+        if causal and bidirectional:
+            raise ValueError(
+                f"a bidirectional RNN reads later events, which {CAUSAL_KEY}=true forbids; set "
+                "model.module.encoder.sequence.bidirectional=false"
+            )
         self.rnn = PaddedRNN(input_size, cell, hidden_size, num_layers, bidirectional, dropout)
         self.output_dim = hidden_size * (2 if bidirectional else 1)
         self.backward_dims = hidden_size if bidirectional else 0
@@ -67,6 +89,11 @@ class Transformer(nn.Module):
     sinusoidal encoding of the event's index is added: counted from the end (`positions: from_end`, the
     default: recency is what behaviour sequences mostly turn on), from the start, or not at all (`none`,
     order then comes from the gaps alone).
+
+    Causal mode: a causal attention mask (position t attends to 0..t), and `from_end` counts from the start
+    instead, since an index counted from the end depends on how many events follow. `from_start` and
+    `none` are unchanged. The state at a sequence's last event differs from per-sequence `last` pooling:
+    there, earlier positions attended to later ones in every layer below the last.
     """
 
     pools = True
@@ -81,11 +108,13 @@ class Transformer(nn.Module):
         dim_feedforward: int = 128,
         dropout: float = 0.1,
         positions: str = "from_end",
+        causal: bool = False,
     ):
         super().__init__()
         if positions not in POSITIONS:
             raise ValueError(f"positions {positions!r} is unknown; valid: {', '.join(POSITIONS)}")
-        self.positions = positions
+        self.causal = causal
+        self.positions = "from_start" if causal and positions == "from_end" else positions
         self.project = nn.Linear(input_size, d_model)
         layer = nn.TransformerEncoderLayer(
             d_model, n_heads, dim_feedforward, dropout, batch_first=True, norm_first=True
@@ -103,11 +132,20 @@ class Transformer(nn.Module):
             if self.positions == "from_end":
                 index = (lengths[:, None] - 1 - index).clamp(min=0)  # padded positions: any value, masked
             states = states + sinusoidal(index, states.shape[2])
-        return self.norm(self.layers(states, src_key_padding_mask=~mask))
+        if not self.causal:
+            return self.norm(self.layers(states, src_key_padding_mask=~mask))
+        order = causal_attention_mask(states.shape[1], states.device)
+        return self.norm(self.layers(states, mask=order, src_key_padding_mask=~mask, is_causal=True))
 
 
 class CNN(nn.Module):
-    """1-D temporal convolutions ('same' length, ReLU), padded positions zeroed before each layer."""
+    """1-D temporal convolutions ('same' length, ReLU), padded positions zeroed before each layer.
+
+    Causal mode: each layer's input is padded with kernel_size - 1 zeros on the left only, so output t reads
+    inputs t-k+1..t and position t stays position t (any kernel size then works, even ones too). The
+    weights have the same shapes in both modes. The state at a sequence's last event differs from
+    per-sequence `last` pooling, whose centred kernels read later events.
+    """
 
     pools = True
     backward_dims = 0
@@ -119,15 +157,19 @@ class CNN(nn.Module):
         kernel_size: int = 3,
         num_layers: int = 2,
         dropout: float = 0.1,
+        causal: bool = False,
     ):
         super().__init__()
-        if kernel_size % 2 == 0:
+        if kernel_size % 2 == 0 and not causal:
             raise ValueError(
                 f"kernel_size {kernel_size} is even; valid: odd sizes (3, 5, 7...), for 'same' length"
             )
         sizes = [input_size] + [channels] * num_layers
+        # Causal: no symmetric padding in the layer, the left padding is added in forward.
+        self.left_padding = kernel_size - 1 if causal else 0
+        padding = 0 if causal else kernel_size // 2
         self.convs = nn.ModuleList(
-            nn.Conv1d(a, b, kernel_size, padding=kernel_size // 2) for a, b in zip(sizes[:-1], sizes[1:])
+            nn.Conv1d(a, b, kernel_size, padding=padding) for a, b in zip(sizes[:-1], sizes[1:])
         )
         self.dropout = nn.Dropout(dropout)
         self.output_dim = channels
@@ -136,23 +178,31 @@ class CNN(nn.Module):
         keep = mask.unsqueeze(1).to(inputs.dtype)  # (B, 1, T)
         states = inputs.transpose(1, 2)
         for conv in self.convs:
-            states = self.dropout(torch.relu(conv(states * keep)))
+            layer_input = states * keep
+            if self.left_padding:
+                layer_input = shift_right_by(layer_input, self.left_padding)
+            states = self.dropout(torch.relu(conv(layer_input)))
         return (states * keep).transpose(1, 2)
 
 
 class Bag(nn.Module):
     """No order at all: the event vectors as they are, for a mean (or max) pooling. The control model
-    that shows what order adds: on a label of counts alone it should match the recurrent models."""
+    that shows what order adds: on a label of counts alone it should match the recurrent models.
+
+    Causal mode: the running mean over events 0..t at each t, which at a sequence's last event is what
+    per-sequence `mean` pooling gives (up to float summation order).
+    """
 
     pools = True
     backward_dims = 0
 
-    def __init__(self, input_size: int):
+    def __init__(self, input_size: int, causal: bool = False):
         super().__init__()
+        self.causal = causal
         self.output_dim = input_size
 
     def forward(self, inputs: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
-        return inputs
+        return running_mean(inputs, mask) if self.causal else inputs
 
 
 class Flatten(nn.Module):
@@ -160,13 +210,25 @@ class Flatten(nn.Module):
 
     Shorter sequences are padded on the left with zeros, so the most recent event always sits in the
     last slot whatever the sequence's length or the batch's padding.
+
+    Causal mode: the window of the `last_n` events ending at each position t, zeros before the start,
+    through the same dense layer: (B, T, hidden_size). At a sequence's last event it is the per-sequence
+    output.
     """
 
     pools = False
     backward_dims = 0
 
-    def __init__(self, input_size: int, last_n: int = 32, hidden_size: int = 64, dropout: float = 0.1):
+    def __init__(
+        self,
+        input_size: int,
+        last_n: int = 32,
+        hidden_size: int = 64,
+        dropout: float = 0.1,
+        causal: bool = False,
+    ):
         super().__init__()
+        self.causal = causal
         self.last_n = last_n
         self.dense = nn.Sequential(
             nn.Linear(input_size * last_n, hidden_size), nn.ReLU(), nn.Dropout(dropout)
@@ -174,6 +236,8 @@ class Flatten(nn.Module):
         self.output_dim = hidden_size
 
     def forward(self, inputs: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        if self.causal:
+            return self.dense(windows_ending_at(inputs, self.last_n))
         slots = torch.arange(self.last_n, device=inputs.device)
         # Slot j holds event (length - last_n + j); slots before the first event stay zero.
         index = lengths[:, None] - self.last_n + slots[None, :]
