@@ -14,6 +14,7 @@ import torch
 
 from behave.data.batches.batch import EventBatch
 from behave.models.causal import running_mean, windows_ending_at
+from behave.models.contrastive import ContrastivePretrainer
 from behave.models.encoder import EventEncoder
 from behave.models.sequence_classifier import SequenceClassifier
 from behave.models.sequence_encoders import CNN, RNN, Transformer
@@ -182,3 +183,9 @@ def test_the_sequence_classifier_refuses_a_causal_encoder():
     encoder = partial(EventEncoder, sequence=SEQUENCE_ENCODERS["gru"], causal=True)
     with pytest.raises(ValueError, match=r"model\.module\.encoder\.causal"):
         SequenceClassifier(encoder=encoder, vocab_size=VOCAB, n_numeric=N_NUMERIC, n_static=0, num_classes=2)
+
+
+def test_contrastive_pretraining_refuses_a_causal_encoder():
+    encoder = partial(EventEncoder, sequence=SEQUENCE_ENCODERS["gru"], causal=True)
+    with pytest.raises(ValueError, match="contrastive pretraining"):
+        ContrastivePretrainer(encoder=encoder, vocab_size=VOCAB, n_numeric=N_NUMERIC)

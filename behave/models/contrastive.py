@@ -204,6 +204,7 @@ class ContrastivePretrainer(pl.LightningModule):
     ):
         super().__init__()
         self.encoder = encoder(vocab_size=vocab_size, n_numeric=n_numeric, field_sizes=list(field_sizes))
+        self.encoder.require_per_sequence("contrastive pretraining")
         self.slices = slices or SliceSampler()
         self.contrastive_loss = loss or ContrastiveLoss()
         self.optimizer_factory = optimizer or partial(AdamW, lr=1e-3)

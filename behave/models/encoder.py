@@ -63,6 +63,14 @@ class EventEncoder(nn.Module):
     def output_dim(self) -> int:
         return self._output_dim
 
+    def require_per_sequence(self, model: str) -> None:
+        """Refuse causal mode for a `model` that reads one vector per sequence."""
+        if self.causal:
+            raise ValueError(
+                f"{CAUSAL_KEY}=true gives one state per event, but {model} reads one vector per sequence; "
+                "set it to false, or use a per-event task"
+            )
+
     @property
     def embedding_dim(self) -> int:
         """The token vector's size (the vocabulary size for one-hot tokens)."""

@@ -2,7 +2,7 @@
 
 Every pooling takes `states` (B, T, D), `mask` (B, T) bool (True on real events) and `lengths` (B,), so the
 encoder can swap them by name. States at padded positions may hold anything; none of them leaks into the
-result.
+result. The encoder's causal mode (per-event states) bypasses pooling.
 """
 
 from __future__ import annotations

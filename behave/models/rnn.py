@@ -3,7 +3,9 @@
 Right padding cannot reach the real positions of a forward RNN, because it comes after them. The backward
 direction is made just as blind to padding by running a second forward RNN over each sequence reversed
 within its own length (so its padding also stays at the end) and reversing its outputs back. The same
-sequence therefore encodes to the same states alone or padded inside any batch.
+sequence therefore encodes to the same states alone or padded inside any batch. The forward direction's
+state at t reads events 0..t only, which is the encoder's causal mode; the backward direction reads the
+future, so that mode refuses it.
 """
 
 from __future__ import annotations

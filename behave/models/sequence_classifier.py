@@ -22,7 +22,6 @@ from torchmetrics import CatMetric
 from torchmetrics.functional import classification as tm
 
 from behave.data.batches.batch import EventBatch
-from behave.models.causal import CAUSAL_KEY
 from behave.models.encoder import EventEncoder
 from behave.tasks.metric_registry import LOSS, monitor_metric
 
@@ -134,11 +133,7 @@ class SequenceClassifier(pl.LightningModule):
         self.num_classes = num_classes
         self.monitor = monitor
         self.encoder = encoder(vocab_size=vocab_size, n_numeric=n_numeric, field_sizes=list(field_sizes))
-        if self.encoder.causal:
-            raise ValueError(
-                f"{CAUSAL_KEY}=true gives one state per event, but this model classifies whole sequences; "
-                "set it to false, or use a per-event task"
-            )
+        self.encoder.require_per_sequence("a sequence classifier")
         self.head = nn.Sequential(
             nn.Linear(self.encoder.output_dim + n_static, head_hidden),
             nn.ReLU(),

@@ -6,7 +6,8 @@
 
 `token_encoder(embedding_dim=...)` builds either: `embedding_dim: onehot` is the one-hot encoding, any
 other value an embedding, so one sweep covers one-hot and every embedding size. Padding (id 0) maps to
-zeros in both, so nothing at padded positions reaches the sequence encoder.
+zeros in both, so nothing at padded positions reaches the sequence encoder. Each event's vector reads that
+event alone, so both serve the encoder's causal mode unchanged.
 """
 
 from __future__ import annotations
