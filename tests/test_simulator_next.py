@@ -109,12 +109,11 @@ def test_markov_one_reaches_the_oracle_on_the_chain_only(chain_log, walk_log):
 
 def test_oracle_scores_and_their_values_per_position(walk_log):
     probability, truth = _truth(walk_log)
-    overall = oracle.scores(probability, truth)
+    overall, table = oracle.next_ceiling(walk_log.events, walk_log.event_extras)
+    assert overall == oracle.scores(probability, truth)
+    assert overall["accuracy"] == pytest.approx(np.mean(probability.argmax(axis=1) == truth))
     # The ceiling of the default walk, seed 1: most likely activity right about half the time.
     assert 0.45 < overall["accuracy"] < 0.55 and 1.2 < overall["log_loss"] < 1.5
-    user = walk_log.events["user_id"].to_numpy()
-    position = np.arange(len(user)) - np.searchsorted(user, user)
-    table = oracle.scores_by_position(probability, truth, position)
     assert list(table.columns) == ["position", "accuracy", "log_loss", "n"]
     assert table["n"].sum() == len(truth) and table["n"].iloc[0] == N_USERS
     assert np.average(table["accuracy"], weights=table["n"]) == pytest.approx(overall["accuracy"])

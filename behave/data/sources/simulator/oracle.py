@@ -83,3 +83,13 @@ def scores_by_position(probability: np.ndarray, truth: np.ndarray, position: np.
     frame = pd.DataFrame({"position": position, "accuracy": hit, "log_loss": loss})
     grouped = frame.groupby("position")
     return grouped.mean().assign(n=grouped.size()).reset_index()
+
+
+def next_ceiling(events: pd.DataFrame, event_extras: pd.DataFrame) -> tuple[dict[str, float], pd.DataFrame]:
+    """The next-activity oracle's (accuracy and log loss over all events, the same per position) on a
+    simulated log, from the source's own tables (user-major, time-ordered, as the simulator returns them)."""
+    values, probability = next_distribution(event_extras)
+    truth = pd.Categorical(events[NEXT_VALUE_FIELD], categories=values).codes.astype(np.int64)
+    user = events["user_id"].to_numpy()
+    position = np.arange(len(user)) - np.searchsorted(user, user)
+    return scores(probability, truth), scores_by_position(probability, truth, position)
