@@ -33,6 +33,9 @@ class RawTables:
     # Per-sequence extras the source knows but models must not see (the simulator's true probability),
     # indexed by raw sequence id.
     extras: pd.DataFrame | None = None
+    # Per-event extras models must not see (the simulator's per-event oracle), one row per row of `events`
+    # in the same order.
+    event_extras: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,14 @@ Generation, in order (each step has its own random stream, so label knobs never 
 2. an intent-dependent Markov walk over page views and actions (`walk.walk`);
 3. sessions, portals, dwell times, timestamps and scroll depth (`render.render`);
 4. the label: p = sigmoid(intercept + count_strength * counts + order_strength * order) from the observed
-   events only, intercept set so the positive rate is about `positive_rate` (`label.py`).
+   events only, intercept set so the positive rate is about `positive_rate` (`label.py`);
+5. with `outcome=true`, a skill and a 0/1 outcome per event whose chance rises with practice and falls with
+   time away (`outcome.py`).
+
+Per-event switches, all off by default (and then absent from the fingerprint, so the default log and its
+cache key stay as they were): `next_oracle` adds the `activity` column (the walk's state, the default next
+value) and its per-event oracle (`oracle.py`) in `RawTables.event_extras`; `first_order` makes the walk a
+first-order chain; `outcome` adds `skill`, `correct` and the outcome's oracle.
 
 `label_noise` is a FLIP probability e: the drawn label is flipped with probability e, and `oracle_prob` is
 the Bayes-optimal probability of the observed label, p * (1 - 2e) + e.
@@ -21,7 +28,8 @@ import pyarrow.compute as pc
 
 from behave.data.event_log import RawTables
 from behave.data.sources.simulator import label as label_model
-from behave.data.sources.simulator import tables
+from behave.data.sources.simulator import oracle, tables
+from behave.data.sources.simulator.outcome import Outcome, draw_outcome
 from behave.data.sources.simulator.render import Rendered, render
 from behave.data.sources.simulator.walk import Walk, draw_users, walk
 
@@ -35,6 +43,7 @@ class ClickstreamSimulator:
     Knobs: `order_strength` / `count_strength` scale the two parts of the label logit (0 disables a part);
     `label_noise` is a label flip probability; `median_events`, `length_sigma`, `min_events` and `max_events`
     shape the lognormal number of events per user; `n_categories` sets how many product categories appear.
+    Per-event switches (see the module docstring): `next_oracle`, `first_order`, `outcome` with `n_skills`.
     """
 
     def __init__(
@@ -51,6 +60,10 @@ class ClickstreamSimulator:
         length_sigma: float = 0.9,
         min_events: int = 3,
         start_date: str = "2024-01-01",
+        next_oracle: bool = False,
+        first_order: bool = False,
+        outcome: bool = False,
+        n_skills: int = 10,
     ) -> None:
         self.n_users = n_users
         self.seed = seed
@@ -64,9 +77,15 @@ class ClickstreamSimulator:
         self.length_sigma = length_sigma
         self.min_events = min_events
         self.start_date = start_date
+        self.next_oracle = next_oracle
+        self.first_order = first_order
+        self.outcome = outcome
+        self.n_skills = n_skills
 
     def fingerprint(self) -> dict:
-        """Every constructor argument plus the generator version: the cache key of this source."""
+        """Every constructor argument plus the generator version: the cache key of this source. The per-event
+        switches appear only when set, so logs made before they existed keep their key."""
+        switches = {name: getattr(self, name) for name in _SWITCH_DEFAULTS}
         return {
             "name": "ClickstreamSimulator",
             "version": VERSION,
@@ -82,14 +101,15 @@ class ClickstreamSimulator:
             "length_sigma": self.length_sigma,
             "min_events": self.min_events,
             "start_date": self.start_date,
-        }
+        } | {key: value for key, value in switches.items() if value != _SWITCH_DEFAULTS[key]}
 
     def load(self) -> RawTables:
         """Generate the data. Same arguments, same tables."""
         self._validate()
-        users_rng, walk_rng, render_rng, label_rng = np.random.default_rng(
+        # A fifth stream for the outcome: spawning more children leaves the first four as they were.
+        users_rng, walk_rng, render_rng, label_rng, outcome_rng = np.random.default_rng(
             np.random.SeedSequence(self.seed)
-        ).spawn(4)
+        ).spawn(5)
         users = draw_users(
             users_rng,
             self.n_users,
@@ -98,17 +118,31 @@ class ClickstreamSimulator:
             self.length_sigma,
             (self.min_events, self.max_events),
         )
-        steps = walk(users, walk_rng, self.n_categories)
+        steps = walk(users, walk_rng, self.n_categories, self.first_order, self.next_oracle)
         events = render(steps, users, render_rng)
         extras = self._label_probabilities(steps, events)
         labels = self._draw_labels(extras, label_rng)
+        outcome = None
+        if self.outcome:
+            outcome = draw_outcome(events.user, events.time_s, self.n_skills, outcome_rng)
         return RawTables(
-            events=self._events_frame(steps, events),
+            events=self._events_frame(steps, events).assign(**self._per_event_columns(steps, outcome)),
             events_name=f"simulator(n_users={self.n_users}, seed={self.seed})",
             labels=labels,
             labels_name="simulator labels",
             extras=extras.assign(intent=pd.Categorical.from_codes(users.intent, tables.INTENTS)),
+            event_extras=_event_extras(steps, outcome),
         )
+
+    def _per_event_columns(self, steps: Walk, outcome: Outcome | None) -> dict[str, pd.Series]:
+        """The observable columns the per-event switches add (none by default)."""
+        columns = {}
+        if self.next_oracle:
+            columns[oracle.NEXT_VALUE_FIELD] = _strings(steps.state.astype(np.int64), tables.STATES)
+        if outcome is not None:
+            columns["skill"] = _strings(outcome.skill, [f"skill_{i:02d}" for i in range(self.n_skills)])
+            columns["correct"] = pd.Series(outcome.correct)
+        return columns
 
     def _validate(self) -> None:
         if not 0.0 <= self.label_noise < 0.5:
@@ -122,6 +156,8 @@ class ClickstreamSimulator:
             raise ValueError(f"need 1 <= min_events <= max_events, got {self.min_events}, {self.max_events}")
         if self.n_users < 1 or self.n_categories < 1:
             raise ValueError("n_users and n_categories must be at least 1")
+        if self.outcome and self.n_skills < 1:
+            raise ValueError(f"n_skills must be at least 1 when outcome is on, got {self.n_skills}")
 
     def _label_probabilities(self, steps: Walk, events: Rendered) -> pd.DataFrame:
         """Per user: the clean probability, the oracle (noisy-label) probability, and the two logit parts."""
@@ -172,6 +208,20 @@ class ClickstreamSimulator:
                 ),
             }
         )
+
+
+# The per-event switches at their constructor defaults, which the fingerprint leaves out.
+_SWITCH_DEFAULTS = {"next_oracle": False, "first_order": False, "outcome": False, "n_skills": 10}
+
+
+def _event_extras(steps: Walk, outcome: Outcome | None) -> pd.DataFrame | None:
+    """Per-event oracle columns, one row per event in the events table's order; None when no switch asks."""
+    columns = {}
+    if steps.next_prob is not None:
+        columns |= dict(zip(oracle.next_columns(), steps.next_prob.T))
+    if outcome is not None:
+        columns[oracle.OUTCOME_PROB] = outcome.probability
+    return pd.DataFrame(columns) if columns else None
 
 
 def _strings(codes: np.ndarray, names: list[str]) -> pd.Series:

@@ -3,6 +3,11 @@
 Every user gets a hidden intent, a latent propensity and a drift (warming up or cooling down over their
 history). The walk is generated for all users at once, one step t at a time: users are sorted by length, so
 the users still active at step t are a prefix of that order and every step is a handful of array operations.
+
+`first_order=True` swaps in a first-order chain: one transition row per current state (the intent mix at zero
+momentum, no cart rule), so the next state depends on the current one only and a k=1 Markov model is
+Bayes-optimal. `with_oracle=True` keeps, for every event, the distribution its state was drawn from
+(`oracle.next_state_probability`); neither switch draws a random number, so the events stay the same.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from behave.data.sources.simulator import tables
+from behave.data.sources.simulator import oracle, tables
 
 _ADD, _REMOVE, _CHECKOUT = (
     tables.STATE["add_to_cart"],
@@ -55,6 +60,9 @@ class Walk:
     state: np.ndarray  # (N,) int8 index into tables.STATES
     category: np.ndarray  # (N,) int32, -1 where the event has no category
     new_session: np.ndarray  # (N,) bool, True on the first event of each session
+    # (N, K) float64: the distribution event i's state was drawn from, given everything the walk knew then;
+    # None unless the walk was asked for it.
+    next_prob: np.ndarray | None = None
 
 
 def category_popularity(n_categories: int) -> np.ndarray:
@@ -114,6 +122,27 @@ _TRANSITION_CDF = _transition_cdfs()
 _SESSION_START_CDF = _cdf_table(tables.session_start_log_weights())  # (I, M, K+1)
 
 
+def _intent_mix_cdf(log_weights: np.ndarray) -> np.ndarray:
+    """(..., K+1) float32 cumulative rows of the intent-mixed distribution at zero momentum; the last column
+    is +inf as in `_cdf_table`."""
+    weights = np.exp(log_weights)
+    mixed = np.tensordot(tables.INTENT_MIX, weights / weights.sum(axis=-1, keepdims=True), axes=1)
+    cdf = np.cumsum(mixed, axis=-1) / mixed.sum(axis=-1, keepdims=True)
+    cdf[..., -1] = np.inf
+    return cdf.astype(np.float32)
+
+
+def _first_order_cdfs() -> tuple[np.ndarray, np.ndarray]:
+    """Transition and session-start tables of the first-order chain, broadcast (not copied) to the shapes of
+    the full ones so the walk indexes both kinds alike: every intent, momentum and cart reads the same row."""
+    transition = _intent_mix_cdf(tables.transition_log_weights())  # (K, K+1)
+    start = _intent_mix_cdf(tables.session_start_log_weights())  # (K+1,)
+    return (
+        np.broadcast_to(transition[None, :, None, None, :], _TRANSITION_CDF.shape),
+        np.broadcast_to(start, _SESSION_START_CDF.shape),
+    )
+
+
 def _draw(cdf_rows: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     """(n,) inverse-CDF draw from (n, K+1) cumulative rows."""
     return (uniform[:, None] >= cdf_rows).sum(axis=1)
@@ -122,7 +151,10 @@ def _draw(cdf_rows: np.ndarray, uniform: np.ndarray) -> np.ndarray:
 class _WalkState:
     """Mutable per-user state of the walk, held in length-sorted order so active users are a prefix."""
 
-    def __init__(self, users: Users, order: np.ndarray, popularity: np.ndarray) -> None:
+    def __init__(self, users: Users, order: np.ndarray, popularity: np.ndarray, first_order: bool) -> None:
+        self.transition_cdf, self.start_cdf = (
+            _first_order_cdfs() if first_order else (_TRANSITION_CDF, _SESSION_START_CDF)
+        )
         self.intent = users.intent[order]
         self.propensity = users.propensity[order]
         self.drift = users.drift[order]
@@ -139,19 +171,30 @@ class _WalkState:
         position = (momentum - _MOMENTUM_GRID[0]) / (_MOMENTUM_GRID[1] - _MOMENTUM_GRID[0])
         return np.clip(np.rint(position), 0, len(_MOMENTUM_GRID) - 1).astype(np.int64)
 
-    def next_states(self, n: int, step: int, uniform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n,) next state of the first n users and whether a new session starts with it."""
+    def next_rows(self, n: int, step: int) -> tuple[np.ndarray | None, np.ndarray]:
+        """(n, K+1) cumulative rows the first n users draw their next state from: the transition row (None
+        at step 0, where every user starts a session) and the session-start row, used once a session ends."""
         intent, momentum = self.intent[:n], self.momentum_bin(n, step)
+        start = self.start_cdf[intent, momentum]
         if step == 0:
+            return None, start
+        empty_cart = (self.cart[:n] == 0).astype(np.int64)
+        return self.transition_cdf[intent, self.current[:n], momentum, empty_cart], start
+
+    @staticmethod
+    def next_states(
+        transition: np.ndarray | None, start: np.ndarray, uniform: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(n,) next state drawn from `next_rows` and whether a new session starts with it."""
+        n = len(start)
+        if transition is None:
             ended = np.ones(n, dtype=bool)
             following = np.full(n, tables.END)
         else:
-            empty_cart = (self.cart[:n] == 0).astype(np.int64)
-            rows = _TRANSITION_CDF[intent, self.current[:n], momentum, empty_cart]
-            following = _draw(rows, uniform[0])
+            following = _draw(transition, uniform[0])
             ended = following == tables.END
         # A session that ends is followed by the next session's first event.
-        following[ended] = _draw(_SESSION_START_CDF[intent[ended], momentum[ended]], uniform[1][ended])
+        following[ended] = _draw(start[ended], uniform[1][ended])
         return following, ended
 
     def advance(self, n: int, following: np.ndarray, ended: np.ndarray, uniform: np.ndarray) -> np.ndarray:
@@ -172,7 +215,13 @@ class _WalkState:
         return np.where(needs, category, -1)
 
 
-def walk(users: Users, rng: np.random.Generator, n_categories: int) -> Walk:
+def walk(
+    users: Users,
+    rng: np.random.Generator,
+    n_categories: int,
+    first_order: bool = False,
+    with_oracle: bool = False,
+) -> Walk:
     """Run every user's walk in parallel, one step at a time. Cost grows with total events, not users."""
     order = np.argsort(-users.lengths, kind="stable")
     sorted_lengths = users.lengths[order]
@@ -182,14 +231,18 @@ def walk(users: Users, rng: np.random.Generator, n_categories: int) -> Walk:
     state = np.empty(n_events, dtype=np.int8)
     category = np.empty(n_events, dtype=np.int32)
     new_session = np.empty(n_events, dtype=bool)
-    walker = _WalkState(users, order, category_popularity(n_categories))
+    next_prob = np.empty((n_events, tables.N_STATES)) if with_oracle else None
+    walker = _WalkState(users, order, category_popularity(n_categories), first_order)
     n_active = np.searchsorted(-sorted_lengths, -np.arange(int(sorted_lengths.max())), side="left")
     for step, n in enumerate(n_active):
         uniform = rng.random((5, n))
-        following, ended = walker.next_states(n, step, uniform)
+        transition, start = walker.next_rows(n, step)
+        following, ended = walker.next_states(transition, start, uniform)
         emitted_category = walker.advance(n, following, ended, uniform)
         where = starts[:n] + step
+        if next_prob is not None:
+            next_prob[where] = oracle.next_state_probability(transition, start)
         state[where] = following
         category[where] = emitted_category
         new_session[where] = ended
-    return Walk(offsets=offsets, state=state, category=category, new_session=new_session)
+    return Walk(offsets, state, category, new_session, next_prob)
