@@ -51,6 +51,7 @@ def write_answers(path, n_students: int = 40, seed: int = 0) -> pd.DataFrame:
             rows.append((f"s{student}", f"k{skill}", int(rng.random() < p_right), 1_700_000_000 + 60 * step))
     frame = pd.DataFrame(rows, columns=["student", "skill", "correct", "time"])
     frame["passed"] = frame["student"].map({f"s{s}": int(a > 0) for s, a in enumerate(ability)})
+    frame["school"] = frame["student"].map({f"s{s}": f"school{s % 3}" for s in range(n_students)})
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False)
     return frame
@@ -80,9 +81,14 @@ def test_readme_carries_the_knowledge_tracing_example():
 
 def test_a_log_without_a_label_prepares_the_rating_task(tmp_path, tutor):
     overrides, answers = tutor
-    cfg = compose(tmp_path, [*overrides, *RATING])
+    cfg = compose(tmp_path, [*overrides, *RATING, "data.schema.static_categorical=[school]"])
     data = prepare_task(cfg.data, RatingTask(target="correct", item="skill"))
     log_ = data.base.log
+    # A static attribute still reaches both families: one one-hot column per school, each student's own.
+    columns = data.base.pipeline.static.columns
+    schools = answers.groupby("student")["school"].first()[log_.sequence_ids]
+    expected = np.array([[name == f"school[{school}]" for name in columns] for school in schools])
+    np.testing.assert_array_equal(data.base.static, expected)
     assert not log_.labelled and log_.class_names == [] and log_.n_sequences == answers["student"].nunique()
     assert len(data.rows) == len(answers)
     np.testing.assert_allclose(np.sort(data.rows.label), np.sort(answers["correct"].to_numpy(float)))

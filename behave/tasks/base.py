@@ -148,7 +148,6 @@ class SequenceSplitTask:
     group_label: str | None = None
     rows_description = "one prediction per sequence"
     named_in_titles = True
-    reads_label = True
     strata_name = "label"
 
     def fingerprint(self) -> dict:
@@ -230,6 +229,7 @@ class ClassificationTask(SequenceSplitTask):
 
     name = "classification"
     kind = "classification"
+    reads_label = True
 
     def rows(self, log_: EventLog, split: Split) -> TaskRows:
         raise NotImplementedError
