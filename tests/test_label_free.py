@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 from behave.data.errors import DataError
+from behave.data.spec import DatasetSpec, LabelSpec
+from behave.data.storage.out_of_core import check_supported
 from behave.paths import REPO_ROOT
 from behave.tasks.dataset import prepare_task
 from behave.tasks.rating import RatingTask
@@ -162,3 +164,10 @@ def test_pretraining_runs_on_a_simulator_log_without_its_label(tmp_path):
     cfg = compose(tmp_path, ["task=pretrain", *SMALL_DATA, *short, "data.label.column=null"])
     result = run(cfg)
     assert result.status == "ok", result.error
+    assert result.dataset["card"]["label"] is None and result.dataset["class_names"] == []
+
+
+def test_out_of_core_refuses_a_log_without_a_label_by_name():
+    spec = DatasetSpec(name="tutor", source={}, label=LabelSpec(column=None))
+    with pytest.raises(DataError, match=r"out-of-core .*label\.column=null"):
+        check_supported(spec)
