@@ -36,7 +36,10 @@ def dataset_spec(data_cfg: DictConfig | dict) -> DatasetSpec:
         ) from None
     missing = [f"data.{key}" for key in _missing_keys(merged)]
     if missing:
-        raise DataError(f"data config: {', '.join(missing)} must be set (e.g. {missing[0]}=...).")
+        hint = ""
+        if "data.label.column" in missing:
+            hint = " (data.label.column=null states a log without a sequence label)"
+        raise DataError(f"data config: {', '.join(missing)} must be set (e.g. {missing[0]}=...){hint}.")
     source = OmegaConf.to_container(merged.source) if OmegaConf.is_dict(merged.source) else merged.source
     if not isinstance(source, dict) or "_target_" not in source:
         raise DataError(
@@ -113,6 +116,16 @@ def _missing_keys(node, prefix: str = "") -> list[str]:
         elif OmegaConf.is_dict(node[key]):
             keys += _missing_keys(node[key], f"{path}.")
     return keys
+
+
+def require_label(spec: DatasetSpec, task_name: str, reads_label: bool) -> None:
+    """The one check that a task which reads the sequence label gets a log that has one."""
+    if reads_label and not spec.label.given:
+        raise DataError(
+            f"task={task_name} reads the sequence label, but data.label.column is null (the log "
+            f"'{spec.name}' has no sequence label): set data.label.column, or choose a task that reads no "
+            "label (e.g. task=rating, task=pretrain)."
+        )
 
 
 def build_source(spec: DatasetSpec) -> Any:

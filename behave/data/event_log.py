@@ -10,7 +10,8 @@ tabular features and splits all index into this one order, so nothing is ever re
     time          (N,)    float64 unix seconds
     categorical   field -> pd.Categorical (N,), code -1 = missing
     numeric       field -> float64 (N,), NaN = missing
-    labels        (S,)    int64 class index (binary: 1 = positive)
+    labels        (S,)    int64 class index (binary: 1 = positive); `NO_LABELS` for a log without a
+                          sequence label (`data.label.column: null`), which any use of it reports
 """
 
 from __future__ import annotations
@@ -20,6 +21,27 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from behave.data.errors import DataError
+
+
+class Unlabelled:
+    """The labels of a log without a sequence label. Any read of them (indexing, `np.asarray`, a length) is
+    an error naming the config key, so a path that needs a label never runs on made-up ones."""
+
+    def _refuse(self, *args, **kwargs):
+        raise DataError(
+            "this log has no sequence label (data.label.column is null), and something read it: a task that "
+            "reads the sequence label (e.g. task=sequence) needs data.label.column set."
+        )
+
+    __getitem__ = __array__ = __len__ = __iter__ = _refuse
+
+    def __repr__(self) -> str:
+        return "NO_LABELS"
+
+
+NO_LABELS = Unlabelled()
 
 
 @dataclass(frozen=True)
@@ -60,7 +82,7 @@ class EventLog:
     time: np.ndarray
     categorical: dict[str, pd.Categorical]
     numeric: dict[str, np.ndarray]
-    labels: np.ndarray
+    labels: np.ndarray | Unlabelled
     class_names: list[str]
     groups: np.ndarray | None = None
     # Per-sequence static attributes (S rows, positional index), and source extras aligned the same way.
@@ -75,6 +97,11 @@ class EventLog:
         if name not in self._counts:
             self._counts[name] = category_counts(self.categorical[name])
         return self._counts[name]
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the log has a sequence label (else `labels` is `NO_LABELS`)."""
+        return not isinstance(self.labels, Unlabelled)
 
     @property
     def n_sequences(self) -> int:
@@ -140,7 +167,7 @@ class EventLog:
             time=self.time[events],
             categorical={k: v[events] for k, v in self.categorical.items()},
             numeric={k: v[events] for k, v in self.numeric.items()},
-            labels=self.labels[sequences],
+            labels=self.labels[sequences] if self.labelled else self.labels,
             groups=None if self.groups is None else self.groups[sequences],
             static=self._rows(self.static, sequences),
             extras=self._rows(self.extras, sequences),

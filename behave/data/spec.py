@@ -78,9 +78,11 @@ class LabelSpec:
 
     `table: labels` reads it from the source's label table (keyed by the sequence id column);
     `table: events` reads it from the events table, where it must be constant within a sequence.
+    `column: null` states a log without a sequence label (a knowledge-tracing or rating log): valid for every
+    task that does not read one (`Task.reads_label`); the other settings are then unused.
     """
 
-    column: str = MISSING
+    column: str | None = MISSING
     table: LabelTable = LabelTable.labels
     kind: LabelKind = LabelKind.binary
     # Binary: the raw value that counts as positive (compared as a string, so 1, "1", "yes" all work).
@@ -90,6 +92,11 @@ class LabelSpec:
 
     def __post_init__(self) -> None:
         self.table, self.kind = LabelTable(self.table), LabelKind(self.kind)
+
+    @property
+    def given(self) -> bool:
+        """Whether the log has a sequence label (`column` is not null)."""
+        return self.column is not None
 
 
 @dataclass

@@ -23,7 +23,7 @@ from behave.data.errors import DataError
 from behave.data.event_log import EventLog
 from behave.data.split import Split
 from behave.data.storage.log_store import log_arrays, release_pages
-from behave.data.storage.prepared import PreparedDataset
+from behave.data.storage.prepared import PreparedDataset, label_strata
 from behave.tasks import metric_registry, metrics
 from behave.tasks.rows import TaskRows, new_log_parts, whole_sequences
 
@@ -71,6 +71,9 @@ class Task(Protocol):
     # Whether report titles name the task: False only for the data's own question (one prediction per
     # sequence from its whole history), which every other task is read against.
     named_in_titles: bool
+    # Whether the task reads the sequence label (`data.label.column`): a log without one is valid for every
+    # task that does not (`behave.data.config.require_label` says so before anything is prepared).
+    reads_label: bool
 
     def fingerprint(self) -> dict:
         """Everything that changes the rows; the key of the task's cached rows and features."""
@@ -136,7 +139,8 @@ class Task(Protocol):
 
 
 class SequenceSplitTask:
-    """What most tasks share: the data's usual split (stratified on the sequence label), no entity ids, no
+    """What most tasks share: the data's usual split (stratified on the sequence label when the log has one),
+    no entity ids, no
     task-specific info, the pipeline's two views as the data card describes them, the model's own recipe."""
 
     name = "task"
@@ -149,8 +153,9 @@ class SequenceSplitTask:
     def fingerprint(self) -> dict:
         return {"name": self.name}
 
-    def strata(self, log_: EventLog) -> np.ndarray:
-        return log_.labels
+    def strata(self, log_: EventLog) -> np.ndarray | None:
+        """The sequence label; a log without one is split unstratified."""
+        return label_strata(log_)
 
     def feature_kinds(self, base: PreparedDataset) -> dict[str, str]:
         return {}  # no tabular features unless the task writes them
@@ -224,6 +229,7 @@ class ClassificationTask(SequenceSplitTask):
 
     name = "classification"
     kind = "classification"
+    reads_label = True
 
     def rows(self, log_: EventLog, split: Split) -> TaskRows:
         raise NotImplementedError

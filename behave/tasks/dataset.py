@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from behave.data.config import build_source, dataset_spec
+from behave.data.config import build_source, dataset_spec, require_label
 from behave.data.errors import DataError
 from behave.data.features.kinds import checked_kinds
 from behave.data.inputs import RowInputs
@@ -125,6 +125,7 @@ class TaskDataset:
 def prepare_task(data_cfg: DictConfig | dict, task: Task) -> TaskDataset:
     """Validate the data config, prepare (or load) the task-free base, then the task's rows and features."""
     spec = dataset_spec(data_cfg)
+    require_label(spec, task.name, task.reads_label)
     base = prepare(spec, build_source(spec), strata=task.strata, strata_name=task.strata_name)
     return task_dataset(base, task)
 

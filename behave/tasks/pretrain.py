@@ -25,12 +25,13 @@ from behave.tasks.rows import TaskRows, whole_sequences
 
 
 class PretrainTask(SequenceSplitTask):
-    """On the data's usual split (stratified on the sequence label, as the classifiers' split), so a
-    pretrain run and the downstream runs share their training sequences: the labels pick the parts,
-    nothing else."""
+    """On the data's usual split (stratified on the sequence label, as the classifiers' split, when the log
+    has one), so a pretrain run and the downstream runs share their training sequences: the labels pick the
+    parts, nothing else; a log without a sequence label is split unstratified."""
 
     name = "pretrain"
     kind = "pretraining"
+    reads_label = False
 
     def __init__(self, objective: Any, recipe: Callable[..., Any]) -> None:
         """objective: the `Objective` Hydra built from conf/objective/; recipe: the pretraining recipe's

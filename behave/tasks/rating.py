@@ -40,11 +40,12 @@ TRAIN, VAL, TEST = (PARTS.index(name) for name in PARTS)
 
 
 class RatingTask(SequenceSplitTask):
-    """Its base split is the data's usual one (stratified on the sequence label), shared with the
-    classifiers; `task.split` then decides each rating's part (see the module docstring)."""
+    """Its base split is the data's usual one (stratified on the sequence label when the log has one),
+    shared with the classifiers; `task.split` then decides each rating's part (see the module docstring)."""
 
     name = "rating"
     kind = "regression"
+    reads_label = False  # the target is an event field: a log without a sequence label is fine
 
     def __init__(
         self,

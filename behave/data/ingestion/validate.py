@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from behave.data.errors import DataError, describe_rows
-from behave.data.event_log import EventLog, RawTables
+from behave.data.event_log import NO_LABELS, EventLog, RawTables
 from behave.data.ingestion.columns import (
     all_constant_per_sequence,
     constant_per_sequence,
@@ -45,14 +45,15 @@ def validate(
 ) -> tuple[EventLog, ValidationReport]:
     """Check, parse and sort the raw tables into an `EventLog`.
 
-    `with_labels=False` (scoring new data) skips labels: every sequence is kept, labels are -1.
+    `with_labels=False` (scoring new data) skips labels: every sequence is kept, labels are -1. A log
+    without a sequence label (`data.label.column: null`) keeps every sequence, its labels `NO_LABELS`.
     """
     schema = spec.schema
     events = raw.events.reset_index(drop=True)
     if events.empty:
         raise DataError(f"{raw.events_name}: the events table is empty (no rows).")
     roles = event_roles(spec)
-    if not with_labels:
+    if not with_labels and spec.label.given:
         roles.pop(spec.label.column, None)
     require_columns(events, raw.events_name, roles)
     if is_missing(events[schema.sequence_id]).any():
@@ -64,13 +65,15 @@ def validate(
     time, warnings = parse_timestamps(events, schema, raw.events_name)
     numeric = {col: parse_numeric(events, col, raw.events_name) for col in schema.numeric}
     order, sequence_ids, offsets = _sort_events(events[schema.sequence_id], time)
-    if with_labels:
+    keep, drops = np.ones(len(sequence_ids), dtype=bool), (0, 0)
+    if not spec.label.given:
+        labels, class_names = NO_LABELS, []
+    elif with_labels:
         labels, class_names, keep, drops = align_labels(
             sequence_ids, sequence_labels(raw, spec, events), spec, raw
         )
     else:
         labels, class_names = np.full(len(sequence_ids), -1, dtype=np.int64), []
-        keep, drops = np.ones(len(sequence_ids), dtype=bool), (0, 0)
     for warning in warnings:
         log.warning(warning)
     log_ = _assemble(events, order, sequence_ids, offsets, time, numeric, labels, class_names, spec, raw)
@@ -88,7 +91,7 @@ def event_roles(spec: DatasetSpec) -> dict[str, str]:
     roles |= {c: "static numeric" for c in schema.static_numeric}
     if schema.group:
         roles[schema.group] = "group"
-    if spec.label.table == "events":
+    if spec.label.given and spec.label.table == "events":
         roles[spec.label.column] = "label"
     return roles
 

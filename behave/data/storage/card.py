@@ -89,7 +89,8 @@ def build_card(
     card = {
         "dataset": spec.name,
         "fingerprint": key,
-        "label_kind": spec.label.kind.value,
+        # A log without a sequence label (data.label.column null) has neither, nor label shares per part.
+        "label_kind": spec.label.kind.value if log_.labelled else None,
         "label": spec.label.column,
         "class_names": list(log_.class_names),
         "n_sequences": log_.n_sequences,
@@ -118,24 +119,17 @@ def build_card(
         "inputs": inputs,
         "oracle_test_auroc": None,
     }
-    counts_by_part = []
     for name in PARTS:
         rows = split.part(name)
-        counts = np.bincount(log_.labels[rows], minlength=len(log_.class_names))
-        counts_by_part.append(counts)
         card["parts"][name] = {
             "n_sequences": len(rows),
             "n_events": int(lengths[rows].sum()),
-            "label_share": {
-                c: round(float(n) / max(len(rows), 1), 4) for c, n in zip(log_.class_names, counts)
-            },
             "unknown_token_rate": round(float(unknown[rows].sum() / max(int(lengths[rows].sum()), 1)), 4),
         }
-    card["label_drift_p"] = label_drift(np.stack(counts_by_part))
-    drift = drift_warning(card)
-    if drift:
-        card["warnings"].append(drift)
-    if "oracle_prob" in log_.extras and spec.label.kind == LabelKind.binary:
+    card["label_drift_p"] = None
+    if log_.labelled:
+        _label_shares(card, log_, split)
+    if "oracle_prob" in log_.extras and log_.labelled and spec.label.kind == LabelKind.binary:
         test = split.test
         card["oracle_test_auroc"] = round(
             float(roc_auc_score(log_.labels[test], log_.extras["oracle_prob"].to_numpy()[test])), 4
@@ -143,12 +137,28 @@ def build_card(
     return card
 
 
+def _label_shares(card: dict, log_: EventLog, split: Split) -> None:
+    """Each part's label shares, and a warning when they differ beyond sampling noise."""
+    counts_by_part = []
+    for name in PARTS:
+        rows = split.part(name)
+        counts = np.bincount(log_.labels[rows], minlength=len(log_.class_names))
+        counts_by_part.append(counts)
+        card["parts"][name]["label_share"] = {
+            c: round(float(n) / max(len(rows), 1), 4) for c, n in zip(log_.class_names, counts)
+        }
+    card["label_drift_p"] = label_drift(np.stack(counts_by_part))
+    drift = drift_warning(card)
+    if drift:
+        card["warnings"].append(drift)
+
+
 def format_card(card: dict) -> str:
     """A short human-readable rendering for the terminal."""
     split = card["split"]
     lines = [
-        f"dataset      {card['dataset']}  (fingerprint {card['fingerprint']}, {card['label_kind']} label "
-        f"'{card['label']}')",
+        f"dataset      {card['dataset']}  (fingerprint {card['fingerprint']}, "
+        + (f"{card['label_kind']} label '{card['label']}')" if card["label"] else "no sequence label)"),
         f"sequences    {card['n_sequences']:,}   events {card['n_events']:,}   "
         f"dropped: {card['dropped']['sequences_without_label']} unlabelled sequences, "
         f"{card['dropped']['labels_without_events']} labels without events",
@@ -176,10 +186,10 @@ def format_card(card: dict) -> str:
     if tabular_only:
         lines.append(f"note         fields only the tabular features see: {tabular_only}")
     for name, part in card["parts"].items():
-        shares = ", ".join(f"{c}: {s:.1%}" for c, s in part["label_share"].items())
+        shares = ", ".join(f"{c}: {s:.1%}" for c, s in part.get("label_share", {}).items())
         lines.append(
             f"{name:<12} {part['n_sequences']:>7,} sequences {part['n_events']:>10,} events   "
-            f"labels {shares}   unknown tokens {part['unknown_token_rate']:.2%}"
+            f"labels {shares or 'none'}   unknown tokens {part['unknown_token_rate']:.2%}"
         )
     if card.get("oracle_test_auroc") is not None:
         lines.append(

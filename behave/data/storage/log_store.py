@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from behave.data.event_log import EventLog
+from behave.data.event_log import NO_LABELS, EventLog
 
 
 def save_log(log_: EventLog, folder: Path) -> None:
@@ -31,7 +31,8 @@ def save_log(log_: EventLog, folder: Path) -> None:
     for i, values in enumerate(log_.numeric.values()):
         np.save(events / f"numeric_{i}.npy", values)
     np.save(folder / "offsets.npy", log_.offsets)
-    np.save(folder / "labels.npy", log_.labels)
+    if log_.labelled:  # a log without a sequence label has no labels.npy
+        np.save(folder / "labels.npy", log_.labels)
     sequences = pd.DataFrame({"sequence_id": log_.sequence_ids})
     if log_.groups is not None:
         sequences["group"] = log_.groups
@@ -70,7 +71,7 @@ def load_log(folder: Path, mmap: bool = True) -> EventLog:
         time=array(events / "time.npy"),
         categorical=categorical,
         numeric=numeric,
-        labels=np.asarray(array(folder / "labels.npy")),
+        labels=np.asarray(array(folder / "labels.npy")) if (folder / "labels.npy").exists() else NO_LABELS,
         class_names=meta["class_names"],
         groups=sequences["group"].to_numpy() if meta["has_groups"] else None,
         static=_per_sequence(folder / "static.parquet", n_sequences),

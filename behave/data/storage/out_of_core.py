@@ -192,6 +192,8 @@ def check_supported(spec: DatasetSpec) -> None:
         unsupported.append("data.split.method=time_strict (its cut rewrites train events after the split)")
     if spec.sample_sequences is not None:
         unsupported.append("data.sample_sequences (a sample of a large log fits in memory)")
+    if not spec.label.given:
+        unsupported.append("data.label.column=null (a log without a sequence label) yet")
     if unsupported:
         raise DataError(
             "out-of-core preparation does not support "

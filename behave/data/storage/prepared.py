@@ -58,8 +58,9 @@ class Steps:
         self.started = now
 
 
-def label_strata(log_: EventLog) -> np.ndarray:
-    return log_.labels
+def label_strata(log_: EventLog) -> np.ndarray | None:
+    """The sequence label, the usual key to stratify on; None (unstratified) for a log without one."""
+    return log_.labels if log_.labelled else None
 
 
 @dataclass(frozen=True)
