@@ -78,8 +78,9 @@ class TaskDataset:
         return self.base.num_classes
 
     @property
-    def label_kind(self) -> str:
-        return self.spec.label.kind.value
+    def label_kind(self) -> str | None:
+        """The sequence label's kind; None for a log without one (`data.label.column: null`)."""
+        return self.spec.label.kind.value if self.spec.label.given else None
 
     @property
     def vocab_size(self) -> int:
