@@ -1,0 +1,297 @@
+"""Running (causal) tabular features for per-event rows, for all positions at once.
+
+A row (sequence s, position t) predicts event t of s from its events 0..t-1, plus the `known` fields of
+event t itself (the question's skill when predicting its outcome). Every column is a running statistic over
+the log's one sort order: an exclusive cumulative sum (or a running maximum of positions) per column over
+the events, read at each row's event and at its sequence's start. No prefix is ever cut and re-aggregated,
+so the cost is O(events + rows) per column, not O(rows x history). Nothing of event t is read but its
+position and its known fields (and its time with `time_known`); nothing after it is read at all.
+
+Columns, in order (`v` = top training values of a field, then (other), then (missing) if train had any):
+
+    position, gap_s, elapsed_s                   shape: history length, last gap, time since the first event
+    so_far.token_count[tok]                      top spec.max_tokens training tokens + (other)
+    so_far.f_count[v]                            every categorical field f
+    so_far.y_{successes,failures}                with spec.outcome y (binary numeric: 1, 0, NaN = neither)
+    so_far.f_{successes,failures}[v], so_far.f_{successes,failures}[current]
+                                                 per known field f: per value, and on event t's own value
+    events_since.f[v], seconds_since.f[v]        each top value of each field; NaN where it never occurred
+    last{j}.token, last{j}.f   (j = 1..last_k)   pandas categoricals (vocabulary tokens / field levels)
+    known.f                                      event t's known field, a pandas categorical
+
+Times are measured to the last history event (t - 1), or to event t itself with `time_known` (when the
+question's time is known before its answer). `transform` streams frames of `spec.chunk_rows` rows, so the
+peak memory is bounded whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from behave.data.event_log import EventLog
+from behave.data.features.kinds import FeatureKind
+from behave.data.features.state import FIRST_REAL_TOKEN
+from behave.data.transforms.levels import OTHER, Levels, fit_levels
+
+SHAPE = ["position", "gap_s", "elapsed_s"]
+
+
+@dataclass(frozen=True)
+class RunningSpec:
+    """What the running features count. `known` and `outcome` name event fields of the log."""
+
+    max_tokens: int = 20
+    max_values: int = 10
+    last_k: int = 3
+    outcome: str | None = None
+    known: tuple[str, ...] = ()
+    time_known: bool = False
+    chunk_rows: int = 262_144
+
+
+@dataclass(frozen=True)
+class RunningRows:
+    """R rows: row r predicts event `position[r]` of sequence `sequence[r]` (both (R,) int64)."""
+
+    sequence: np.ndarray
+    position: np.ndarray
+
+
+@dataclass
+class RunningFeatures:
+    """Fit on the training log (which tokens and values get columns), then stream any log's row features."""
+
+    spec: RunningSpec = field(default_factory=RunningSpec)
+    top_tokens_: list[int] = field(default_factory=list)
+    tokens_: list[str] = field(default_factory=list)
+    levels_: dict[str, Levels] = field(default_factory=dict)
+
+    def fit(self, train: EventLog, token_ids: np.ndarray, tokens: list[str]) -> RunningFeatures:
+        """`token_ids` (N,) the vocabulary's ids of `train`'s events, `tokens` id -> token string."""
+        self._check_fields(train)
+        counts = np.bincount(np.asarray(token_ids, dtype=np.int64), minlength=len(tokens))
+        counts[:FIRST_REAL_TOKEN] = 0
+        order = np.argsort(-counts, kind="stable")[: self.spec.max_tokens]
+        self.top_tokens_ = [int(i) for i in order if counts[i] > 0]
+        self.tokens_ = list(tokens)
+        self.levels_ = {
+            name: fit_levels(values, self.spec.max_values, train.category_counts(name))
+            for name, values in train.categorical.items()
+        }
+        return self
+
+    # --- columns ------------------------------------------------------------------------------------
+    def _blocks(self) -> list[tuple[FeatureKind, list[str]]]:
+        """The numeric columns, block by block, with their kind (the categorical ones follow them)."""
+        token_labels = [self.tokens_[i] for i in self.top_tokens_] + [OTHER]
+        blocks = [
+            (FeatureKind.SHAPE, SHAPE),
+            (FeatureKind.TOKENS, [f"so_far.token_count[{t}]" for t in token_labels]),
+        ]
+        fields = [f"so_far.{f}_count[{v}]" for f, levels in self.levels_.items() for v in levels.labels]
+        blocks.append((FeatureKind.FIELD_COUNTS, fields))
+        if self.spec.outcome is not None:
+            y = self.spec.outcome
+            names = [f"so_far.{y}_successes", f"so_far.{y}_failures"]
+            for f in self.spec.known:
+                for kind in ("successes", "failures"):
+                    names += [f"so_far.{f}_{kind}[{v}]" for v in self.levels_[f].labels]
+                    names.append(f"so_far.{f}_{kind}[current]")
+            blocks.append((FeatureKind.PERFORMANCE, names))
+        recency = [
+            f"{what}.{f}[{v}]" for f, lv in self.levels_.items() for v in lv.values
+            for what in ("events_since", "seconds_since")
+        ]  # fmt: skip
+        return [*blocks, (FeatureKind.RECENCY, recency)]
+
+    def _categorical_names(self) -> list[tuple[FeatureKind, str]]:
+        last = [
+            f"last{j}.{name}" for j in range(1, self.spec.last_k + 1) for name in ["token", *self.levels_]
+        ]
+        return [(FeatureKind.RECENCY, n) for n in last] + [
+            (FeatureKind.KNOWN, f"known.{f}") for f in self.spec.known
+        ]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.feature_kinds)
+
+    @property
+    def feature_kinds(self) -> dict[str, str]:
+        """Each column's kind (a `FeatureKind` label), in column order."""
+        kinds = {name: kind.value for kind, names in self._blocks() for name in names}
+        kinds.update((name, kind.value) for kind, name in self._categorical_names())
+        return kinds
+
+    # --- transform ----------------------------------------------------------------------------------
+    def transform(self, log: EventLog, token_ids: np.ndarray, rows: RunningRows) -> Iterator[pd.DataFrame]:
+        """Frames of at most `spec.chunk_rows` rows, in event order, each indexed by its rows' positions in
+        `rows`; concatenated and sorted by index they give one row per input row."""
+        if not self.levels_:
+            raise RuntimeError("RunningFeatures is not fitted: call fit() on the training log first")
+        self._check_fields(log)
+        token_ids = np.asarray(token_ids)
+        if token_ids.shape != (log.n_events,):
+            raise ValueError(f"token_ids has shape {token_ids.shape}, expected ({log.n_events},)")
+        sequence, position = _checked_rows(log, rows)
+        event = log.offsets[sequence] + position
+        order = np.arange(len(event)) if np.all(event[1:] >= event[:-1]) else np.argsort(event, kind="stable")
+        for start in range(0, len(order), self.spec.chunk_rows):
+            chosen = order[start : start + self.spec.chunk_rows]
+            yield self._chunk(log, token_ids, sequence[chosen], position[chosen], chosen)
+
+    def _chunk(self, log, token_ids, sequence, position, index) -> pd.DataFrame:
+        chunk = _Chunk.of(log, token_ids, sequence, position, self)
+        blocks = self._blocks()
+        width = sum(len(names) for _, names in blocks)
+        out = np.empty((len(sequence), width), dtype=np.float32, order="F")
+        column = chunk.shape(out, 0, self.spec.time_known)
+        column = chunk.counts(out, column, chunk.tokens, len(self.top_tokens_) + 1)
+        for name, levels in self.levels_.items():
+            column = chunk.counts(out, column, chunk.fields[name], levels.width)
+        if self.spec.outcome is not None:
+            column = chunk.performance(out, column, self.spec.known, self.levels_)
+        for name, levels in self.levels_.items():
+            column = chunk.recency(out, column, chunk.fields[name], len(levels.values), self.spec.time_known)
+        frame = pd.DataFrame(out, columns=[n for _, names in blocks for n in names], index=index, copy=False)
+        token_type = pd.CategoricalDtype(self.tokens_)
+        for j in range(1, self.spec.last_k + 1):
+            frame[f"last{j}.token"] = chunk.last(chunk.token_ids, j, token_type)
+            for name, levels in self.levels_.items():
+                frame[f"last{j}.{name}"] = chunk.last(
+                    chunk.fields[name], j, pd.CategoricalDtype(levels.labels)
+                )
+        for name in self.spec.known:
+            codes = chunk.fields[name][chunk.row_event]
+            frame[f"known.{name}"] = pd.Categorical.from_codes(
+                codes, dtype=pd.CategoricalDtype(self.levels_[name].labels)
+            )
+        return frame
+
+    def _check_fields(self, log: EventLog) -> None:
+        spec = self.spec
+        for name in spec.known:
+            if name not in log.categorical:
+                raise KeyError(
+                    f"known field '{name}' is not a categorical event field ({list(log.categorical)})"
+                )
+        if spec.outcome is not None:
+            if spec.outcome not in log.numeric:
+                raise KeyError(
+                    f"outcome field '{spec.outcome}' is not a numeric event field ({list(log.numeric)})"
+                )
+            values = log.numeric[spec.outcome]
+            if not np.isin(values[~np.isnan(values)], (0.0, 1.0)).all():
+                raise ValueError(f"outcome field '{spec.outcome}' must hold 0, 1 or missing values only")
+
+
+def _checked_rows(log: EventLog, rows: RunningRows) -> tuple[np.ndarray, np.ndarray]:
+    sequence, position = np.asarray(rows.sequence, np.int64), np.asarray(rows.position, np.int64)
+    if sequence.shape != position.shape or sequence.ndim != 1:
+        raise ValueError("rows.sequence and rows.position must be (R,) arrays of the same length")
+    if len(sequence) and (sequence.min() < 0 or sequence.max() >= log.n_sequences):
+        raise ValueError(f"rows.sequence must lie in [0, {log.n_sequences}) (the log's sequences)")
+    if len(sequence) and ((position < 0) | (position >= log.lengths[sequence])).any():
+        raise ValueError("rows.position must lie in 0..length - 1 of its sequence")
+    return sequence, position
+
+
+@dataclass
+class _Chunk:
+    """The events a chunk of rows reads: each row's sequence from its start up to the chunk's last position
+    in it, in a local order. `row_event` (R,) is each row's own event, `row_start` (R,) its sequence's
+    start."""
+
+    time: np.ndarray
+    token_ids: np.ndarray
+    tokens: np.ndarray  # column of each event's token: top tokens, then OTHER
+    fields: dict[str, np.ndarray]  # field -> (n,) level codes
+    outcome: np.ndarray | None
+    row_event: np.ndarray
+    row_start: np.ndarray
+
+    @classmethod
+    def of(cls, log, token_ids, sequence, position, features: RunningFeatures) -> _Chunk:
+        # Rows come in event order, so each sequence is one run of rows; its last row reads the most events.
+        run_starts = np.flatnonzero(np.r_[True, sequence[1:] != sequence[:-1]])
+        run_ends = np.r_[run_starts[1:], len(sequence)]
+        cutoffs = position[run_ends - 1] + 1
+        events = log.events_of(sequence[run_starts], cutoffs)
+        local_starts = np.r_[0, np.cumsum(cutoffs)[:-1]]
+        row_start = np.repeat(local_starts, run_ends - run_starts)
+        column_of_token = np.full(len(features.tokens_), len(features.top_tokens_), dtype=np.int64)
+        column_of_token[features.top_tokens_] = np.arange(len(features.top_tokens_))
+        chunk_ids = token_ids[events]
+        outcome = features.spec.outcome
+        return cls(
+            time=log.time[events],
+            token_ids=chunk_ids,
+            tokens=column_of_token[chunk_ids],
+            fields={f: lv.codes(log.categorical[f][events]) for f, lv in features.levels_.items()},
+            outcome=None if outcome is None else log.numeric[outcome][events],
+            row_event=row_start + position,
+            row_start=row_start,
+        )
+
+    def before(self, mask: np.ndarray) -> np.ndarray:
+        """(R,) events where `mask` holds among each row's history (its sequence's events before its own)."""
+        running = np.zeros(len(mask) + 1, dtype=np.int32)
+        np.cumsum(mask, out=running[1:])
+        return running[self.row_event] - running[self.row_start]
+
+    def shape(self, out: np.ndarray, column: int, time_known: bool) -> int:
+        has_last = self.row_event > self.row_start
+        last = np.maximum(self.row_event - 1, self.row_start)
+        now = self.time[self.row_event] if time_known else self.time[last]
+        previous = self.row_event - 1 if time_known else self.row_event - 2
+        has_previous = has_last if time_known else self.row_event - 2 >= self.row_start
+        out[:, column] = self.row_event - self.row_start
+        out[:, column + 1] = np.where(has_previous, now - self.time[np.maximum(previous, 0)], np.nan)
+        out[:, column + 2] = np.where(has_last | time_known, now - self.time[self.row_start], np.nan)
+        return column + 3
+
+    def counts(self, out: np.ndarray, column: int, codes: np.ndarray, width: int) -> int:
+        for value in range(width):
+            out[:, column + value] = self.before(codes == value)
+        return column + width
+
+    def performance(self, out: np.ndarray, column: int, known: tuple[str, ...], levels: dict) -> int:
+        success, failure = self.outcome == 1.0, self.outcome == 0.0
+        out[:, column], out[:, column + 1] = self.before(success), self.before(failure)
+        column += 2
+        rows = np.arange(len(self.row_event))
+        for name in known:
+            codes, width = self.fields[name], levels[name].width
+            for outcome in (success, failure):
+                for value in range(width):
+                    out[:, column + value] = self.before(outcome & (codes == value))
+                # Event t's own value of a known field is readable: its count so far is the one that matters.
+                out[:, column + width] = out[rows, column + codes[self.row_event]]
+                column += width + 1
+        return column
+
+    def recency(self, out: np.ndarray, column: int, codes: np.ndarray, n_top: int, time_known: bool) -> int:
+        reference = self.time[self.row_event if time_known else np.maximum(self.row_event - 1, 0)]
+        positions = np.arange(len(codes), dtype=np.int64)
+        for value in range(n_top):
+            # latest[j + 1]: the last event at or before j holding `value`; read at a row's own event, it
+            # is the last one before it.
+            latest = np.full(len(codes) + 1, -1, dtype=np.int64)
+            np.copyto(latest[1:], np.where(codes == value, positions, -1))
+            np.maximum.accumulate(latest, out=latest)
+            seen = latest[self.row_event]
+            found = seen >= self.row_start
+            out[:, column] = np.where(found, self.row_event - seen, np.nan)
+            out[:, column + 1] = np.where(found, reference - self.time[np.maximum(seen, 0)], np.nan)
+            column += 2
+        return column
+
+    def last(self, codes: np.ndarray, back: int, dtype: pd.CategoricalDtype) -> pd.Categorical:
+        """The value `back` events before each row's own event, as a categorical; missing before the start."""
+        event = self.row_event - back
+        values = np.where(event >= self.row_start, codes[np.maximum(event, 0)], -1)
+        return pd.Categorical.from_codes(values, dtype=dtype)
