@@ -63,10 +63,12 @@ def all_rows(log: EventLog) -> RunningRows:
     return RunningRows(sequence, np.arange(log.n_events) - log.offsets[sequence])
 
 
-def features(log, token_ids, rows=None, fitted_on=None, **spec) -> tuple[pd.DataFrame, RunningFeatures]:
+def features(
+    log, token_ids, rows=None, fitted_on=None, n_threads=2, **spec
+) -> tuple[pd.DataFrame, RunningFeatures]:
     """The rows' features (every position by default), fitted on `fitted_on` (log, token ids) or on `log`."""
     defaults = dict(max_tokens=5, max_values=4, last_k=2, outcome="correct", known=("skill",), chunk_rows=300)
-    running = RunningFeatures(RunningSpec(**{**defaults, **spec}))
+    running = RunningFeatures(RunningSpec(**{**defaults, **spec}), n_threads=n_threads)
     running.fit(*(fitted_on or (log, token_ids)), [f"tok{i}" for i in range(N_TOKENS)])
     frames = list(running.transform(log, token_ids, rows or all_rows(log)))
     return pd.concat(frames).sort_index(), running
@@ -189,11 +191,11 @@ def test_a_target_copied_into_later_events_scores_chance():
         assert low <= auroc <= high
 
 
-def test_chunks_and_row_order_do_not_change_any_row():
+def test_chunks_threads_and_row_order_do_not_change_any_row():
     log, token_ids = knowledge_log(n_sequences=60, seed=4)
     rows = all_rows(log)
     shuffled = np.random.default_rng(0).permutation(log.n_events)[: log.n_events // 2]
-    whole, _ = features(log, token_ids, chunk_rows=10**6)
+    whole, _ = features(log, token_ids, chunk_rows=10**6, n_threads=1)
     some, _ = features(
         log, token_ids, RunningRows(rows.sequence[shuffled], rows.position[shuffled]), chunk_rows=7
     )

@@ -26,14 +26,17 @@ peak memory is bounded whatever the number of rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
 from behave.data.event_log import EventLog
 from behave.data.features.kinds import FeatureKind
+from behave.data.features.running_columns import chunk_events
 from behave.data.features.state import FIRST_REAL_TOKEN
 from behave.data.transforms.levels import OTHER, Levels, fit_levels
 
@@ -66,6 +69,7 @@ class RunningFeatures:
     """Fit on the training log (which tokens and values get columns), then stream any log's row features."""
 
     spec: RunningSpec = field(default_factory=RunningSpec)
+    n_threads: int = 2  # a runtime setting: column blocks are filled on threads (numpy releases the GIL)
     top_tokens_: list[int] = field(default_factory=list)
     tokens_: list[str] = field(default_factory=list)
     levels_: dict[str, Levels] = field(default_factory=dict)
@@ -145,31 +149,49 @@ class RunningFeatures:
             yield self._chunk(log, token_ids, sequence[chosen], position[chosen], chosen)
 
     def _chunk(self, log, token_ids, sequence, position, index) -> pd.DataFrame:
-        chunk = _Chunk.of(log, token_ids, sequence, position, self)
-        blocks = self._blocks()
-        width = sum(len(names) for _, names in blocks)
-        out = np.empty((len(sequence), width), dtype=np.float32, order="F")
-        column = chunk.shape(out, 0, self.spec.time_known)
-        column = chunk.counts(out, column, chunk.tokens, len(self.top_tokens_) + 1)
+        chunk = chunk_events(
+            log,
+            token_ids,
+            sequence,
+            position,
+            self.top_tokens_,
+            len(self.tokens_),
+            self.levels_,
+            self.spec.outcome,
+        )
+        names = [name for _, block in self._blocks() for name in block]
+        column = {name: i for i, name in enumerate(names)}
+        out = np.empty((len(sequence), len(names)), dtype=np.float32, order="F")
+
+        def block(first: str, width: int) -> np.ndarray:
+            return out[:, column[first] : column[first] + width]
+
+        token_width, time_known = len(self.top_tokens_) + 1, self.spec.time_known
+        jobs = [
+            lambda: chunk.shape(block(SHAPE[0], len(SHAPE)), time_known),
+            lambda: chunk.counts(block(names[len(SHAPE)], token_width), chunk.tokens, None, time_known),
+        ]
         for name, levels in self.levels_.items():
-            column = chunk.counts(out, column, chunk.fields[name], levels.width)
+            counts = block(f"so_far.{name}_count[{levels.labels[0]}]", levels.width)
+            n_top = len(levels.values)
+            recency = block(f"events_since.{name}[{levels.values[0]}]", 2 * n_top) if n_top else None
+            jobs.append(partial(chunk.counts, counts, chunk.fields[name], recency, time_known))
         if self.spec.outcome is not None:
-            column = chunk.performance(out, column, self.spec.known, self.levels_)
-        for name, levels in self.levels_.items():
-            column = chunk.recency(out, column, chunk.fields[name], len(levels.values), self.spec.time_known)
-        frame = pd.DataFrame(out, columns=[n for _, names in blocks for n in names], index=index, copy=False)
+            first = f"so_far.{self.spec.outcome}_successes"
+            known = [(chunk.fields[name], self.levels_[name].width) for name in self.spec.known]
+            jobs.append(partial(chunk.performance, out[:, column[first] :], known))
+        _run(jobs, self.n_threads)
+        frame = pd.DataFrame(out, columns=names, index=index, copy=False)
         token_type = pd.CategoricalDtype(self.tokens_)
         for j in range(1, self.spec.last_k + 1):
             frame[f"last{j}.token"] = chunk.last(chunk.token_ids, j, token_type)
             for name, levels in self.levels_.items():
-                frame[f"last{j}.{name}"] = chunk.last(
-                    chunk.fields[name], j, pd.CategoricalDtype(levels.labels)
-                )
+                dtype = pd.CategoricalDtype(levels.labels)
+                frame[f"last{j}.{name}"] = chunk.last(chunk.fields[name], j, dtype)
         for name in self.spec.known:
             codes = chunk.fields[name][chunk.row_event]
-            frame[f"known.{name}"] = pd.Categorical.from_codes(
-                codes, dtype=pd.CategoricalDtype(self.levels_[name].labels)
-            )
+            dtype = pd.CategoricalDtype(self.levels_[name].labels)
+            frame[f"known.{name}"] = pd.Categorical.from_codes(codes, dtype=dtype)
         return frame
 
     def _check_fields(self, log: EventLog) -> None:
@@ -200,98 +222,12 @@ def _checked_rows(log: EventLog, rows: RunningRows) -> tuple[np.ndarray, np.ndar
     return sequence, position
 
 
-@dataclass
-class _Chunk:
-    """The events a chunk of rows reads: each row's sequence from its start up to the chunk's last position
-    in it, in a local order. `row_event` (R,) is each row's own event, `row_start` (R,) its sequence's
-    start."""
-
-    time: np.ndarray
-    token_ids: np.ndarray
-    tokens: np.ndarray  # column of each event's token: top tokens, then OTHER
-    fields: dict[str, np.ndarray]  # field -> (n,) level codes
-    outcome: np.ndarray | None
-    row_event: np.ndarray
-    row_start: np.ndarray
-
-    @classmethod
-    def of(cls, log, token_ids, sequence, position, features: RunningFeatures) -> _Chunk:
-        # Rows come in event order, so each sequence is one run of rows; its last row reads the most events.
-        run_starts = np.flatnonzero(np.r_[True, sequence[1:] != sequence[:-1]])
-        run_ends = np.r_[run_starts[1:], len(sequence)]
-        cutoffs = position[run_ends - 1] + 1
-        events = log.events_of(sequence[run_starts], cutoffs)
-        local_starts = np.r_[0, np.cumsum(cutoffs)[:-1]]
-        row_start = np.repeat(local_starts, run_ends - run_starts)
-        column_of_token = np.full(len(features.tokens_), len(features.top_tokens_), dtype=np.int64)
-        column_of_token[features.top_tokens_] = np.arange(len(features.top_tokens_))
-        chunk_ids = token_ids[events]
-        outcome = features.spec.outcome
-        return cls(
-            time=log.time[events],
-            token_ids=chunk_ids,
-            tokens=column_of_token[chunk_ids],
-            fields={f: lv.codes(log.categorical[f][events]) for f, lv in features.levels_.items()},
-            outcome=None if outcome is None else log.numeric[outcome][events],
-            row_event=row_start + position,
-            row_start=row_start,
-        )
-
-    def before(self, mask: np.ndarray) -> np.ndarray:
-        """(R,) events where `mask` holds among each row's history (its sequence's events before its own)."""
-        running = np.zeros(len(mask) + 1, dtype=np.int32)
-        np.cumsum(mask, out=running[1:])
-        return running[self.row_event] - running[self.row_start]
-
-    def shape(self, out: np.ndarray, column: int, time_known: bool) -> int:
-        has_last = self.row_event > self.row_start
-        last = np.maximum(self.row_event - 1, self.row_start)
-        now = self.time[self.row_event] if time_known else self.time[last]
-        previous = self.row_event - 1 if time_known else self.row_event - 2
-        has_previous = has_last if time_known else self.row_event - 2 >= self.row_start
-        out[:, column] = self.row_event - self.row_start
-        out[:, column + 1] = np.where(has_previous, now - self.time[np.maximum(previous, 0)], np.nan)
-        out[:, column + 2] = np.where(has_last | time_known, now - self.time[self.row_start], np.nan)
-        return column + 3
-
-    def counts(self, out: np.ndarray, column: int, codes: np.ndarray, width: int) -> int:
-        for value in range(width):
-            out[:, column + value] = self.before(codes == value)
-        return column + width
-
-    def performance(self, out: np.ndarray, column: int, known: tuple[str, ...], levels: dict) -> int:
-        success, failure = self.outcome == 1.0, self.outcome == 0.0
-        out[:, column], out[:, column + 1] = self.before(success), self.before(failure)
-        column += 2
-        rows = np.arange(len(self.row_event))
-        for name in known:
-            codes, width = self.fields[name], levels[name].width
-            for outcome in (success, failure):
-                for value in range(width):
-                    out[:, column + value] = self.before(outcome & (codes == value))
-                # Event t's own value of a known field is readable: its count so far is the one that matters.
-                out[:, column + width] = out[rows, column + codes[self.row_event]]
-                column += width + 1
-        return column
-
-    def recency(self, out: np.ndarray, column: int, codes: np.ndarray, n_top: int, time_known: bool) -> int:
-        reference = self.time[self.row_event if time_known else np.maximum(self.row_event - 1, 0)]
-        positions = np.arange(len(codes), dtype=np.int64)
-        for value in range(n_top):
-            # latest[j + 1]: the last event at or before j holding `value`; read at a row's own event, it
-            # is the last one before it.
-            latest = np.full(len(codes) + 1, -1, dtype=np.int64)
-            np.copyto(latest[1:], np.where(codes == value, positions, -1))
-            np.maximum.accumulate(latest, out=latest)
-            seen = latest[self.row_event]
-            found = seen >= self.row_start
-            out[:, column] = np.where(found, self.row_event - seen, np.nan)
-            out[:, column + 1] = np.where(found, reference - self.time[np.maximum(seen, 0)], np.nan)
-            column += 2
-        return column
-
-    def last(self, codes: np.ndarray, back: int, dtype: pd.CategoricalDtype) -> pd.Categorical:
-        """The value `back` events before each row's own event, as a categorical; missing before the start."""
-        event = self.row_event - back
-        values = np.where(event >= self.row_start, codes[np.maximum(event, 0)], -1)
-        return pd.Categorical.from_codes(values, dtype=dtype)
+def _run(jobs: list[Callable[[], None]], n_threads: int) -> None:
+    """Run the jobs (each fills its own columns) on up to `n_threads` threads."""
+    if n_threads <= 1:
+        for job in jobs:
+            job()
+        return
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        for done in [pool.submit(job) for job in jobs]:
+            done.result()
