@@ -228,6 +228,9 @@ def test_bad_inputs_name_what_is_wrong():
         features(bad, token_ids)
     with pytest.raises(ValueError, match="rows.position"):
         features(log, token_ids, RunningRows(np.array([0]), np.array([log.lengths[0]])))
+    renamed = replace(log, categorical={**log.categorical, "token": log.categorical["kind"]})
+    with pytest.raises(ValueError, match=r"collide.*last1\.token"):
+        features(renamed, token_ids)
     with pytest.raises(RuntimeError, match="not fitted"):
         next(RunningFeatures().transform(log, token_ids, all_rows(log)))
 

@@ -26,6 +26,7 @@ peak memory is bounded whatever the number of rows.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from behave.data.features.state import FIRST_REAL_TOKEN
 from behave.data.transforms.levels import OTHER, Levels, fit_levels
 
 SHAPE = ["position", "gap_s", "elapsed_s"]
+TOKEN = "token"  # the last-k columns' name for the event token
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class RunningSpec:
     outcome: str | None = None
     known: tuple[str, ...] = ()
     time_known: bool = False
-    chunk_rows: int = 262_144
+    chunk_rows: int = 32_768  # small enough that a column's passes over a chunk stay in cache
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,14 @@ class RunningFeatures:
             name: fit_levels(values, self.spec.max_values, train.category_counts(name))
             for name, values in train.categorical.items()
         }
+        names = [name for _, block in self._blocks() for name in block] + [
+            n for _, n in self._categorical_names()
+        ]
+        duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
+        if duplicated:
+            raise ValueError(
+                f"running feature names collide (rename the fields or values): {duplicated[:10]}"
+            )
         return self
 
     # --- columns ------------------------------------------------------------------------------------
@@ -144,11 +154,14 @@ class RunningFeatures:
         sequence, position = _checked_rows(log, rows)
         event = log.offsets[sequence] + position
         order = np.arange(len(event)) if np.all(event[1:] >= event[:-1]) else np.argsort(event, kind="stable")
+        # Built once: a categorical's levels (strings) cost more to build than a chunk's codes.
+        categories = {TOKEN: pd.CategoricalDtype(self.tokens_)}
+        categories.update((name, pd.CategoricalDtype(lv.labels)) for name, lv in self.levels_.items())
         for start in range(0, len(order), self.spec.chunk_rows):
             chosen = order[start : start + self.spec.chunk_rows]
-            yield self._chunk(log, token_ids, sequence[chosen], position[chosen], chosen)
+            yield self._chunk(log, token_ids, sequence[chosen], position[chosen], chosen, categories)
 
-    def _chunk(self, log, token_ids, sequence, position, index) -> pd.DataFrame:
+    def _chunk(self, log, token_ids, sequence, position, index, categories) -> pd.DataFrame:
         chunk = chunk_events(
             log,
             token_ids,
@@ -182,16 +195,13 @@ class RunningFeatures:
             jobs.append(partial(chunk.performance, out[:, column[first] :], known))
         _run(jobs, self.n_threads)
         frame = pd.DataFrame(out, columns=names, index=index, copy=False)
-        token_type = pd.CategoricalDtype(self.tokens_)
         for j in range(1, self.spec.last_k + 1):
-            frame[f"last{j}.token"] = chunk.last(chunk.token_ids, j, token_type)
-            for name, levels in self.levels_.items():
-                dtype = pd.CategoricalDtype(levels.labels)
-                frame[f"last{j}.{name}"] = chunk.last(chunk.fields[name], j, dtype)
+            frame[f"last{j}.token"] = chunk.last(chunk.token_ids, j, categories[TOKEN])
+            for name in self.levels_:
+                frame[f"last{j}.{name}"] = chunk.last(chunk.fields[name], j, categories[name])
         for name in self.spec.known:
             codes = chunk.fields[name][chunk.row_event]
-            dtype = pd.CategoricalDtype(self.levels_[name].labels)
-            frame[f"known.{name}"] = pd.Categorical.from_codes(codes, dtype=dtype)
+            frame[f"known.{name}"] = pd.Categorical.from_codes(codes, dtype=categories[name])
         return frame
 
     def _check_fields(self, log: EventLog) -> None:
