@@ -20,6 +20,8 @@ class FeatureKind(str, Enum):
     NUMERIC = "numeric aggregates"
     RATING_AGGREGATES = "user and item rating aggregates"
     ITEM_ATTRIBUTES = "item attributes"
+    PERFORMANCE = "successes and failures so far (performance factors)"
+    KNOWN = "known fields of the predicted event"
 
 
 def kinds_of(names: list[str], kind: FeatureKind) -> list[FeatureKind]:
