@@ -46,9 +46,10 @@ USAGE = (
 )
 
 
-# Config groups whose files make up what behave-predict builds from a record: the model files and what they
-# mount, the task files and the objective a task may carry.
-TRUSTED_GROUPS = ("model", "encoder_init", "task", "objective")
+# Config groups whose files make up what behave-predict and behave-explain build from a record: the model
+# files and what they mount, the task files and the objective a task may carry, the data files (behave-explain
+# rebuilds the run's data from its recorded source).
+TRUSTED_GROUPS = ("model", "encoder_init", "task", "objective", "data")
 # A record written before runs recorded their task predicted one label per whole sequence.
 EARLIER_TASK = {"_target_": "behave.tasks.sequence.SequenceTask"}
 
@@ -86,11 +87,18 @@ def checked_task_config(task: dict, run_dir: Path, config_dirs: tuple[Path, ...]
     return _checked(task, "task", run_dir, config_dirs)
 
 
-def _checked(node: dict, what: str, run_dir: Path, config_dirs: tuple[Path, ...]) -> dict:
+def checked_data_config(data: dict, run_dir: Path, config_dirs: tuple[Path, ...] = ()) -> dict:
+    """The record's data config, refused unless every `_target_` in it (its source's) is a trusted one."""
+    return _checked(data, "data", run_dir, config_dirs, needs_target=False)
+
+
+def _checked(
+    node: dict, what: str, run_dir: Path, config_dirs: tuple[Path, ...], needs_target: bool = True
+) -> dict:
     named: set[str] = set()
     _collect_targets(node, named)
     untrusted = sorted(named - trusted_targets(tuple(Path(d).resolve() for d in config_dirs)))
-    if untrusted or "_target_" not in node:
+    if untrusted or (needs_target and "_target_" not in node):
         shown = untrusted or ["(none)"]
         raise DataError(
             f"{result_file(run_dir)}: the {what} config names code behave does not ship ({shown}); "
@@ -164,7 +172,7 @@ def predict(
     return scores_table(inputs.sequence_ids, probs, pipeline.class_names, cutoffs)
 
 
-def _config_dirs(value) -> tuple[Path, ...]:
+def config_dirs_argument(value) -> tuple[Path, ...]:
     """`config_dir=<folder>` or `config_dir=[<folder>,...]`; each must be a folder."""
     if value is None:
         return ()
@@ -186,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
             Path(args.run_dir),
             Path(args.input),
             Path(args.labels) if args.get("labels") else None,
-            config_dirs=_config_dirs(args.get("config_dir")),
+            config_dirs=config_dirs_argument(args.get("config_dir")),
         )
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from behave.data.errors import DataError
 from behave.explain.__main__ import explain
 from behave.predict import predict
 from behave.report.__main__ import main as report_main
@@ -67,3 +68,23 @@ def test_earlier_runs_are_reported_and_compared(tmp_path):
     for shown in ("XGBoost", "GRU", "logistic regression"):
         assert shown in text
     assert "AUROC" in text
+
+
+@pytest.mark.parametrize(
+    ("path", "planted"),
+    [(("data", "source"), "os.system"), (("task",), "subprocess.run"), (("model",), "builtins.exec")],
+)
+def test_explain_refuses_a_record_naming_other_code_before_building_anything(path, planted, tmp_path):
+    # behave-explain rebuilds the run's data, task and model from its record: a run folder from elsewhere
+    # must not get to name the code that runs.
+    run_dir = _copy("xgboost", tmp_path)
+    record = json.loads((run_dir / "result.json").read_text())
+    node = record["config"]
+    for key in path:
+        node = node[key]
+    node["_target_"] = planted
+    (run_dir / "result.json").write_text(json.dumps(record))
+    with pytest.raises(DataError, match=rf"the {path[0]} config names code behave does not ship.*{planted}"):
+        explain(run_dir, rows=5)
+    assert not (run_dir / "explanations").exists()
+    assert not (tmp_path / "cache").exists()

@@ -25,10 +25,17 @@ from behave.data.storage.cache import atomic_path, write_json_atomic
 from behave.data.transforms.pipeline import FittedPipeline
 from behave.explain.planted import PLANTED, event_truth, planted_scores, tree_effect_scores
 from behave.explain.summary import add_kind_shares, example_strips, top_bigrams, top_tokens
-from behave.predict import checked_model_config, load_record
+from behave.predict import (
+    EARLIER_TASK,
+    checked_data_config,
+    checked_model_config,
+    checked_task_config,
+    config_dirs_argument,
+    load_record,
+)
 from behave.tasks.dataset import prepare_task
 
-USAGE = "usage: behave-explain run_dir=<run folder> [rows=1000]"
+USAGE = "usage: behave-explain run_dir=<run folder> [rows=1000] [config_dir=<config folder>]"
 EXPLANATIONS = "explanations"
 SUMMARY_FILE = "summary.json"
 
@@ -68,14 +75,19 @@ def check_trees_against_planted(table, data) -> dict | None:
     return tree_effect_scores(table, truth, data.feature_kinds)
 
 
-def explain(run_dir: Path, rows: int = 1000) -> dict:
-    """Explain the run's first `rows` test rows; write the table and the summary; return the summary."""
+def explain(run_dir: Path, rows: int = 1000, config_dirs: tuple[Path, ...] = ()) -> dict:
+    """Explain the run's first `rows` test rows; write the table and the summary; return the summary.
+    Every `_target_` the record names (model, task, data source) must be one behave's configs or the
+    `config_dirs` the user names use, as for behave-predict: a run folder may come from elsewhere."""
     result = load_record(run_dir)
     config = OmegaConf.create(result["config"])
-    recipe = instantiate(checked_model_config(OmegaConf.to_container(config.model, resolve=True), run_dir))
+    plain = OmegaConf.to_container(config, resolve=True)
+    recipe = instantiate(checked_model_config(plain["model"], run_dir, config_dirs))
     if not hasattr(recipe, "explain"):
         raise DataError(f"{run_dir}: model {result['model']['name']} has no explainer yet")
-    data = prepare_task(config.data, instantiate(config.task))
+    task = instantiate(checked_task_config(plain.get("task", EARLIER_TASK), run_dir, config_dirs))
+    checked_data_config(plain["data"], run_dir, config_dirs)
+    data = prepare_task(config.data, task)
     inputs = first_rows(data.inputs("test"), rows)
     explanation = recipe.explain(run_dir, inputs, data.spec)
     if explanation.kind == "features":
@@ -114,7 +126,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{USAGE}\nmissing: run_dir", file=sys.stderr)
         sys.exit(2)
     try:
-        summary = explain(Path(args.run_dir), int(args.get("rows", 1000)))
+        summary = explain(
+            Path(args.run_dir), int(args.get("rows", 1000)), config_dirs_argument(args.get("config_dir"))
+        )
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
