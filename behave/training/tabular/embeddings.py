@@ -40,6 +40,7 @@ SIZES_FILE = "encoder_sizes.json"
 @torch.no_grad()
 def encode_rows(encoder: EventEncoder, inputs: RowInputs, spec: DatasetSpec, batch_size: int) -> np.ndarray:
     """(R, D) the encoder's vector of each row (its events up to its cutoff), in row order."""
+    encoder.require_per_sequence("trees on pretrained sequence vectors")
     encoder.eval()
     dataset = SequenceDataset(inputs, spec.sequences.max_len, spec.sequences.keep)
     vectors = np.zeros((len(inputs), encoder.output_dim), dtype=np.float32)
