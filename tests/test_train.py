@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from behave.paths import REPO_ROOT
-from behave.tasks.metrics import BINARY_METRICS
+from behave.tasks.metric_registry import BINARY, metrics_for
 from behave.train import run
 from tests.compose import SMALL_DATA, compose_train
 
@@ -58,7 +58,7 @@ def test_result_record_schema_ok(runs, model):
     result = _result(runs[model])
     assert result["status"] == "ok" and result["error"] is None
     assert result["model"] == {"name": model, "family": "tabular" if model == "xgboost" else "neural"}
-    assert set(result["test_metrics"]) == set(BINARY_METRICS)
+    assert set(result["test_metrics"]) == set(metrics_for(BINARY))
     sizes = result["dataset"]["split_sizes"]
     assert sum(sizes.values()) == 1200
     assert result["dataset"]["vocab_size"] > 10 and result["dataset"]["n_features"] > 50

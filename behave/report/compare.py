@@ -14,8 +14,7 @@ from behave.report.headline import validation_metric
 from behave.report.records import Predictions, RunRecord
 from behave.report.stats import seed_mean_ci
 from behave.tasks import metric_registry as registry
-from behave.tasks.metric_registry import Metric
-from behave.tasks.metrics import metric_range
+from behave.tasks.metric_registry import Metric, metric_range
 
 DISPLAY_NAMES = {"gru": "GRU", "lstm": "LSTM", "xgboost": "XGBoost", "transformer": "Transformer"}
 DISPLAY_NAMES |= {"lightgbm": "LightGBM", "cnn": "CNN", "mlp": "MLP", "svm": "linear SVM"}

@@ -13,7 +13,7 @@ from behave.report import plots
 from behave.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from behave.report.records import RunRecord
 from behave.report.stats import seed_mean_ci
-from behave.tasks.metrics import metric_range
+from behave.tasks.metric_registry import metric_range
 
 
 def embedding_setting(record: RunRecord):

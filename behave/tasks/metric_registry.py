@@ -136,6 +136,11 @@ def monitor_metric(monitor: str) -> Metric:
     return metric(monitor.split("/", 1)[-1])
 
 
+def metric_range(name: str) -> tuple[float, float]:
+    """Where a registered metric's values lie; unbounded for a name the registry lacks."""
+    return metric(name).range if is_registered(name) else (-UNBOUNDED, UNBOUNDED)
+
+
 def monitor_mode(monitor: str) -> str:
     """'min' or 'max': how checkpoint callbacks, early stopping and schedulers follow `monitor`."""
     return monitor_metric(monitor).direction

@@ -1,6 +1,6 @@
 """The ONE metric function that scores every model family on the same test rows (scikit-learn based).
 What each metric is (label, range, direction, headline per label kind) is declared in
-`behave.tasks.metric_registry`; the helpers at the bottom answer from there.
+`behave.tasks.metric_registry`.
 
 Binary: auroc, auprc, accuracy, f1, log_loss, brier, ece. Multiclass: accuracy, macro_f1, log_loss,
 macro_auroc (one-vs-rest). `probs` is (n, C) with rows summing to 1; binary uses column 1.
@@ -10,12 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn import metrics as skm
-
-from behave.tasks import metric_registry as registry
-
-BINARY_METRICS = registry.metrics_for(registry.BINARY)
-MULTICLASS_METRICS = registry.metrics_for(registry.MULTICLASS)
-REGRESSION_METRICS = registry.metrics_for(registry.REGRESSION)
 
 
 def score_regression(targets: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
@@ -72,19 +66,3 @@ def score(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
         "log_loss": float(skm.log_loss(labels, probs, labels=classes)),
         "macro_auroc": macro_auroc,
     }
-
-
-def metric_range(name: str) -> tuple[float, float]:
-    """Where a registered metric's values lie; unbounded for a name the registry lacks."""
-    if registry.is_registered(name):
-        return registry.metric(name).range
-    return (-registry.UNBOUNDED, registry.UNBOUNDED)
-
-
-def label_kind(n_classes: int) -> str:
-    return registry.BINARY if n_classes == 2 else registry.MULTICLASS
-
-
-def monitor_mode(monitor: str) -> str:
-    """'min' for a lower-is-better monitor (`val/loss`, `val/log_loss`, `val/rmse`...), else 'max'."""
-    return registry.monitor_mode(monitor)

@@ -39,7 +39,7 @@ from behave.models.encoder import EventEncoder
 from behave.models.sequence_classifier import factory_config
 from behave.run.board import TensorBoard
 from behave.tasks.dataset import TaskDataset
-from behave.tasks.metrics import monitor_mode
+from behave.tasks.metric_registry import monitor_mode
 from behave.training.lightning.fit import fit_module, save_weights, start
 from behave.training.lightning.progress import EpochLine
 from behave.training.recipe import Fitted, RunContext
