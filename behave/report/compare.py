@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from behave.report.headline import validation_metric
-from behave.report.records import Predictions, RunRecord
+from behave.report.records import RunRecord
 from behave.report.stats import seed_mean_ci
+from behave.run.predictions import Predictions
 from behave.tasks import metric_registry as registry
 from behave.tasks.metric_registry import Metric, metric_range
 

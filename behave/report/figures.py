@@ -11,7 +11,8 @@ from behave.report import plots
 from behave.report.compare import ModelSummary
 from behave.report.document import Block, Figure, Heading, Paragraph
 from behave.report.headline import is_regression
-from behave.report.records import Predictions, RunRecord, load_embeddings
+from behave.report.records import RunRecord, load_embeddings
+from behave.run.predictions import Predictions
 from behave.tasks.metric_registry import Metric
 
 

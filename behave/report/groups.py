@@ -11,7 +11,8 @@ import pandas as pd
 from behave.report import compare, multiplicity, paired, plots
 from behave.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from behave.report.multiplicity import Correction
-from behave.report.records import Predictions, RunRecord
+from behave.report.records import RunRecord
+from behave.run.predictions import Predictions
 from behave.tasks.metric_registry import Metric
 
 

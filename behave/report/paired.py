@@ -10,7 +10,7 @@ import numpy as np
 
 from behave.report.compare import display_name
 from behave.report.headline import is_regression
-from behave.report.records import Predictions, RunRecord, check_same_rows
+from behave.report.records import RunRecord, check_same_rows
 from behave.report.stats import (
     PairedAucDiff,
     auc,
@@ -19,6 +19,7 @@ from behave.report.stats import (
     paired_error_comparison,
     weighted_error,
 )
+from behave.run.predictions import Predictions
 from behave.tasks import metric_registry as registry
 from behave.tasks.metric_registry import Metric
 

@@ -13,8 +13,8 @@ import pandas as pd  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
 
-from behave.report.records import Predictions  # noqa: E402
 from behave.run.embedding_table import vectors_of  # noqa: E402
+from behave.run.predictions import Predictions  # noqa: E402
 
 SPECIAL_TOKENS = frozenset({"<pad>", "<unk>"})
 # Token kinds beyond this many share one colour: a legend of 40 entries helps nobody. 15 + "other" fit the

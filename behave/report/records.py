@@ -18,13 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# The record and prediction files are read by their owners' readers; these names are the report's API.
+# The record and prediction files are read by their owners' readers.
 from behave.run.embedding_table import TOKEN_EMBEDDINGS_FILE, read_embedding_table
-from behave.run.predictions import Predictions as Predictions
-from behave.run.predictions import UnreadablePredictions as UnreadablePredictions
-from behave.run.predictions import read_predictions
-from behave.run.record import UnreadableResult, read_result
-from behave.run.record import find_result_files as find_result_files
+from behave.run.predictions import Predictions, UnreadablePredictions, read_predictions
+from behave.run.record import UnreadableResult, find_result_files, read_result
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ from behave.report.item_map import item_map_blocks
 from behave.report.multiplicity import Correction
 from behave.report.paired import Comparison
 from behave.report.pretraining import pretraining_blocks
-from behave.report.records import Predictions, RunRecord, readable_predictions
+from behave.report.records import RunRecord, readable_predictions
 from behave.report.stats import delong_test
 from behave.report.tuning import tuning_blocks
+from behave.run.predictions import Predictions
 from behave.tasks.metric_registry import Metric
 
 
