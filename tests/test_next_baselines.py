@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
@@ -14,17 +15,18 @@ from behave.training.backoff_counts import BackoffTable
 from behave.training.next_baselines import MarkovRecipe, PopularityRecipe
 from behave.training.recipe import RunContext
 from behave.training.runner import refuse_unsupported
+from behave.training.tabular.sklearn import SklearnRecipe
 
 
-def rows(labels, **ids) -> RowInputs:
-    """Rows that carry only what the count baselines read: labels and ids (`previous_1` -> previous.1)."""
+def rows(labels, features=None, **ids) -> RowInputs:
+    """Rows that carry only what the baselines read: labels, ids (`previous_1` -> previous.1), features."""
     labels = np.asarray(labels, dtype=np.int64)
     n = len(labels)
     named = {name.replace("_", "."): np.asarray(values, dtype=np.int64) for name, values in ids.items()}
     return RowInputs(
         events=None, sequence=np.zeros(n, np.int64), cutoff=np.ones(n, np.int64), labels=labels,
-        static=np.zeros((n, 0), np.float32), feature_source=pd.DataFrame(index=range(n)),
-        sequence_ids=np.zeros(n).astype(str), ids=named,
+        static=np.zeros((n, 0), np.float32), feature_source=pd.DataFrame(index=range(n)) if features is None
+        else features, sequence_ids=np.zeros(n).astype(str), ids=named,
     )  # fmt: skip
 
 
@@ -150,3 +152,18 @@ def test_the_time_to_the_next_event_is_refused(recipe):
         DataError, match=f"model={recipe.name} fits classification tasks; task=next is a regr"
     ):
         refuse_unsupported(recipe, type("Next", (), {"name": "next", "kind": "regression"})())
+
+
+@pytest.mark.parametrize("gaps", [True, False])
+def test_logistic_regression_fills_the_gaps_of_running_features_only_where_there_are_some(gaps, tmp_path):
+    # A running feature is NaN where a value never occurred; the outcome follows the count beside it.
+    generator = np.random.default_rng(1)
+    count = generator.integers(0, 4, 400).astype(np.float32)
+    since = np.where(count > 0, generator.uniform(1, 9, 400), np.nan if gaps else 0.0).astype(np.float32)
+    features = pd.DataFrame({"so_far.count": count, "events_since": since})
+    train = rows((count >= 2).astype(int), features)
+    recipe = SklearnRecipe(LogisticRegression(), "logreg", scale=True)
+    model = recipe.fit(Rows({"train": train, "val": train}, 2), RunContext(tmp_path, 0, "val/loss")).model
+    assert [name for name, _ in model.steps][0] == ("simpleimputer" if gaps else "standardscaler")
+    probs = recipe.predict(model, train, None)
+    assert np.isfinite(probs).all() and (probs.argmax(axis=1) == train.labels).mean() > 0.95
