@@ -52,6 +52,7 @@ class NextEventModel(pl.LightningModule):
         field_sizes: Sequence[int] = (),
         known_embedding_dim: int | str = "fourth_root",
         target_offset: float = 0.0,
+        target_scale: float = 1.0,
         head_hidden: int = 64,
         head_dropout: float = 0.1,
         optimizer: Callable[[Iterable[Parameter]], Optimizer] | None = None,
@@ -81,8 +82,11 @@ class NextEventModel(pl.LightningModule):
             nn.Dropout(head_dropout),
             nn.Linear(head_hidden, num_classes if target_kind == "value" else 1),
         )
-        # The head starts at the training mean, so L1's constant-size steps need not walk there first.
-        self.target_offset = float(target_offset)
+        # A time is offset + scale * head: the head starts at the training mean and works in units of it,
+        # so the step sizes fit any time unit (seconds or days) and L1 need not walk from zero to the mean.
+        if not target_scale > 0:
+            raise ValueError(f"target_scale must be > 0, got {target_scale}")
+        self.target_offset, self.target_scale = float(target_offset), float(target_scale)
         self.optimizer_factory = optimizer or partial(AdamW, lr=1e-3)
         self.scheduler_factory = scheduler
         # Sums over all of an epoch's validation rows (gathered across processes by compute()).
@@ -99,6 +103,7 @@ class NextEventModel(pl.LightningModule):
                 "field_sizes": [int(size) for size in field_sizes],
                 "known_embedding_dim": known_embedding_dim,
                 "target_offset": self.target_offset,
+                "target_scale": self.target_scale,
                 "head_hidden": head_hidden,
                 "head_dropout": head_dropout,
                 "embedding_dim": self.encoder.embedding_dim,
@@ -122,7 +127,7 @@ class NextEventModel(pl.LightningModule):
         static = batch.events.static.to(states.dtype)
         parts.append(static[:, None, :].expand(-1, real.shape[1], -1)[real])
         out = self.head(torch.cat(parts, dim=-1))
-        return out + self.target_offset if self.target_kind == "time" else out
+        return self.target_offset + self.target_scale * out if self.target_kind == "time" else out
 
     def row_losses(self, outputs: Tensor, targets: Tensor) -> Tensor:
         """(N,) loss of each row. Time uses L1 in the task's unit: its headline is the MAE, which the median

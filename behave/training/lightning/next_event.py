@@ -129,7 +129,9 @@ def next_event_sizes(data: TaskDataset) -> dict:
     if kind == "value":
         sizes["num_classes"] = int(data.num_classes)
     if kind == "time":
-        sizes["target_offset"] = float(info["train_target_mean"])
+        mean = float(info["train_target_mean"])
+        sizes["target_offset"] = mean
+        sizes["target_scale"] = mean if mean > 0 else 1.0
     return sizes
 
 
