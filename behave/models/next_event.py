@@ -34,6 +34,7 @@ from behave.models.sequence_classifier import SELECTION, factory_config
 from behave.tasks.metric_registry import LOSS
 
 TARGET_KINDS = ("value", "outcome", "time")
+# Per-event tasks select on the model's own loss (the task's monitor), whatever their headline.
 MONITOR = f"val/{LOSS}"
 
 
@@ -112,11 +113,6 @@ class NextEventModel(pl.LightningModule):
                 "scheduler": factory_config(scheduler),
             }
         )
-
-    @property
-    def monitor(self) -> str:
-        """Per-event tasks select on the model's own loss (the task contract)."""
-        return MONITOR
 
     def forward(self, batch: PositionBatch) -> Tensor:
         states = self.encoder(batch.events)  # (B, T, H): state t read events 0..t of the window

@@ -125,18 +125,21 @@ class PositionBatch:
         return self.rows >= 0
 
     def to(self, device: torch.device | str) -> PositionBatch:
-        return PositionBatch(
-            self.events.to(device), *(getattr(self, name).to(device) for name in ("targets", "rows", "known"))
-        )
+        aligned = (getattr(self, name).to(device, non_blocking=True) for name in ALIGNED)
+        return PositionBatch(self.events.to(device), *aligned)
 
     def pin_memory(self) -> PositionBatch:
+        """Called by the DataLoader with `pin_memory=True` (GPU training): page-locked copies."""
         return PositionBatch(
-            self.events.pin_memory(),
-            *(getattr(self, name).pin_memory() for name in ("targets", "rows", "known")),
+            self.events.pin_memory(), *(getattr(self, name).pin_memory() for name in ALIGNED)
         )
 
     def __len__(self) -> int:
         return len(self.events)
+
+
+# The PositionBatch tensors aligned with the events' (B, T) grid, after `events`.
+ALIGNED = ("targets", "rows", "known")
 
 
 class PositionDataset:
