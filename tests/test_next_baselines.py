@@ -11,11 +11,13 @@ from sklearn.linear_model import LogisticRegression
 
 from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
+from behave.train import run
 from behave.training.backoff_counts import BackoffTable
 from behave.training.next_baselines import MarkovRecipe, PopularityRecipe
 from behave.training.recipe import RunContext
 from behave.training.runner import refuse_unsupported
 from behave.training.tabular.sklearn import SklearnRecipe
+from tests.compose import SMALL_DATA, compose_train
 
 
 def rows(labels, features=None, **ids) -> RowInputs:
@@ -167,3 +169,34 @@ def test_logistic_regression_fills_the_gaps_of_running_features_only_where_there
     assert [name for name, _ in model.steps][0] == ("simpleimputer" if gaps else "standardscaler")
     probs = recipe.predict(model, train, None)
     assert np.isfinite(probs).all() and (probs.argmax(axis=1) == train.labels).mean() > 0.95
+
+
+def next_run(tmp_path, model: str, data: str, *overrides: str):
+    cfg = compose_train(
+        [f"model={model}", "task=next", f"data={data}", *SMALL_DATA, *overrides],
+        tmp_path / model,
+        tmp_path / "cache",
+    )
+    return run(cfg)
+
+
+@pytest.mark.slow
+def test_markov_learns_the_first_order_chain_end_to_end(tmp_path):
+    markov, popularity = (next_run(tmp_path, model, "synthetic_chain") for model in ("markov", "popularity"))
+    assert markov.status == popularity.status == "ok", markov.error or popularity.error
+    # The chain's next activity depends on the current one: its counts beat the overall distribution.
+    assert markov.test_metrics["accuracy"] > popularity.test_metrics["accuracy"] + 0.1
+    assert markov.test_metrics["log_loss"] < popularity.test_metrics["log_loss"]
+    assert (tmp_path / "markov" / "counts.npz").is_file() and markov.n_parameters > popularity.n_parameters
+
+
+@pytest.mark.slow
+def test_popularity_per_skill_and_logistic_regression_predict_the_next_outcome(tmp_path):
+    outcome = ["task.target=correct", "task.target_kind=outcome", "task.known=[skill]"]
+    done = {
+        model: next_run(tmp_path, model, "synthetic_outcome", *outcome) for model in ("popularity", "logreg")
+    }
+    assert all(result.status == "ok" for result in done.values()), [r.error for r in done.values()]
+    # Skills differ in difficulty: a rate per skill ranks answers (one overall rate would score 0.5), and
+    # successes and failures so far per skill (the running features) rank them better still.
+    assert 0.6 < done["popularity"].test_metrics["auroc"] < done["logreg"].test_metrics["auroc"]
