@@ -74,11 +74,11 @@ class BackoffTable:
                 f"model.smoothing must be > 0 (pseudo-counts of the shorter context), got {smoothing}"
             )
         labels = np.asarray(labels, dtype=np.int64)
-        known = labels >= 0  # -1: a value no class stands for; it has nothing to count
+        labelled = labels >= 0  # -1: a value no class stands for; it has nothing to count
         if np.any(labels >= num_classes):
             raise DataError(f"labels reach {labels.max()}, past the task's {num_classes} classes")
-        symbols = _symbols(ids, columns, len(labels))[known]
-        labels = labels[known]
+        symbols = _symbols(ids, columns, len(labels))[labelled]
+        labels = labels[labelled]
         radices = tuple(int(symbols[:, j].max(initial=0)) + 1 for j in range(len(columns)))
         if np.prod(np.array(radices, dtype=float)) >= MAX_KEY:
             raise DataError(
@@ -106,9 +106,9 @@ class BackoffTable:
         probs = np.full((n_rows, self.num_classes), 1.0 / self.num_classes)
         for depth, level in enumerate(self.levels):
             context = symbols[:, :depth]
-            known = np.all(context < np.array(self.radices[:depth], dtype=np.int64), axis=1)
+            in_range = np.all(context < np.array(self.radices[:depth], dtype=np.int64), axis=1)
             index = np.full(n_rows, -1)
-            index[known] = level.lookup(_keys(context[known], self.radices))
+            index[in_range] = level.lookup(_keys(context[in_range], self.radices))
             seen = index >= 0
             probs *= self.smoothing
             probs[seen] += level.counts[index[seen]].toarray()
