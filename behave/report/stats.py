@@ -3,8 +3,10 @@
 Scores follow one convention everywhere: binary tasks pass the positive-class probability, shape (n,);
 multiclass tasks pass all class probabilities, shape (n, C), and AUROC means macro one-vs-rest.
 
-The paired bootstrap resamples test ROWS: every draw is a vector of row counts (how often each row was
-picked), and both models (and all seeds) are scored with the same counts, so the differences are paired.
+The paired bootstrap resamples SEQUENCES: every draw is a vector of row counts (how often each row was
+picked: as often as its sequence was), and both models (and all seeds) are scored with the same counts, so
+the differences are paired. Rows of one sequence are not independent (its prefixes, its events), so they
+are drawn together; where each sequence has one row this is the plain bootstrap of rows, draw for draw.
 AUROC under row counts is a weighted Mann-Whitney statistic, computed for a block of draws at once from
 one sort of the scores (cumulative sums, no per-draw sort): 2000 draws on 10k rows, about a second.
 """
@@ -94,6 +96,25 @@ def bootstrap_row_counts(n_rows: int, n_boot: int, rng: np.random.Generator) -> 
         yield np.bincount(cells.ravel(), minlength=k * n_rows).reshape(n_rows, k).astype(np.float32)
 
 
+def bootstrap_counts(
+    n_rows: int, n_boot: int, rng: np.random.Generator, clusters: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
+    """Blocks of resamples as row counts (n_rows, k), n_boot draws in total: rows drawn with replacement,
+    or with `clusters` (n_rows,) (a sequence id per row) whole clusters drawn, each row counted as often
+    as its cluster. With one row per cluster, in sorted order, the draws are the rows' draws exactly."""
+    member_of = None if clusters is None else np.unique(np.asarray(clusters), return_inverse=True)[1]
+    n_clusters = n_rows if member_of is None or not n_rows else int(member_of.max()) + 1
+    if n_clusters == n_rows:  # one row per cluster: resampling rows is resampling clusters
+        yield from bootstrap_row_counts(n_rows, n_boot, rng)
+        return
+    # Blocks sized by rows, so the expanded (rows, draws) matrix stays near the row bootstrap's size.
+    block = max(1, _CELLS_PER_BLOCK // max(n_rows, 1))
+    for start in range(0, n_boot, block):
+        k = min(block, n_boot - start)
+        for counts in bootstrap_row_counts(n_clusters, k, rng):
+            yield counts[member_of]
+
+
 def percentile_ci(draws: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of bootstrap draws along axis 0, ignoring NaN draws: (k, ...) -> lo, hi (...)."""
     tail = 100 * (1 - confidence) / 2
@@ -174,20 +195,26 @@ def delong_test(is_positive: np.ndarray, scores_a: np.ndarray, scores_b: np.ndar
 
 
 def paired_auc_comparison(
-    labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, n_boot: int = 2000, seed: int = 0
+    labels: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    n_boot: int = 2000,
+    seed: int = 0,
+    clusters: np.ndarray | None = None,
 ) -> PairedAucDiff:
     """Compare models a and b over S paired seeds on the same test rows.
 
     labels (n,) int class index; scores_a, scores_b (S, n) binary or (S, n, C) multiclass, seed s of a
-    paired with seed s of b. Each draw resamples rows once and scores every seed of both models on it,
-    so the combined CI reflects row sampling AND averages the seed-to-seed variation.
+    paired with seed s of b; clusters (n,) the sequence of each row (`bootstrap_counts`). Each draw
+    resamples once and scores every seed of both models on it, so the combined CI reflects the sampling
+    of sequences AND averages the seed-to-seed variation.
     """
     scores_a, scores_b = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
     if scores_a.shape != scores_b.shape or scores_a.shape[1] != len(labels):
         raise ValueError(f"score shapes differ or do not match labels: {scores_a.shape}, {scores_b.shape}")
     n_seeds = scores_a.shape[0]
     point = np.array([auc(labels, scores_a[s]) - auc(labels, scores_b[s]) for s in range(n_seeds)])
-    draws = np.concatenate(list(_diff_draws(labels, scores_a, scores_b, n_boot, seed)), axis=0)
+    draws = np.concatenate(list(_diff_draws(labels, scores_a, scores_b, n_boot, seed, clusters)), axis=0)
     seed_lo, seed_hi = percentile_ci(draws)
     mean_lo, mean_hi = percentile_ci(draws.mean(axis=1))
     p_value = bootstrap_p_value(float(point.mean()), draws.mean(axis=1))
@@ -197,11 +224,16 @@ def paired_auc_comparison(
 
 
 def _diff_draws(
-    labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, n_boot: int, seed: int
+    labels: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    n_boot: int,
+    seed: int,
+    clusters: np.ndarray | None,
 ) -> Iterator[np.ndarray]:
     """Yield blocks (k, S) of bootstrap AUROC differences, all seeds scored on the same row counts."""
     rng = np.random.default_rng(seed)
-    for counts in bootstrap_row_counts(len(labels), n_boot, rng):
+    for counts in bootstrap_counts(len(labels), n_boot, rng, clusters):
         yield np.stack(
             [
                 weighted_auc(labels, scores_a[s], counts) - weighted_auc(labels, scores_b[s], counts)
@@ -229,9 +261,10 @@ def paired_error_comparison(
     metric: str,
     n_boot: int = 2000,
     seed: int = 0,
+    clusters: np.ndarray | None = None,
 ) -> PairedAucDiff:
     """metric(a) - metric(b) (RMSE or MAE, lower is better) over S paired seeds on the same test rows;
-    preds (S, n). The same paired bootstrap of rows as for AUROC."""
+    preds (S, n). The same paired bootstrap (of sequences, given `clusters`) as for AUROC."""
     preds_a, preds_b = np.asarray(preds_a, dtype=float), np.asarray(preds_b, dtype=float)
     if preds_a.shape != preds_b.shape or preds_a.shape[1] != len(targets):
         raise ValueError(
@@ -251,9 +284,53 @@ def paired_error_comparison(
             ],
             axis=1,
         )  # fmt: skip
-        for counts in bootstrap_row_counts(len(targets), n_boot, rng)
+        for counts in bootstrap_counts(len(targets), n_boot, rng, clusters)
     ]
-    draws = np.concatenate(blocks, axis=0)
+    return _paired_result(point, np.concatenate(blocks, axis=0))
+
+
+def weighted_mean_terms(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The mean of per-row terms (n,) under row weights (n, k) -> (k,), NaN terms left out (a log loss
+    has none for a value no model could predict)."""
+    finite = np.isfinite(terms)
+    weights = weights * finite[:, None]
+    totals = weights.sum(axis=0)
+    sums = np.where(finite, terms, 0.0) @ weights
+    return np.where(totals > 0, sums / np.where(totals > 0, totals, 1.0), np.nan)
+
+
+def paired_mean_comparison(
+    terms_a: np.ndarray,
+    terms_b: np.ndarray,
+    n_boot: int = 2000,
+    seed: int = 0,
+    clusters: np.ndarray | None = None,
+) -> PairedAucDiff:
+    """mean(a) - mean(b) of a metric that is a mean of per-row terms (accuracy, recall@k, log loss, ...)
+    over S paired seeds; terms (S, n). The same paired bootstrap (of sequences, given `clusters`)."""
+    terms_a, terms_b = np.asarray(terms_a, dtype=float), np.asarray(terms_b, dtype=float)
+    if terms_a.shape != terms_b.shape:
+        raise ValueError(f"per-row terms differ in shape: {terms_a.shape}, {terms_b.shape}")
+    ones = np.ones((terms_a.shape[1], 1))
+    point = np.array(
+        [weighted_mean_terms(a, ones)[0] - weighted_mean_terms(b, ones)[0] for a, b in zip(terms_a, terms_b)]
+    )
+    rng = np.random.default_rng(seed)
+    blocks = [
+        np.stack(
+            [
+                weighted_mean_terms(a, counts) - weighted_mean_terms(b, counts)
+                for a, b in zip(terms_a, terms_b)
+            ],
+            axis=1,
+        )
+        for counts in bootstrap_counts(terms_a.shape[1], n_boot, rng, clusters)
+    ]
+    return _paired_result(point, np.concatenate(blocks, axis=0))
+
+
+def _paired_result(point: np.ndarray, draws: np.ndarray) -> PairedAucDiff:
+    """Point differences (S,) and bootstrap draws (k, S) -> per-seed and seed-mean CIs and p-value."""
     seed_lo, seed_hi = percentile_ci(draws)
     mean_lo, mean_hi = percentile_ci(draws.mean(axis=1))
     p_value = bootstrap_p_value(float(point.mean()), draws.mean(axis=1))
