@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from behave.tasks import metric_registry as registry
-from behave.tasks.ranking_metrics import row_terms, score_next_value, true_ranks
+from behave.tasks.metrics import score_next_value
+from behave.tasks.ranking_metrics import row_terms, true_ranks
 
 
 def test_scores_are_the_registrys_list_for_next_values_with_accuracy_as_headline():

@@ -18,7 +18,8 @@ from behave.report.records import load_records
 from behave.report.stats import paired_auc_comparison, paired_mean_comparison
 from behave.run.predictions import PREDICTIONS_FILE, TOP_KEPT, read_predictions, write_predictions
 from behave.tasks import metric_registry as registry
-from behave.tasks.ranking_metrics import row_terms, score_next_value
+from behave.tasks.metrics import score_next_value
+from behave.tasks.ranking_metrics import row_terms
 
 N_CLASSES = 60
 STRENGTH = {"gru": 3.0, "popularity": 0.5}

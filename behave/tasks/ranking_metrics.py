@@ -1,6 +1,6 @@
-"""Scores of a next value (one class among many), ranked over the FULL set of classes: no sampled
-negatives, which mis-rank models (Krichene & Rendle 2020). What each metric is lives in
-`behave.tasks.metric_registry` (label kind `next_value`).
+"""How a next value (one class among many) is ranked and scored, over the FULL set of classes: no sampled
+negatives, which mis-rank models (Krichene & Rendle 2020). Tasks score by `metrics.score_next_value`;
+what each metric is lives in `behave.tasks.metric_registry` (label kind `next_value`).
 
 Every metric here is a mean over rows of one term per row, and each term depends only on where the true
 class stands: how many classes the model put strictly above it (`above`), how many others it tied with
@@ -103,9 +103,3 @@ def mean_terms(terms: dict[str, np.ndarray]) -> dict[str, float]:
         finite = values[np.isfinite(values)]
         means[name] = float(finite.mean()) if len(finite) else float("nan")
     return means
-
-
-def score_next_value(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
-    """accuracy, recall@5/10/20, MRR@10, NDCG@10 and log loss of probs (R, C) for labels (R,) (class
-    index, -1 for a value no model could predict), ranked over all C classes."""
-    return mean_terms(row_terms(true_ranks(labels, probs)))
