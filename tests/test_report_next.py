@@ -13,9 +13,10 @@ import pytest
 
 from behave.report.__main__ import main
 from behave.report.headline import section_kind
+from behave.report.mean_comparison import paired_mean_comparison
 from behave.report.per_row import mean_per_sequence
 from behave.report.records import load_records
-from behave.report.stats import paired_auc_comparison, paired_mean_comparison
+from behave.report.stats import paired_auc_comparison
 from behave.run.predictions import PREDICTIONS_FILE, TOP_KEPT, read_predictions, write_predictions
 from behave.tasks import metric_registry as registry
 from behave.tasks.metrics import score_next_value
@@ -189,3 +190,10 @@ def test_the_pooled_and_per_sequence_accuracy_are_the_hand_computed_ones(next_sw
         per_sequence.append(pd.Series(hit).groupby(rows["sequence_id"]).mean().mean())
     line = next(line for line in pooled.splitlines() if line.startswith("| gru |"))
     assert f"| {np.mean(accuracies):.3f} | {np.mean(per_sequence):.3f} | 80 | 2 |" in line
+
+
+def test_history_length_groups_sort_by_their_first_number():
+    from behave.report.groups import group_key
+
+    names = ["51+", "6-10", "2", "11-20", "1", "21-50"]
+    assert sorted(names, key=group_key) == ["1", "2", "6-10", "11-20", "21-50", "51+"]

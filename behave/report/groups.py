@@ -3,6 +3,7 @@ per model with a band over seeds, and paired verdicts per group on the same test
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,8 @@ from behave.tasks.metric_registry import Metric
 
 
 def group_order(records: list[RunRecord], metric: str | None = None) -> list[str]:
-    """Group names in the task's order (numeric when they are numbers, e.g. prefix lengths); with `metric`,
-    only groups where some run has a value for it."""
+    """Group names in the task's order (by their first number: prefix lengths, history lengths "6-10");
+    with `metric`, only groups where some run has a value for it."""
     names = {
         name
         for r in records
@@ -27,13 +28,14 @@ def group_order(records: list[RunRecord], metric: str | None = None) -> list[str
         if metric is None or values.get(metric) is not None
     }
 
-    def key(name: str):
-        try:
-            return (0, float(name), name)
-        except ValueError:
-            return (1, 0.0, name)
+    return sorted(names, key=group_key)
 
-    return sorted(names, key=key)
+
+def group_key(name: str) -> tuple[int, float, str]:
+    """Groups named by a number or a range of numbers ("6-10", "51+") sort by their first number; the
+    others follow alphabetically."""
+    found = re.match(r"\s*(-?\d+(?:\.\d+)?)", name)
+    return (0, float(found.group(1)), name) if found else (1, 0.0, name)
 
 
 def group_values(records: list[RunRecord], metric: str) -> pd.DataFrame:

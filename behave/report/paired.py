@@ -14,6 +14,7 @@ import numpy as np
 
 from behave.report.compare import display_name
 from behave.report.headline import is_regression
+from behave.report.mean_comparison import paired_mean_comparison
 from behave.report.records import RunRecord, check_same_rows
 from behave.report.stats import (
     PairedAucDiff,
@@ -21,7 +22,6 @@ from behave.report.stats import (
     corrected_resampled_t,
     paired_auc_comparison,
     paired_error_comparison,
-    paired_mean_comparison,
     weighted_error,
 )
 from behave.run.predictions import Predictions

@@ -215,12 +215,7 @@ def paired_auc_comparison(
     n_seeds = scores_a.shape[0]
     point = np.array([auc(labels, scores_a[s]) - auc(labels, scores_b[s]) for s in range(n_seeds)])
     draws = np.concatenate(list(_diff_draws(labels, scores_a, scores_b, n_boot, seed, clusters)), axis=0)
-    seed_lo, seed_hi = percentile_ci(draws)
-    mean_lo, mean_hi = percentile_ci(draws.mean(axis=1))
-    p_value = bootstrap_p_value(float(point.mean()), draws.mean(axis=1))
-    return PairedAucDiff(
-        point, seed_lo, seed_hi, float(point.mean()), float(mean_lo), float(mean_hi), p_value
-    )
+    return paired_result(point, draws)
 
 
 def _diff_draws(
@@ -286,50 +281,10 @@ def paired_error_comparison(
         )  # fmt: skip
         for counts in bootstrap_counts(len(targets), n_boot, rng, clusters)
     ]
-    return _paired_result(point, np.concatenate(blocks, axis=0))
+    return paired_result(point, np.concatenate(blocks, axis=0))
 
 
-def weighted_mean_terms(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The mean of per-row terms (n,) under row weights (n, k) -> (k,), NaN terms left out (a log loss
-    has none for a value no model could predict)."""
-    finite = np.isfinite(terms)
-    weights = weights * finite[:, None]
-    totals = weights.sum(axis=0)
-    sums = np.where(finite, terms, 0.0) @ weights
-    return np.where(totals > 0, sums / np.where(totals > 0, totals, 1.0), np.nan)
-
-
-def paired_mean_comparison(
-    terms_a: np.ndarray,
-    terms_b: np.ndarray,
-    n_boot: int = 2000,
-    seed: int = 0,
-    clusters: np.ndarray | None = None,
-) -> PairedAucDiff:
-    """mean(a) - mean(b) of a metric that is a mean of per-row terms (accuracy, recall@k, log loss, ...)
-    over S paired seeds; terms (S, n). The same paired bootstrap (of sequences, given `clusters`)."""
-    terms_a, terms_b = np.asarray(terms_a, dtype=float), np.asarray(terms_b, dtype=float)
-    if terms_a.shape != terms_b.shape:
-        raise ValueError(f"per-row terms differ in shape: {terms_a.shape}, {terms_b.shape}")
-    ones = np.ones((terms_a.shape[1], 1))
-    point = np.array(
-        [weighted_mean_terms(a, ones)[0] - weighted_mean_terms(b, ones)[0] for a, b in zip(terms_a, terms_b)]
-    )
-    rng = np.random.default_rng(seed)
-    blocks = [
-        np.stack(
-            [
-                weighted_mean_terms(a, counts) - weighted_mean_terms(b, counts)
-                for a, b in zip(terms_a, terms_b)
-            ],
-            axis=1,
-        )
-        for counts in bootstrap_counts(terms_a.shape[1], n_boot, rng, clusters)
-    ]
-    return _paired_result(point, np.concatenate(blocks, axis=0))
-
-
-def _paired_result(point: np.ndarray, draws: np.ndarray) -> PairedAucDiff:
+def paired_result(point: np.ndarray, draws: np.ndarray) -> PairedAucDiff:
     """Point differences (S,) and bootstrap draws (k, S) -> per-seed and seed-mean CIs and p-value."""
     seed_lo, seed_hi = percentile_ci(draws)
     mean_lo, mean_hi = percentile_ci(draws.mean(axis=1))
