@@ -143,6 +143,9 @@ def compare_models(
     if len(first.labels) == 0 and (first.ranked is not None or is_regression(metric)):
         return Comparison(model, reference, seeds, None, "there are no test rows", **shown)
     if first.ranked is not None:
+        if row_terms(first, metric) is None:
+            problem = f"{metric.label} is not a mean of per-row terms a ranked prediction file gives"
+            return Comparison(model, reference, seeds, None, problem, **shown)
         terms_a = np.stack([row_terms(predictions[(model, s)], metric) for s in seeds])
         terms_b = np.stack([row_terms(predictions[(reference, s)], metric) for s in seeds])
         result = paired_mean_comparison(terms_a, terms_b, n_boot=n_boot, seed=seed, clusters=clusters)

@@ -107,8 +107,9 @@ def per_row_blocks(
             Heading("Paired comparisons on every ranking metric", 3),
             Paragraph(
                 "Each metric is a mean over test rows, so each is compared on its per-row terms: difference "
-                f"(model − reference, mean over paired seeds) with a 95% CI from {n_boot} bootstrap draws of "
-                f"test sequences. Bold: significant (the CI excludes 0{adjusted})."
+                "(model − reference, mean over paired seeds; for a ↓ metric such as log loss a negative "
+                f"difference is better) with a 95% CI from {n_boot} bootstrap draws of test sequences, all "
+                f"rows of a drawn sequence together. Bold: significant (the CI excludes 0{adjusted})."
             ),
             table,
         ]
