@@ -197,3 +197,16 @@ def test_history_length_groups_sort_by_their_first_number():
 
     names = ["51+", "6-10", "2", "11-20", "1", "21-50"]
     assert sorted(names, key=group_key) == ["1", "2", "6-10", "11-20", "21-50", "51+"]
+
+
+def test_the_scored_label_kind_is_the_one_kind_every_recorded_metric_shares(tmp_path: Path):
+    from behave.report.records import parse_record
+
+    def record(metrics):
+        task = {"name": "next", "headline": "accuracy", **({"metrics": metrics} if metrics else {})}
+        return parse_record({"status": "ok", "task": task}, tmp_path / "result.json")
+
+    assert section_kind([record(list(registry.metrics_for(registry.BINARY)))]) == registry.BINARY
+    assert section_kind([record(list(registry.metrics_for(registry.NEXT_VALUE)))]) == registry.NEXT_VALUE
+    assert section_kind([record(["accuracy", "log_loss"])]) is None  # binary, multiclass or next value
+    assert section_kind([record(None)]) is None  # written before records listed their metrics
