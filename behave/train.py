@@ -198,6 +198,7 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
             test.label,
             outcome.test_probs,
             regression=task.scored_kind(data.label_kind) == metric_registry.REGRESSION,
+            ranked=task.scored_kind(data.label_kind) == metric_registry.NEXT_VALUE,
         )
     result.test_metrics = evaluation.overall
     result.test_metrics_by_group = evaluation.by_group
