@@ -156,3 +156,17 @@ def test_a_target_the_log_lacks_names_the_key_and_the_fields(tmp_path):
         prepare_task(cfg.data, NextTask(target="page"))
     with pytest.raises(DataError, match=r"task.target: no numeric event field 'skill'"):
         prepare_task(cfg.data, NextTask(target="skill", target_kind="outcome"))
+
+
+def test_a_booster_refuses_more_classes_than_it_can_grow_trees_for():
+    from types import SimpleNamespace
+
+    from behave.training.tabular.lightgbm import LightGBMRecipe
+    from behave.training.tabular.xgboost import XGBoostRecipe
+
+    many = SimpleNamespace(task=SimpleNamespace(kind="classification"), num_classes=1_683)
+    with pytest.raises(DataError, match=r"model=xgboost grows one tree per class.*1,683 classes.*markov"):
+        XGBoostRecipe(params={}).estimator(many, seed=0)
+    with pytest.raises(DataError, match=r"model=lightgbm grows one tree per class"):
+        LightGBMRecipe(params={}, name="lightgbm").classifier(1_683, seed=0)
+    assert XGBoostRecipe(params={}).estimator(SimpleNamespace(task=many.task, num_classes=13), seed=0)

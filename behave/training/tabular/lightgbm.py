@@ -18,6 +18,7 @@ from behave.data.spec import DatasetSpec
 from behave.explain.summary import Explanation, feature_explanation
 from behave.tasks.dataset import TaskDataset
 from behave.training.recipe import Fitted, RunContext
+from behave.training.tabular.class_limit import refuse_too_many_classes
 from behave.training.tabular.curves import log_importances, log_round_curves, positional, round_line
 
 MODEL_FILE = "model.lgb.txt"
@@ -41,6 +42,7 @@ class LightGBMRecipe:
         self.early_stopping_rounds = early_stopping_rounds
 
     def classifier(self, num_classes: int, seed: int) -> lgb.LGBMClassifier:
+        refuse_too_many_classes(self.name, num_classes)
         objective = "binary" if num_classes == 2 else "multiclass"
         settings = {"objective": objective, **self.params, "n_jobs": self.n_jobs, "random_state": seed}
         return lgb.LGBMClassifier(**settings, verbosity=-1)

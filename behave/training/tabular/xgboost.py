@@ -37,6 +37,7 @@ from behave.training.tabular.booster_checkpoint import (
     joined,
     resumable_state,
 )
+from behave.training.tabular.class_limit import refuse_too_many_classes
 from behave.training.tabular.curves import log_importances, log_round_curves, positional, round_line
 from behave.training.tabular.xgboost_external import PAGES, ExternalMemory, boost_from_batches
 
@@ -84,6 +85,7 @@ class XGBoostRecipe:
                 "classifier",
             )
         else:
+            refuse_too_many_classes(self.name, data.num_classes)
             defaults, kind = {"objective": "multi:softprob", "eval_metric": ["mlogloss"]}, "classifier"
         settings = {**defaults, **self.params, "n_jobs": self.n_jobs, "random_state": seed}
         kind = self.estimator_classes[kind]
