@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from behave.report.document import Block, Bullets, Heading, Paragraph, Table, code_span
 from behave.report.records import RunRecord
+from behave.tasks.metric_registry import metric
 
 
 def _fmt_scalar(value: object) -> str:
@@ -67,6 +68,7 @@ def data_blocks(records: list[RunRecord], regression: bool) -> list[Block]:
     if not rows:
         return [Heading("Data", 3), Paragraph("No data description was recorded.")]
     blocks: list[Block] = [Heading("Data", 3), Table(["field", "value"], rows)]
+    blocks += oracle_blocks(task_card.get("oracle"))
     parts = card.get("parts") or {}
     if regression:
         blocks += regression_part_blocks(task_card)
@@ -88,6 +90,41 @@ def data_blocks(records: list[RunRecord], regression: bool) -> list[Block]:
     if warnings:
         blocks.append(Bullets([f"**Warning:** {code_span(w, 600)}" for w in warnings]))
     return blocks
+
+
+# What the ceiling of a per-event task is shown by: a 0/1 outcome by AUROC, a next value by accuracy; both
+# by log loss (what a probabilistic model can approach even where it cannot match the oracle's ranking).
+ORACLE_SHOWN = (("auroc", "log_loss"), ("accuracy", "log_loss"))
+
+
+def oracle_blocks(oracle: dict | None) -> list[Block]:
+    """The source's Bayes-optimal scores on a per-event task's test rows (`tasks/next_oracle.py`), overall
+    and per history length: the ceiling every model's scores sit under. Nothing when the source has none."""
+    if not oracle:
+        return []
+    scores = oracle.get("metrics") or {}
+    shown = next(names for names in ORACLE_SHOWN if names[0] in scores)
+    values = ", ".join(f"{metric(name).label} {_fmt_oracle(scores.get(name))}" for name in shown)
+    blocks: list[Block] = [
+        Paragraph(
+            f"**Ceiling:** the simulator's oracle (the distribution each event's "
+            f"{code_span(oracle['target'])} was drawn from, given everything before it) on the "
+            f"{oracle['n_rows']:,} test rows: "
+            f"Bayes-optimal {values}."
+        )
+    ]
+    groups = oracle.get("by_group") or []
+    if groups:
+        rows = [
+            [g["group"], f"{g['n_rows']:,}", *[_fmt_oracle(g.get(name)) for name in shown]] for g in groups
+        ]
+        headers = ["history length", "test rows", *[f"oracle {metric(name).label}" for name in shown]]
+        blocks.append(Table(headers, rows))
+    return blocks
+
+
+def _fmt_oracle(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
 
 
 def regression_part_blocks(task_card: dict) -> list[Block]:
