@@ -99,6 +99,8 @@ def test_kdd_reader_on_a_tiny_folder(tmp_path):
     assert len(events) == 6 and sorted(raw.labels["enrollment_id"]) == [7, 9]  # 11 has no course file
     assert events.groupby("enrollment_id")["course"].first().astype(str).to_dict() == {7: "1A", 9: "1B"}
     assert events["active"].astype(str).tolist() == ["idle", "active", "active", "idle", "idle", "idle"]
+    main_activity = ["idle", "access", "access", "idle", "idle", "idle"]
+    assert events["main_activity"].astype(str).tolist() == main_activity
     assert events["time"].dt.strftime("%Y-%m-%d").tolist() == days * 2
     (courses / "trainCourse1A.csv.gz").write_bytes(b"")
     with pytest.raises(DataError, match="both a .csv and a .csv.gz"):
@@ -175,6 +177,9 @@ def test_kdd_tables_have_the_documented_counts(kdd_raw):
     assert labels["label"].mean() == pytest.approx(0.83, abs=0.005)
     assert (events["events_total"] == events[list(kddcup.COUNT_COLUMNS)].sum(axis=1)).all()
     assert ((events["active"] == "active") == (events["events_total"] > 0)).all()
+    assert ((events["main_activity"] == "idle") == (events["events_total"] == 0)).all()
+    videos = events[list(kddcup.COUNT_COLUMNS)].to_numpy().argmax(axis=1) == 5  # event_video
+    assert (events["main_activity"][videos & (events["events_total"] > 0)] == "video").all()
 
 
 @pytest.mark.realdata
