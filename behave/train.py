@@ -31,6 +31,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from behave import config_schemas
+from behave.data.errors import DataError
 from behave.paths import CONFIG_DIR
 from behave.run.checkpoint_folder import config_digest
 from behave.run.record import (
@@ -109,6 +110,19 @@ def _search_budget(cfg: DictConfig) -> dict | None:
     return {"sweeper": "optuna", "n_trials": int(sweeper.n_trials), "direction": str(sweeper.direction)}
 
 
+def _check_search_direction(search: dict | None, headline: str) -> None:
+    """A search returns the validation headline (`main`); its direction follows the monitor, which is the
+    headline for most tasks but not for one that monitors its loss (task=next): say how to set it."""
+    if search is None:
+        return
+    wanted = metric_registry.search_direction(headline)
+    if search["direction"] != wanted:
+        raise DataError(
+            f"hparams_search {search['direction']}s the validation {headline} this task selects by: set "
+            f"hydra.sweeper.direction={wanted}"
+        )
+
+
 def _cause(error: Exception) -> Exception:
     """The error a user can act on: Hydra wraps what a configured object raised (a DataError naming the
     config key) in an InstantiationException whose text is mostly Hydra's."""
@@ -162,6 +176,7 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
     task = instantiate(cfg.task)
     recipe = task.model_recipe(instantiate(cfg.model))
     refuse_unsupported(recipe, task)  # before any data is prepared
+    _check_search_direction(result.hparams_search, task.headline(str(cfg.data.label.kind)))
     data = prepare_task(cfg.data, task)
     result.dataset = _dataset_record(data)
     result.task = task.describe(data.label_kind)
@@ -186,7 +201,7 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
         )
     result.test_metrics = evaluation.overall
     result.test_metrics_by_group = evaluation.by_group
-    result.best_val = {"metric": context.monitor, "value": outcome.best_val}
+    result.best_val = {"metric": outcome.best_val_metric, "value": outcome.best_val}
     result.n_parameters = outcome.n_parameters
     result.embedding_dim = outcome.embedding_dim
     result.fit_seconds = round(outcome.fit_seconds, 3)

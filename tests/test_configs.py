@@ -143,8 +143,11 @@ def test_monitor_is_the_tasks_choice_for_the_label_kind(task, kind, monitor, tmp
     built = instantiate(cfg.task)
     # Classification tasks follow the label's kind; the rating task predicts a number whatever the label,
     # and pretraining reads no label at all (its contrastive loss).
+    # A per-event task selects by each model's own loss whatever its target.
     label_free = {"regression": "val/rmse", "pretraining": "val/loss"}
     expected, mode = (monitor, "max") if built.kind == "classification" else (label_free[built.kind], "min")
+    if task == "next":
+        expected, mode = "val/loss", "min"
     assert cfg.monitor == expected == built.monitor(kind)
     assert cfg.model.module.monitor == expected
     # Callbacks watch the monitor with the loss as tie-breaker, in the monitor's direction.

@@ -105,6 +105,11 @@ class Task(Protocol):
         """Sizes and constants models of this task are built with (JSON data), {} for none."""
         ...
 
+    def unseen_in_train(self, ids: dict[str, np.ndarray], test: np.ndarray) -> dict[str, int]:
+        """Test rows (`test` (R,) bool) per entity that has no index from training, and in all ({} for
+        none): what the task card reports of the fallbacks models take."""
+        ...
+
     def family_inputs(self, feature_names: list[str]) -> dict | None:
         """What each model family sees of a row, when the task decides it (else None: the data card's
         description of the pipeline's two views holds)."""
@@ -165,6 +170,14 @@ class SequenceSplitTask:
 
     def info(self, base: PreparedDataset, rows: TaskRows) -> dict:
         return {}
+
+    def unseen_in_train(self, ids: dict[str, np.ndarray], test: np.ndarray) -> dict[str, int]:
+        """Every entity index is 0 where training had none."""
+        if not ids:
+            return {}
+        unseen = {name: int(np.count_nonzero(index[test] == 0)) for name, index in ids.items()}
+        unseen["any"] = int(np.count_nonzero(np.any([index[test] == 0 for index in ids.values()], axis=0)))
+        return unseen
 
     def family_inputs(self, feature_names: list[str]) -> dict | None:
         return None

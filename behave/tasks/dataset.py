@@ -71,11 +71,13 @@ class TaskDataset:
 
     @property
     def class_names(self) -> list[str]:
-        return self.base.class_names
+        """What the rows' labels index: the task's own classes when it has them (the values of a per-event
+        target), else the sequence label's."""
+        return list(self.info.get("class_names", self.base.class_names))
 
     @property
     def num_classes(self) -> int:
-        return self.base.num_classes
+        return len(self.class_names)
 
     @property
     def label_kind(self) -> str | None:
@@ -169,20 +171,22 @@ def _build(base: PreparedDataset, task: Task, out: Path) -> None:
     kinds = checked_kinds(task.feature_kinds(base), feature_names, f"task {task.name}'s features")
     ids = task.row_ids(base, rows)
     pd.DataFrame(ids).to_parquet(out / "ids.parquet", index=False)
-    card = task_card(rows, base.class_names, task.kind)
-    if ids:  # e.g. test ratings whose user or item has no training rating: models fall back for those
-        test = rows.part == PARTS.index("test")
-        unseen = {name: int(np.count_nonzero(index[test] == 0)) for name, index in ids.items()}
-        unseen["any"] = int(np.count_nonzero(np.any([index[test] == 0 for index in ids.values()], axis=0)))
+    info = task.info(base, rows)
+    card = task_card(rows, info.get("class_names", base.class_names), task.kind)
+    unseen = task.unseen_in_train(ids, rows.part == PARTS.index("test"))
+    if unseen:  # e.g. test ratings whose user or item has no training rating: models fall back for those
         card["test_rows_unseen_in_train"] = unseen
     inputs = task.family_inputs(feature_names)
     if inputs is not None:
         card["inputs"] = inputs
     card["prepare_seconds"] = round(time.perf_counter() - started, 2)
-    info = task.info(base, rows)
     meta = {"task": task.fingerprint(), "group_names": rows.group_names, "card": card, "info": info}
     meta["feature_kinds"] = kinds
     (out / "task.json").write_text(json.dumps(meta, indent=2, default=str))
+
+
+# Label shares the card lists at most (the task's first classes: a per-event value's most frequent).
+CARD_CLASSES = 20
 
 
 def task_card(rows: TaskRows, class_names: list[str], kind: str = "classification") -> dict:
@@ -202,10 +206,12 @@ def task_card(rows: TaskRows, class_names: list[str], kind: str = "classificatio
                 "std": round(float(values.std()), 4) if len(values) else None,
             }
             continue
-        counts = np.bincount(rows.label[members], minlength=len(class_names))
-        card["parts"][name]["label_share"] = {
-            c: round(float(n) / max(len(members), 1), 4) for c, n in zip(class_names, counts)
-        }
+        labels = rows.label[members]
+        counts = np.bincount(labels[labels >= 0], minlength=len(class_names))  # -1: a value without a class
+        shares = {c: round(float(n) / max(len(members), 1), 4) for c, n in zip(class_names, counts)}
+        if len(shares) > CARD_CLASSES:  # a next item out of thousands: the most frequent in training
+            shares = dict(list(shares.items())[:CARD_CLASSES])
+        card["parts"][name]["label_share"] = shares
     test = rows.in_part("test")
     for index, name in enumerate(rows.group_names):
         card["test_groups"][name] = int(np.count_nonzero(rows.group[test] == index))

@@ -24,6 +24,9 @@ class FitOutcome:
 
     test_probs: np.ndarray
     best_val: float | None
+    # What `best_val` measures: the task's headline on the validation rows (`val/<headline>`), or a
+    # label-free recipe's own loss (its monitor).
+    best_val_metric: str
     n_parameters: int
     fit_seconds: float
     predict_seconds: float
@@ -54,6 +57,7 @@ def run_recipe(recipe: Recipe, data: TaskDataset, context: RunContext) -> FitOut
     outcome = FitOutcome(
         test_probs=np.zeros((0, 0)),
         best_val=None,
+        best_val_metric=context.monitor,
         n_parameters=fitted.n_parameters,
         fit_seconds=fit_seconds,
         predict_seconds=0.0,
@@ -70,6 +74,7 @@ def run_recipe(recipe: Recipe, data: TaskDataset, context: RunContext) -> FitOut
     val = view.inputs("val")
     scores = data.task.score(val.labels, recipe.predict(fitted.model, val, data.spec))
     outcome.best_val = float(scores[data.headline])
+    outcome.best_val_metric = f"val/{data.headline}"
     started = time.perf_counter()
     test_probs = recipe.predict(fitted.model, view.inputs("test"), data.spec)
     outcome.predict_seconds = time.perf_counter() - started

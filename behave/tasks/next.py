@@ -1,0 +1,335 @@
+"""`task=next`: what happens at every event. A row for every event c >= `min_history` of every sequence,
+predicted from the events before it (c of them) and the `known` fields of event c itself (the question's
+skill, when predicting whether the answer is right); every other field of event c, and everything after it,
+is hidden from both families.
+
+    behave-train task=next data=synthetic_next                        # the next activity, GRU
+    behave-train task=next data=synthetic_outcome task.target=correct task.target_kind=outcome \
+        'task.known=[skill]' model=logreg                             # knowledge tracing
+    behave-train task=next task.target_kind=time model=xgboost        # the time to the next event
+
+The target kinds and their classes: `next_targets.py`. Splits (`split`): `sequence` (the data's split by
+sequence: every row of a sequence is in its part) or `leave_last_out` (each sequence's last row tests, the
+one before validates, the rest train: the recommender protocol; every sequence is in every part).
+
+What each family reads of a row (`family_inputs`): the neural family runs a causal encoder over the
+history (`behave/training/lightning/next_event.py`: every position of a sequence in one pass, through the
+task's `neural_recipe`) and joins the known fields at its head; the tabular family reads running features
+of the same history (`behave/data/features/running.py`) and the known fields; the baselines (markov,
+popularity) read the previous values of the target and the known fields (`row_ids`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from behave.data.errors import DataError
+from behave.data.event_log import EventLog
+from behave.data.features.running import RunningFeatures, RunningRows, RunningSpec
+from behave.data.split import PARTS, Split
+from behave.data.storage.prepared import PreparedDataset
+from behave.tasks import metric_registry, metrics
+from behave.tasks.base import Evaluation, SequenceSplitTask
+from behave.tasks.next_targets import (
+    TARGET_KINDS,
+    TIME_UNITS,
+    UNPREDICTABLE,
+    ValueClasses,
+    fit_value_classes,
+    outcome_values,
+    time_to_event,
+    value_codes,
+)
+from behave.tasks.rows import TaskRows
+
+SPLITS = ("sequence", "leave_last_out")
+TRAIN, VAL, TEST = (PARTS.index(name) for name in PARTS)
+# Evaluation groups by history length: one per length up to 5, then widening ranges.
+HISTORY_BUCKETS = ((1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 10), (11, 20), (21, 50), (51, None))
+# How many previous target values `row_ids` gives (the Markov baseline's longest context).
+PREVIOUS = 3
+HEADLINES = {"value": "accuracy", "outcome": "auroc", "time": "mae"}
+NEURAL_FAMILIES, PASSED_FAMILIES = ("neural",), ("tabular", "baseline")
+
+
+def history_groups(cutoff: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """(R,) bucket index of each row's history length, and the bucket names ("1", ..., "6-10", "51+")."""
+    names = [str(lo) if lo == hi else f"{lo}+" if hi is None else f"{lo}-{hi}" for lo, hi in HISTORY_BUCKETS]
+    lows = np.array([lo for lo, _ in HISTORY_BUCKETS])
+    return np.searchsorted(lows, cutoff, side="right").astype(np.int64) - 1, names
+
+
+def _whole(value, key: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        raise DataError(f"{key} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+class NextTask(SequenceSplitTask):
+    name = "next"
+    reads_label = False  # the target is a field of each event: a log without a sequence label is fine
+    group_label = "history length"
+
+    def __init__(
+        self,
+        target: str = "activity",
+        target_kind: str = "value",
+        min_history: int = 1,
+        max_classes: int = 50,
+        known: list[str] | tuple[str, ...] = (),
+        split: str = "sequence",
+        time_unit: str = "hours",
+        headline: str | None = None,
+        running: dict | None = None,
+        neural_recipe: Callable | None = None,
+    ) -> None:
+        for key, value, valid in (
+            ("target_kind", target_kind, TARGET_KINDS),
+            ("split", split, SPLITS),
+            ("time_unit", time_unit, tuple(TIME_UNITS)),
+        ):
+            if value not in valid:
+                raise DataError(f"task.{key} '{value}' is unknown; valid: {', '.join(valid)}")
+        self.target, self.target_kind, self.split = str(target), target_kind, split
+        self.min_history = _whole(min_history, "task.min_history")
+        self.max_classes = _whole(max_classes, "task.max_classes", minimum=2)
+        self.known = tuple(str(name) for name in known)
+        if self.target in self.known:
+            raise DataError(f"task.known names the target '{self.target}': it would give the answer away")
+        self.time_unit = time_unit
+        self.headline_name = headline or HEADLINES[target_kind]
+        if self.headline_name not in metric_registry.metrics_for(self.scored_kind()):
+            registered = metric_registry.metrics_for(self.scored_kind())
+            if registered:  # (a kind the registry has not declared yet checks nothing)
+                raise DataError(
+                    f"task.headline '{self.headline_name}' is not a metric of this target "
+                    f"({self.target_kind}); valid: {', '.join(registered)}"
+                )
+        self.running_spec = RunningSpec(
+            **{key: value for key, value in (running or {}).items()},
+            outcome=self.target if target_kind == "outcome" else None,
+            known=self.known,
+        )
+        self.neural_recipe = neural_recipe
+        self._classes: ValueClasses | None = None
+        self._running: RunningFeatures | None = None
+
+    @property
+    def kind(self) -> str:
+        return "regression" if self.target_kind == "time" else "classification"
+
+    @property
+    def rows_description(self) -> str:
+        what = {"value": "value of", "outcome": "outcome", "time": "time until"}[self.target_kind]
+        field = "the next event" if self.target_kind == "time" else f"`{self.target}`"
+        return f"one prediction per event (from {self.min_history}+ earlier events): the {what} {field}"
+
+    def fingerprint(self) -> dict:
+        keys = ("target", "target_kind", "min_history", "max_classes", "known", "split", "time_unit")
+        return {
+            "name": self.name,
+            **{key: getattr(self, key) for key in keys},
+            "running": {k: v for k, v in vars(self.running_spec).items() if k not in ("outcome", "known")},
+        }
+
+    def describe_config(self) -> dict:
+        return {**self.fingerprint(), "headline": self.headline_name}
+
+    # --- metrics ----------------------------------------------------------------------------------------
+    def scored_kind(self, label_kind: str = "") -> str:
+        return {
+            "value": "next_value",
+            "outcome": metric_registry.BINARY,
+            "time": metric_registry.REGRESSION,
+        }[self.target_kind]
+
+    def headline(self, label_kind: str = "") -> str:
+        return self.headline_name
+
+    @classmethod
+    def monitor(cls, label_kind: str = "") -> str:
+        """Every family selects on its own validation loss (a proper scoring rule, smooth at the edges: a
+        validation accuracy at 1.0 would freeze a checkpoint); the run reports the headline beside it."""
+        return f"val/{metric_registry.LOSS}"
+
+    def score(self, labels: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
+        if self.target_kind == "time":
+            return metrics.score_regression(labels, outputs)
+        if self.target_kind == "outcome":
+            return metrics.score(labels, outputs)
+        return metrics.score_next_value(labels, outputs)
+
+    def evaluate(self, rows: TaskRows, outputs: np.ndarray) -> Evaluation:
+        """Metrics over all rows, then per history length."""
+        evaluation = Evaluation(overall=self.score(rows.label, outputs))
+        for index, name in enumerate(rows.group_names):
+            members = np.flatnonzero(rows.group == index)
+            if len(members) == 0:
+                continue
+            group = self.score(rows.label[members], outputs[members])
+            group["n_rows"] = len(members)
+            group["n_sequences"] = len(np.unique(rows.sequence[members]))
+            evaluation.by_group[name] = group
+        return evaluation
+
+    # --- rows -------------------------------------------------------------------------------------------
+    def rows(self, log_: EventLog, split: Split) -> TaskRows:
+        n_rows = np.maximum(log_.lengths - self.min_history, 0)
+        sequence = np.repeat(np.arange(log_.n_sequences, dtype=np.int64), n_rows)
+        first_row = np.concatenate([[0], np.cumsum(n_rows)[:-1]])
+        cutoff = self.min_history + np.arange(len(sequence), dtype=np.int64) - np.repeat(first_row, n_rows)
+        part = self._parts(log_, split, sequence, n_rows)
+        event = log_.offsets[sequence] + cutoff
+        label, keep = self._labels(log_, event, part)
+        sequence, cutoff, part = sequence[keep], cutoff[keep], part[keep]
+        if not np.any(part == TRAIN):
+            raise DataError(
+                f"task=next: no training rows (task.min_history={self.min_history}, split {self.split}): "
+                "lower task.min_history or use longer sequences"
+            )
+        group, names = history_groups(cutoff)
+        return TaskRows(sequence, cutoff, label[keep], part.astype(np.int8), group, names)
+
+    def _parts(self, log_: EventLog, split: Split, sequence: np.ndarray, n_rows: np.ndarray) -> np.ndarray:
+        if self.split == "sequence":
+            return split.part_index(log_.n_sequences)[sequence].astype(np.int8)
+        # leave_last_out: rows counted from each sequence's end, 0 = its last
+        from_end = np.repeat(np.cumsum(n_rows), n_rows) - 1 - np.arange(len(sequence))
+        return np.select([from_end == 0, from_end == 1], [TEST, VAL], TRAIN).astype(np.int8)
+
+    def _labels(self, log_: EventLog, event: np.ndarray, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(R,) label of every candidate row and which rows are kept: a row needs a target, and a
+        validation row one a model could predict (a test row without a class stays, as a miss)."""
+        if self.target_kind == "time":
+            return time_to_event(log_, event, self.time_unit), np.ones(len(event), bool)
+        if self.target_kind == "outcome":
+            values = outcome_values(log_, self.target)[event]
+            keep = ~np.isnan(values)
+            return np.nan_to_num(values).astype(np.int64), keep
+        codes = value_codes(log_, self.target)[event]
+        names = list(log_.categorical[self.target].categories.astype(str))
+        self._classes = fit_value_classes(codes[part == TRAIN], names, self.max_classes)
+        label = self._classes.classes(codes)
+        keep = (codes >= 0) & ((label != UNPREDICTABLE) | (part == TEST))
+        return label, keep
+
+    @property
+    def class_names(self) -> list[str]:
+        if self.target_kind == "outcome":
+            return ["0", "1"]
+        if self._classes is None:
+            raise RuntimeError("the task's classes are fitted by rows(): call it first")
+        return list(self._classes.names)
+
+    # --- what models read -------------------------------------------------------------------------------
+    def row_ids(self, base: PreparedDataset, rows: TaskRows) -> dict[str, np.ndarray]:
+        """`known.<field>`: the 1-based training level of event c's known field (0: unseen in training);
+        `previous.<j>`: 1 + the class of event c-j's target (0: before the start, or no class)."""
+        event = base.log.offsets[rows.sequence] + rows.cutoff
+        train = rows.part == TRAIN
+        ids = {}
+        for name in self.known:
+            codes = np.asarray(base.log.categorical[name].codes, dtype=np.int64)[event]
+            levels = np.unique(codes[train & (codes >= 0)])
+            position = np.searchsorted(levels, codes)
+            found = (position < len(levels)) & (levels[np.minimum(position, len(levels) - 1)] == codes)
+            ids[f"known.{name}"] = np.where(found & (codes >= 0), position + 1, 0).astype(np.int64)
+        if self.target_kind == "time":
+            return ids
+        classes = self._event_classes(base.log)
+        for j in range(1, PREVIOUS + 1):
+            before = rows.cutoff - j >= 0
+            previous = np.where(before, classes[np.where(before, event - j, 0)] + 1, 0)
+            ids[f"previous.{j}"] = np.maximum(previous, 0).astype(np.int64)
+        return ids
+
+    def unseen_in_train(self, ids: dict[str, np.ndarray], test: np.ndarray) -> dict[str, int]:
+        """Only the known fields have unseen values; a previous value of 0 is mostly "before the start"."""
+        known = {name: index for name, index in ids.items() if name.startswith("known.")}
+        return super().unseen_in_train(known, test)
+
+    def _event_classes(self, log_: EventLog) -> np.ndarray:
+        """(N,) the class of every event's target (-1: none)."""
+        if self.target_kind == "outcome":
+            values = outcome_values(log_, self.target)
+            return np.where(np.isnan(values), -1, np.nan_to_num(values)).astype(np.int64)
+        return self._classes.classes(value_codes(log_, self.target))
+
+    def info(self, base: PreparedDataset, rows: TaskRows) -> dict:
+        train = rows.part == TRAIN
+        info = {
+            "target": self.target,
+            "target_kind": self.target_kind,
+            "min_history": self.min_history,
+            "split": self.split,
+            "time_unit": self.time_unit,
+            # Levels per known field, 0 (unseen in training) included: the size of a model's lookup table.
+            "known": {
+                name[len("known.") :]: int(ids.max(initial=0)) + 1
+                for name, ids in self.row_ids(base, rows).items()
+                if name.startswith("known.")
+            },
+        }
+        if self.target_kind == "time":
+            info["train_target_mean"] = float(np.mean(rows.label[train])) if train.any() else 0.0
+        else:
+            info["class_names"] = self.class_names
+            test = rows.part == TEST
+            info["unpredictable_test_rows"] = int(np.count_nonzero(rows.label[test] == UNPREDICTABLE))
+        return info
+
+    def _fitted_running(self, base: PreparedDataset) -> RunningFeatures:
+        """Running features fitted on the pipeline's training sequences (which tokens and values count)."""
+        if self._running is None:
+            train = base.split.train
+            events = base.log.event_positions(train)
+            self._running = RunningFeatures(self.running_spec).fit(
+                base.log.select(train),
+                np.asarray(base.events.tokens)[events],
+                base.pipeline.vocabulary.tokens_,
+            )
+        return self._running
+
+    def features(self, base: PreparedDataset, rows: TaskRows) -> Iterator[pd.DataFrame]:
+        """The running features of each row's history (and its known fields), in row order; categorical
+        columns (the last k tokens and values, the known fields) as their integer codes, NaN for none."""
+        running = self._fitted_running(base)
+        token_ids = np.asarray(base.events.tokens)
+        for frame in running.transform(base.log, token_ids, RunningRows(rows.sequence, rows.cutoff)):
+            for name in frame.columns[frame.dtypes == "category"]:
+                codes = frame[name].cat.codes.to_numpy()
+                frame[name] = np.where(codes >= 0, codes, np.nan).astype(np.float32)
+            yield frame.reset_index(drop=True)
+
+    def feature_kinds(self, base: PreparedDataset) -> dict[str, str]:
+        return self._fitted_running(base).feature_kinds
+
+    def family_inputs(self, feature_names: list[str]) -> dict:
+        known = ", ".join(self.known) or "none"
+        return {
+            "neural": ["the history's events (causal encoder)", *[f"known: {name}" for name in self.known]],
+            "tabular": feature_names,
+            "tabular_only": [],
+            "notes": [
+                f"Both families see each row's earlier events and the known fields of the predicted event "
+                f"({known}); nothing else of it. The tabular family reads the whole history through running "
+                "counts, recencies and the last few values; the neural family reads the last "
+                "data.sequences.max_len events (a longer history restarts the encoder every max_len events).",
+            ],
+        }
+
+    def model_recipe(self, recipe):
+        """A neural model trains every position of a sequence in one causal pass (`neural_recipe`); tree
+        and baseline models fit the rows as they are; other families are refused."""
+        family = getattr(recipe, "family", None)
+        if family in NEURAL_FAMILIES and self.neural_recipe is not None:
+            return self.neural_recipe(recipe)
+        if family in PASSED_FAMILIES:
+            return recipe
+        raise DataError(
+            f"task=next: model={getattr(recipe, 'name', '?')} ({family} family) cannot fit per-event rows; "
+            "choose a neural sequence model, a tabular model or a baseline (markov, popularity)"
+        )
