@@ -166,6 +166,7 @@ def test_a_log_without_an_oracle_of_the_target_gives_none():
     log_ = _hand_log()
     rows = _rows(label=[0, 0, 0, 0, 0], part=[TEST] * 5)
     assert oracle_scores(log_, rows, "event", ["x"]) is None
+    assert oracle_scores(log_, rows, "item", []) is None  # a time target: no classes, no oracle to score
     bare = EventLog(log_.sequence_ids, log_.offsets, log_.time, log_.categorical, {}, log_.labels, ["0", "1"])
     assert bare.event_extras == {} and oracle_scores(bare, rows, "item", ["a", "b"]) is None
 

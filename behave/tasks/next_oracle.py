@@ -17,21 +17,20 @@ import math
 import numpy as np
 
 from behave.data.event_log import EventLog, Oracle
+from behave.data.transforms.levels import OTHER
 from behave.tasks.metrics import score
 from behave.tasks.rows import TaskRows
 
-# The class a value task pools its rarest training values into (the task's class names end with it).
-OTHER = "(other)"
 # Probabilities are clipped as `metrics.score` clips a model's, so the oracle's log loss is comparable.
 _EPS = 1e-7
 
 
 def oracle_scores(log_: EventLog, rows: TaskRows, target: str, class_names: list[str]) -> dict | None:
     """The oracle's scores on the TEST rows of a per-event task, overall and per history-length group; None
-    when the log has no oracle of `target` (or the task has no test rows)."""
+    when the log has no oracle of `target`, the task has no classes (a time target) or no test rows."""
     oracle = log_.oracle(target)
     test = rows.in_part("test")
-    if oracle is None or len(test) == 0:
+    if oracle is None or not class_names or len(test) == 0:
         return None
     events = log_.offsets[rows.sequence[test]] + rows.cutoff[test]
     probs = class_probabilities(oracle, events, class_names)
