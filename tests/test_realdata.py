@@ -22,6 +22,7 @@ from behave.data.sources.kddcup import KddCup2015
 from behave.data.sources.movielens import MovieLens100k
 from behave.data.transforms.buckets import NumericBucketer
 from behave.data.transforms.vocabulary import UNK
+from behave.tasks.next import NextTask
 from behave.train import run
 from tests.compose import compose_train
 
@@ -145,6 +146,22 @@ def test_movielens_gender_label_after_validation(movielens_dir, tmp_path, cache_
     assert log.class_names == ["M", "F"] and log.labels.sum() == 273
     assert drops.sequences_without_label == 0 and drops.labels_without_events == 0
     assert np.all(np.diff(log.time)[np.diff(log.sequence_of_event()) == 0] >= 0)
+
+
+@pytest.mark.realdata
+def test_the_next_movie_question_tests_each_users_last_movie_among_every_movie(
+    movielens_dir, tmp_path, cache_dir
+):
+    cfg = compose_train(
+        ["experiment=next_movielens", f"data.source.data_dir={movielens_dir}"], tmp_path, cache_dir
+    )
+    base = prepare_from_config(cfg.data)
+    task = NextTask(target=cfg.task.target, split=cfg.task.split, max_classes=cfg.task.max_classes)
+    rows = task.rows(base.log, base.split)
+    test = rows.in_part("test")
+    assert not base.log.labelled and len(test) == base.log.n_sequences == 943
+    np.testing.assert_array_equal(rows.cutoff[test], base.log.lengths[rows.sequence[test]] - 1)  # the last
+    assert len(task.class_names) > 1600 and "(other)" not in task.class_names  # every movie seen in training
 
 
 @pytest.mark.realdata
