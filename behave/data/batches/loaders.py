@@ -16,6 +16,7 @@ from torch.utils.data import Dataset, Sampler
 from behave.data.batches.batch import EventBatch
 from behave.data.inputs import RowInputs
 from behave.data.spec import Keep
+from behave.data.transforms.sequences import SequenceStore
 
 
 class LengthBucketBatchSampler(Sampler[list[int]]):
@@ -146,24 +147,40 @@ class SequenceDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> EventBatch:
         index = np.asarray(indices, dtype=np.int64)
-        inputs, events = self.inputs, self.inputs.events
-        positions, lengths = events.window(
-            inputs.sequence[index], inputs.cutoff[index], self.max_len, self.keep
-        )
-        real = positions >= 0
-        safe = np.where(real, positions, 0)
-        tokens = np.where(real, events.tokens[safe], 0)
-        numeric = events.numeric[safe] * real[..., None]
-        fields = events.fields[safe] * real[..., None]
-        return EventBatch(
-            tokens=torch.from_numpy(tokens.astype(np.int64)),
-            numeric=torch.from_numpy(numeric.astype(np.float32, copy=False)),
-            fields=torch.from_numpy(fields.astype(np.int64)),
-            lengths=torch.from_numpy(lengths.astype(np.int64)),
-            labels=torch.from_numpy(inputs.labels[index].astype(np.int64)),
-            static=torch.from_numpy(np.ascontiguousarray(inputs.static[index], dtype=np.float32)),
-            index=torch.from_numpy(index),
-        )
+        inputs = self.inputs
+        return window_batch(
+            inputs.events, inputs.sequence[index], inputs.cutoff[index], self.max_len, self.keep,
+            labels=inputs.labels[index], static=inputs.static[index], index=index,
+        )  # fmt: skip
+
+
+def window_batch(
+    events: SequenceStore,
+    sequences: np.ndarray,
+    cutoffs: np.ndarray,
+    max_len: int,
+    keep: Keep,
+    labels: np.ndarray,
+    static: np.ndarray,
+    index: np.ndarray,
+) -> EventBatch:
+    """The EventBatch of windows (the first `cutoffs[b]` events of `sequences[b]`, `max_len` of them kept
+    by `keep`), zero at padding, with each window's label, static inputs and index."""
+    positions, lengths = events.window(sequences, cutoffs, max_len, keep)
+    real = positions >= 0
+    safe = np.where(real, positions, 0)
+    tokens = np.where(real, events.tokens[safe], 0)
+    numeric = events.numeric[safe] * real[..., None]
+    fields = events.fields[safe] * real[..., None]
+    return EventBatch(
+        tokens=torch.from_numpy(tokens.astype(np.int64)),
+        numeric=torch.from_numpy(numeric.astype(np.float32, copy=False)),
+        fields=torch.from_numpy(fields.astype(np.int64)),
+        lengths=torch.from_numpy(lengths.astype(np.int64)),
+        labels=torch.from_numpy(labels.astype(np.int64)),
+        static=torch.from_numpy(np.ascontiguousarray(static, dtype=np.float32)),
+        index=torch.from_numpy(index),
+    )
 
 
 def keep_batch(batch: EventBatch) -> EventBatch:
