@@ -5,6 +5,7 @@ the report shows, and a log without one gives None."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,8 @@ from behave.data.sources.simulator import oracle as simulator_oracle
 from behave.data.sources.simulator import tables
 from behave.data.split import PARTS
 from behave.data.storage.log_store import load_log, save_log
-from behave.report.data_section import oracle_blocks
+from behave.report.data_section import data_blocks, oracle_blocks
+from behave.report.records import RunRecord
 from behave.tasks.next_oracle import class_probabilities, oracle_scores
 from behave.tasks.rows import TaskRows
 from tests.compose import compose_train
@@ -197,3 +199,25 @@ def test_the_report_shows_the_oracle_as_the_ceiling_overall_and_per_history_leng
     paragraph, table = oracle_blocks(outcome)
     assert "Bayes-optimal AUROC 0.6667, log loss" in paragraph.text and table.rows[0][2] == "—"
     assert oracle_blocks(None) == []
+
+
+def test_the_data_section_of_a_task_that_does_not_read_the_sequence_label_describes_the_tasks_own_rows():
+    rows = _rows(label=[1, 2, 1, -1, 0], part=[0, TEST, TEST, TEST, TEST])
+    task_card = {
+        "parts": {"train": {"n_rows": 1, "n_sequences": 1, "label_share": {"b": 0.0, "a": 1.0}}},
+        "oracle": oracle_scores(_hand_log(), rows, "item", ["b", "a", "(other)"]),
+    }
+    card = {"label": "purchase_next_week", "class_names": ["0", "1"], "oracle_test_auroc": 0.97}
+    card["parts"] = {"train": {"n_sequences": 2, "n_events": 7, "label_share": {"0": 0.5, "1": 0.5}}}
+    card["n_features"] = 489
+    dataset = {"class_names": ["b", "a", "(other)"], "n_features": 181, "card": card, "task_card": task_card}
+    task = {"name": "next", "rows": "one prediction per event", "reads_label": False}
+    record = RunRecord(Path("run"), "ok", None, "gru", "neural", 0, dataset, {}, {"task": task})
+    heading, fields, ceiling, _, parts, *_ = data_blocks([record], regression=False)
+    assert fields.rows == [["classes", "b, a, (other)"], ["tabular features", "181"]]
+    assert ceiling.text.startswith("**Ceiling:**")
+    assert parts.header == ["part", "rows", "sequences", "class share"]
+    assert parts.rows[0] == ["train", "1", "1", "b: 0, a: 1"]
+    prefix = {"task": {"name": "prefix"}}
+    labelled = RunRecord(Path("run"), "ok", None, "gru", "neural", 0, dataset, {}, prefix)
+    assert ["label", "purchase_next_week"] in data_blocks([labelled], regression=False)[1].rows

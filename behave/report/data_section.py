@@ -51,17 +51,33 @@ SEQUENCE_PIPELINE_FIELDS = frozenset(
 )
 
 
+# A task that does not read the sequence label (task=next: its classes are an event field's) records its own
+# label kind, classes, tabular features and (no) sequence oracle; the card's describe the sequence label's
+# question, so the record's values stand in for them, and the label's name is left out.
+TASK_RECORDED_FIELDS = frozenset({"label_kind", "class_names", "n_features", "oracle_test_auroc"})
+
+
 def data_blocks(records: list[RunRecord], regression: bool) -> list[Block]:
     """The data card of the first run that has one: a field table and a per-part table (a regression
-    task's own parts and targets instead of the sequence pipeline's, `report.headline.is_regression`)."""
-    dataset = next((r.dataset for r in records if r.ok), records[0].dataset)
+    task's own parts and targets instead of the sequence pipeline's, `report.headline.is_regression`; a
+    task that does not read the sequence label: its own parts, classes and label shares)."""
+    first = next((r for r in records if r.ok), records[0])
+    dataset = first.dataset
     card = next((r.dataset.get("card") for r in records if r.dataset.get("card")), None) or {}
     task_card = next((r.dataset.get("task_card") for r in records if r.dataset.get("task_card")), None) or {}
     source = card or dataset
+    own_rows = not first.task.get("reads_label", True)
+    hidden = (SEQUENCE_PIPELINE_FIELDS if regression else frozenset()) | (
+        {"label"} if own_rows else frozenset()
+    )
+    values = {
+        key: (dataset if own_rows and key in TASK_RECORDED_FIELDS else source).get(key)
+        for key, _ in CARD_FIELDS
+    }
     rows = [
-        [label, _fmt_card_value(source[key])]
+        [label, _fmt_card_value(values[key])]
         for key, label in CARD_FIELDS
-        if source.get(key) is not None and not (regression and key in SEQUENCE_PIPELINE_FIELDS)
+        if values[key] not in (None, []) and key not in hidden
     ]
     if not card and dataset.get("split_sizes"):
         rows.append(["split sizes", _fmt_card_value(dataset["split_sizes"])])
@@ -72,6 +88,8 @@ def data_blocks(records: list[RunRecord], regression: bool) -> list[Block]:
     parts = card.get("parts") or {}
     if regression:
         blocks += regression_part_blocks(task_card)
+    elif own_rows:
+        blocks += task_part_blocks(task_card)
     elif parts:
         part_rows = [
             [
@@ -125,6 +143,19 @@ def oracle_blocks(oracle: dict | None) -> list[Block]:
 
 def _fmt_oracle(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
+
+
+def task_part_blocks(task_card: dict) -> list[Block]:
+    """Rows and sequences per part of a task's own rows, and the share of each class when they have one."""
+    parts = task_card.get("parts") or {}
+    labelled = any("label_share" in part for part in parts.values())
+    rows = [
+        [name, f"{part.get('n_rows', 0):,}", f"{part.get('n_sequences', 0):,}"]
+        + ([_fmt_card_value(part.get("label_share", {}))] if labelled else [])
+        for name, part in parts.items()
+    ]
+    headers = ["part", "rows", "sequences", *(["class share"] if labelled else [])]
+    return [Table(headers, rows)] if rows else []
 
 
 def regression_part_blocks(task_card: dict) -> list[Block]:
