@@ -5,6 +5,7 @@ the report shows, and a log without one gives None."""
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,9 @@ from behave.report.data_section import data_blocks, oracle_blocks
 from behave.report.records import RunRecord
 from behave.tasks.next_oracle import class_probabilities, oracle_scores
 from behave.tasks.rows import TaskRows
+from behave.train import run
 from tests.compose import compose_train
+from tests.test_label_free import TUTOR_YAML, write_answers
 
 TEST = PARTS.index("test")
 
@@ -221,3 +224,19 @@ def test_the_data_section_of_a_task_that_does_not_read_the_sequence_label_descri
     prefix = {"task": {"name": "prefix"}}
     labelled = RunRecord(Path("run"), "ok", None, "gru", "neural", 0, dataset, {}, prefix)
     assert ["label", "purchase_next_week"] in data_blocks([labelled], regression=False)[1].rows
+
+
+@pytest.mark.slow
+def test_the_readme_knowledge_tracing_question_runs_by_yaml_alone(tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, re.S)
+    (experiment,) = [block for block in blocks if "/task: next" in block]
+    for path, text in (("data/tutor.yaml", TUTOR_YAML), ("experiment/tutor_next.yaml", experiment)):
+        (tmp_path / "conf" / path).parent.mkdir(parents=True)
+        (tmp_path / "conf" / path).write_text(text)
+    write_answers(tmp_path / "data" / "raw" / "tutor" / "answers.csv", n_students=60)
+    overrides = ["experiment=tutor_next", f"hydra.searchpath=[file://{tmp_path / 'conf'}]"]
+    overrides += [f"paths.data_dir={tmp_path / 'data'}", "model=xgboost", "model.n_jobs=1", "~logger"]
+    result = run(compose_train(overrides, tmp_path / "run", tmp_path / "cache"))
+    assert result.status == "ok", result.error
+    assert list(result.task["config"]["known"]) == ["skill"] and 0.5 < result.test_metrics["auroc"] <= 1.0
