@@ -176,7 +176,7 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
     task = instantiate(cfg.task)
     recipe = task.model_recipe(instantiate(cfg.model))
     refuse_unsupported(recipe, task)  # before any data is prepared
-    _check_search_direction(result.hparams_search, task.headline(str(cfg.data.label.kind)))
+    _check_search_direction(result.hparams_search, task.headline(cfg.data.label.kind))
     data = prepare_task(cfg.data, task)
     result.dataset = _dataset_record(data)
     result.task = task.describe(data.label_kind)
@@ -198,6 +198,7 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
             test.label,
             outcome.test_probs,
             regression=task.scored_kind(data.label_kind) == metric_registry.REGRESSION,
+            ranked=task.scored_kind(data.label_kind) == metric_registry.NEXT_VALUE,
         )
     result.test_metrics = evaluation.overall
     result.test_metrics_by_group = evaluation.by_group

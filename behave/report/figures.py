@@ -49,7 +49,9 @@ def dataset_figures(
     predictions only the metric by seed (the item map has its own section)."""
     blocks: list[Block] = []
     metric, regression = headline.name, is_regression(headline)
-    if predictions and not regression:
+    # A ranked file keeps the top classes only: no reliability diagram or ROC curve over all classes.
+    ranked = any(p.ranked is not None for p in predictions.values())
+    if predictions and not regression and not ranked:
         runs_by_model: dict[str, list[Predictions]] = {}
         for (model, _), preds in sorted(predictions.items()):
             runs_by_model.setdefault(model, []).append(preds)

@@ -3,6 +3,7 @@ per model with a band over seeds, and paired verdicts per group on the same test
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,8 @@ from behave.tasks.metric_registry import Metric
 
 
 def group_order(records: list[RunRecord], metric: str | None = None) -> list[str]:
-    """Group names in the task's order (numeric when they are numbers, e.g. prefix lengths); with `metric`,
-    only groups where some run has a value for it."""
+    """Group names in the task's order (by their first number: prefix lengths, history lengths "6-10");
+    with `metric`, only groups where some run has a value for it."""
     names = {
         name
         for r in records
@@ -27,13 +28,14 @@ def group_order(records: list[RunRecord], metric: str | None = None) -> list[str
         if metric is None or values.get(metric) is not None
     }
 
-    def key(name: str):
-        try:
-            return (0, float(name), name)
-        except ValueError:
-            return (1, 0.0, name)
+    return sorted(names, key=group_key)
 
-    return sorted(names, key=key)
+
+def group_key(name: str) -> tuple[int, float, str]:
+    """Groups named by a number or a range of numbers ("6-10", "51+") sort by their first number; the
+    others follow alphabetically."""
+    found = re.match(r"\s*(-?\d+(?:\.\d+)?)", name)
+    return (0, float(found.group(1)), name) if found else (1, 0.0, name)
 
 
 def group_values(records: list[RunRecord], metric: str) -> pd.DataFrame:
@@ -56,12 +58,13 @@ def per_group_comparisons(
     n_boot: int,
     seed: int,
     headline: Metric,
+    kind: str | None = None,
 ) -> dict[str, list[paired.Comparison]]:
     """group -> the paired comparisons of every pair on that group's test rows only."""
     out: dict[str, list[paired.Comparison]] = {}
     for group in groups:
         subset = {key: preds.in_group(group) for key, preds in predictions.items()}
-        out[group] = [paired.compare_models(subset, a, b, n_boot, seed, headline) for a, b in pairs]
+        out[group] = [paired.compare_models(subset, a, b, n_boot, seed, headline, kind) for a, b in pairs]
     return out
 
 
@@ -83,6 +86,7 @@ def group_blocks(
     fig_dir: Path,
     prefix: str,
     correction: Correction = Correction.holm,
+    kind: str | None = None,
 ) -> list[Block]:
     """Figure and table of the headline metric by group, with per-group paired verdicts."""
     metric = headline.name
@@ -95,7 +99,7 @@ def group_blocks(
     path = plots.plot_metric_by_group(
         values, groups, metric, label, fig_dir / f"{prefix}_{metric}_by_group.png"
     )
-    comparisons = per_group_comparisons(predictions, pairs, groups, n_boot, seed, headline)
+    comparisons = per_group_comparisons(predictions, pairs, groups, n_boot, seed, headline, kind)
     # One family of tests: every pair at every group.
     flat = multiplicity.adjust([c for g in groups for c in comparisons[g]], correction)
     comparisons = {g: flat[i * len(pairs) : (i + 1) * len(pairs)] for i, g in enumerate(groups)}
@@ -121,7 +125,8 @@ def group_blocks(
         Paragraph(
             f"Test {metric} of each model at each {label}: mean over seeds, the band spans the seeds' "
             f"lowest and highest value. Differences are paired on the same test rows of each group, with "
-            f"95% CIs from {n_boot} bootstrap draws of those rows (bold: significant: the CI excludes 0"
+            f"95% CIs from {n_boot} bootstrap draws of those rows, a sequence's rows drawn together "
+            "(bold: significant: the CI excludes 0"
             + (
                 f" and the p-value stays below 0.05 after {multiplicity.LABELS[Correction(correction)]} "
                 f"correction over all {n_tests} comparisons of this table"

@@ -87,3 +87,15 @@ def column_metric(name: str) -> Metric | None:
     """The registry's entry for a test metric column, or None for a name it does not declare (shown
     without an arrow, never bold)."""
     return registry.metric(name) if registry.is_registered(name) else None
+
+
+def section_kind(records: list[RunRecord]) -> str | None:
+    """The label kind the runs' test rows were scored as: the one kind every metric the first ok run
+    recorded (`task.metrics`) belongs to; None for records that list none, or list metrics of several
+    kinds in common (accuracy alone: binary, multiclass or a next value)."""
+    first = next((record for record in records if record.ok), None)
+    names = [str(name) for name in (first.task.get("metrics") or [])] if first else []
+    if not names or not all(registry.is_registered(name) for name in names):
+        return None
+    common = frozenset.intersection(*(registry.metric(name).label_kinds for name in names))
+    return next(iter(common)) if len(common) == 1 else None

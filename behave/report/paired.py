@@ -1,6 +1,10 @@
 """Paired comparisons of two models on the headline: on the same test rows (paired bootstrap over seeds) or,
 when each seed has its own split, over the runs (corrected resampled t-test); and the verdict sentence.
-What is compared, and which way is better, is the headline's metric as the registry declares it."""
+What is compared, and which way is better, is the headline's metric as the registry declares it.
+
+The bootstrap draws whole sequences (a prediction file carries each row's sequence id): the rows of one
+sequence (its prefixes, its events) are not independent. A metric that is a mean of per-row terms (the
+registry's `mean_over_rows`) is compared on those terms wherever `row_terms` can compute them."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import numpy as np
 
 from behave.report.compare import display_name
 from behave.report.headline import is_regression
+from behave.report.mean_comparison import paired_mean_comparison
 from behave.report.records import RunRecord, check_same_rows
 from behave.report.stats import (
     PairedAucDiff,
@@ -21,6 +26,7 @@ from behave.report.stats import (
 )
 from behave.run.predictions import Predictions
 from behave.tasks import metric_registry as registry
+from behave.tasks import ranking_metrics
 from behave.tasks.metric_registry import Metric
 
 
@@ -57,17 +63,49 @@ class Comparison:
 PAIRED_METRICS = ("auroc", "macro_auroc", "rmse", "mae")
 
 
-def comparison_metric(headline: Metric) -> Metric:
-    """What a paired comparison scores: the headline where the report can pair it, else the first pairable
-    metric of the same label kinds (AUROC for a classifier, RMSE for a regressor), else the headline."""
-    if headline.name in PAIRED_METRICS:
+# Label kinds scored by ranking: every metric is a mean of per-row terms, each paired on its own.
+RANKED_KINDS = (registry.NEXT_VALUE,)
+
+
+def comparison_metric(headline: Metric, kind: str | None = None) -> Metric:
+    """What a paired comparison scores: the headline where the report can pair it (for a ranked label
+    `kind`, every per-row mean), else the first pairable metric of the same label kinds (AUROC for a
+    classifier, RMSE for a regressor), else the headline."""
+    if headline.name in PAIRED_METRICS or (kind in RANKED_KINDS and headline.mean_over_rows):
         return headline
     pairable = [registry.metric(name) for name in PAIRED_METRICS]
     return next((m for m in pairable if m.label_kinds & headline.label_kinds), headline)
 
 
+def paired_metrics(headline: Metric, kind: str | None) -> list[Metric]:
+    """Every metric a section pairs: the compared headline first, then for a ranked label kind each other
+    metric of that kind that is a mean over rows, in the registry's order."""
+    first = comparison_metric(headline, kind)
+    if kind not in RANKED_KINDS:
+        return [first]
+    others = [registry.metric(n) for n in registry.metrics_for(kind) if n != first.name]
+    return [first, *(m for m in others if m.mean_over_rows)]
+
+
+def row_terms(predictions: Predictions, metric: Metric) -> np.ndarray | None:
+    """(n,) the metric's term per row where it is a mean of such terms the file can give (ranked files:
+    every ranking metric; regression: the absolute error of MAE); None otherwise (AUROC, RMSE)."""
+    if not metric.mean_over_rows:
+        return None
+    if predictions.ranked is not None:
+        return ranking_metrics.row_terms(predictions.ranked.ranks).get(metric.name)
+    if metric.name == "mae" and is_regression(metric):
+        return np.abs(predictions.scores - predictions.labels)
+    return None
+
+
 def score_predictions(predictions: Predictions, metric: Metric) -> float:
-    """The compared metric on all rows of one run's predictions (an error, or AUROC / macro AUROC)."""
+    """The compared metric on all rows of one run's predictions (a mean of row terms, an error, or AUROC /
+    macro AUROC)."""
+    terms = row_terms(predictions, metric) if predictions.ranked is not None else None
+    if terms is not None:
+        finite = terms[np.isfinite(terms)]
+        return float(finite.mean()) if len(finite) else float("nan")
     if is_regression(metric):
         ones = np.ones((len(predictions.labels), 1))
         return float(weighted_error(predictions.labels, predictions.scores, ones, metric.name)[0])
@@ -81,10 +119,13 @@ def compare_models(
     n_boot: int,
     seed: int,
     headline: Metric,
+    kind: str | None = None,
+    compared: Metric | None = None,
 ) -> Comparison:
-    """Paired bootstrap of metric(model) - metric(reference) on the seeds both models ran, for the
-    headline's `comparison_metric`: AUROC (macro for multiclass) or an error (RMSE, MAE)."""
-    metric = comparison_metric(headline)
+    """Paired bootstrap of metric(model) - metric(reference) on the seeds both models ran, resampling
+    sequences, for `compared` (default: the headline's `comparison_metric` for the label `kind`): a mean of
+    ranked row terms, AUROC (macro for multiclass) or an error (RMSE, MAE)."""
+    metric = compared or comparison_metric(headline, kind)
     shown = {"metric": metric.label, "lower_is_better": metric.lower_is_better}
     seeds = sorted({s for m, s in predictions if m == model} & {s for m, s in predictions if m == reference})
     if not seeds:
@@ -98,25 +139,38 @@ def compare_models(
                 check_same_rows(first, predictions[(m, s)], f"{m} seed {s} vs {reference} seed {seeds[0]}")
     except ValueError as error:
         return Comparison(model, reference, seeds, None, str(error), **shown)
+    clusters = first.sequence_ids
+    if len(first.labels) == 0 and (first.ranked is not None or is_regression(metric)):
+        return Comparison(model, reference, seeds, None, "there are no test rows", **shown)
+    if first.ranked is not None:
+        if row_terms(first, metric) is None:
+            problem = f"{metric.label} is not a mean of per-row terms a ranked prediction file gives"
+            return Comparison(model, reference, seeds, None, problem, **shown)
+        terms_a = np.stack([row_terms(predictions[(model, s)], metric) for s in seeds])
+        terms_b = np.stack([row_terms(predictions[(reference, s)], metric) for s in seeds])
+        result = paired_mean_comparison(terms_a, terms_b, n_boot=n_boot, seed=seed, clusters=clusters)
+        return Comparison(model, reference, seeds, result, **shown)
     scores_a = np.stack([predictions[(model, s)].scores for s in seeds])
     scores_b = np.stack([predictions[(reference, s)].scores for s in seeds])
     if is_regression(metric):
-        if len(first.labels) == 0:
-            return Comparison(model, reference, seeds, None, "there are no test rows", **shown)
         result = paired_error_comparison(
-            first.labels, scores_a, scores_b, metric.name, n_boot=n_boot, seed=seed
+            first.labels, scores_a, scores_b, metric.name, n_boot=n_boot, seed=seed, clusters=clusters
         )
         return Comparison(model, reference, seeds, result, **shown)
     if len(np.unique(first.labels)) < 2:
         return Comparison(model, reference, seeds, None, "the test rows hold fewer than two classes", **shown)
-    result = paired_auc_comparison(first.labels, scores_a, scores_b, n_boot=n_boot, seed=seed)
+    result = paired_auc_comparison(
+        first.labels, scores_a, scores_b, n_boot=n_boot, seed=seed, clusters=clusters
+    )
     return Comparison(model, reference, seeds, result, **shown)
 
 
-def compare_runs(records: list[RunRecord], model: str, reference: str, headline: Metric) -> Comparison:
+def compare_runs(
+    records: list[RunRecord], model: str, reference: str, headline: Metric, kind: str | None = None
+) -> Comparison:
     """model vs reference over runs that each have their own split (protocol resplit or kfold): one
     difference per seed both ran (same seed, same split), tested by the corrected resampled t-test."""
-    metric = comparison_metric(headline)
+    metric = comparison_metric(headline, kind)
     shown = metric.label
     by_seed: dict[tuple[str, int], RunRecord] = {}
     for record in records:

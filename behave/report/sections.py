@@ -17,10 +17,11 @@ from behave.report.embedding import embedding_blocks
 from behave.report.explanations import explanation_blocks
 from behave.report.figures import cost_blocks, dataset_figures
 from behave.report.groups import group_blocks
-from behave.report.headline import column_metric, is_regression, section_headline
+from behave.report.headline import column_metric, is_regression, section_headline, section_kind
 from behave.report.item_map import item_map_blocks
 from behave.report.multiplicity import Correction
 from behave.report.paired import Comparison
+from behave.report.per_row import per_row_blocks
 from behave.report.pretraining import pretraining_blocks
 from behave.report.records import RunRecord, readable_predictions
 from behave.report.stats import delong_test
@@ -129,7 +130,7 @@ def seed_notes(records: list[RunRecord], summaries: list[ModelSummary]) -> list[
 
 
 def comparison_blocks(
-    comparisons: list[Comparison], predictions: dict[tuple[str, int], Predictions], headline: Metric
+    comparisons: list[Comparison], predictions: dict[tuple[str, int], Predictions], compared: Metric
 ) -> list[Block]:
     """A verdict per pair, then per-seed and combined differences with paired bootstrap CIs."""
     if not comparisons:
@@ -139,7 +140,7 @@ def comparison_blocks(
     header = ["comparison", "seed", f"{shown} model", f"{shown} reference", "difference", "95% CI"]
     header.append("DeLong p")  # a cross-check of each seed's bootstrap CI (binary AUROC only)
     rows = [
-        row for c in comparisons if c.result is not None for row in _comparison_rows(c, predictions, headline)
+        row for c in comparisons if c.result is not None for row in _comparison_rows(c, predictions, compared)
     ]
     if rows:
         blocks.append(Table(header, rows))
@@ -156,12 +157,11 @@ def _delong_cell(first: Predictions, second: Predictions, compared: Metric) -> s
 
 
 def _comparison_rows(
-    comparison: Comparison, predictions: dict[tuple[str, int], Predictions], headline: Metric
+    comparison: Comparison, predictions: dict[tuple[str, int], Predictions], metric: Metric
 ) -> list[list[str]]:
     """One row per paired seed, then the combined row in bold."""
     result = comparison.result
     pair = f"{comparison.model} − {comparison.reference}"
-    metric = paired.comparison_metric(headline)
     rows = []
     for i, seed in enumerate(comparison.seeds):
         first, second = predictions[(comparison.model, seed)], predictions[(comparison.reference, seed)]
@@ -299,6 +299,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     headline = section_headline(records)
     if headline is None:
         return failed_section(records, title, file_prefix)
+    kind = section_kind(records)
     loaded, unreadable = readable_predictions(records)
     predictions = compare.predictions_by_model_seed(records, loaded)
     models = compare.model_names(records)
@@ -318,15 +319,17 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     over_runs = first.protocol != "fixed"  # each seed its own split: the unit is the run, not the test row
     comparisons = multiplicity.adjust(
         [
-            paired.compare_runs(records, model, reference, headline)
+            paired.compare_runs(records, model, reference, headline, kind)
             if over_runs
-            else paired.compare_models(predictions, model, reference, options.n_boot, options.seed, headline)
+            else paired.compare_models(
+                predictions, model, reference, options.n_boot, options.seed, headline, kind
+            )
             for model, reference in pairs
         ],
         options.correction,
     )
     n_tests = sum(c.p_adjusted is not None for c in comparisons)
-    compared = paired.comparison_metric(headline)
+    compared = paired.comparison_metric(headline, kind)
     n_ok = sum(r.ok for r in records)
     blocks: list[Block] = [
         Heading(title, 2),
@@ -367,8 +370,9 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
                 else f"{compared.label} differences (model − reference) on the same test rows"
                 + (", negative is better" if compared.lower_is_better else "")
                 + f"; 95% CIs from {options.n_boot} paired bootstrap draws "
-                "of test rows (both models scored on each resample). The mean row averages the per-seed "
-                "differences within each draw, seeds paired by seed number."
+                "of test sequences, all rows of a drawn sequence together (both models scored on each "
+                "resample). The mean row averages the per-seed differences within each draw, seeds paired "
+                "by seed number."
             )
             + (
                 f" A difference is called significant when its CI excludes 0 and its p-value, adjusted "
@@ -378,11 +382,16 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
                 else ""
             )
         ),
-        *comparison_blocks(comparisons, predictions, headline),
+        *comparison_blocks(comparisons, predictions, compared),
     ]
+    if not over_runs:
+        blocks += per_row_blocks(
+            predictions, paired.paired_metrics(headline, kind), pairs, options.n_boot, options.seed,
+            options.correction,
+        )  # fmt: skip
     blocks += group_blocks(
         records, predictions, headline, pairs, options.n_boot, options.seed, out_dir / "figures", file_prefix,
-        options.correction,
+        options.correction, kind,
     )  # fmt: skip
     calibration = calibration_table(summaries)
     if calibration is not None:

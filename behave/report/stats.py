@@ -3,8 +3,10 @@
 Scores follow one convention everywhere: binary tasks pass the positive-class probability, shape (n,);
 multiclass tasks pass all class probabilities, shape (n, C), and AUROC means macro one-vs-rest.
 
-The paired bootstrap resamples test ROWS: every draw is a vector of row counts (how often each row was
-picked), and both models (and all seeds) are scored with the same counts, so the differences are paired.
+The paired bootstrap resamples SEQUENCES: every draw is a vector of row counts (how often each row was
+picked: as often as its sequence was), and both models (and all seeds) are scored with the same counts, so
+the differences are paired. Rows of one sequence are not independent (its prefixes, its events), so they
+are drawn together; where each sequence has one row this is the plain bootstrap of rows, draw for draw.
 AUROC under row counts is a weighted Mann-Whitney statistic, computed for a block of draws at once from
 one sort of the scores (cumulative sums, no per-draw sort): 2000 draws on 10k rows, about a second.
 """
@@ -94,6 +96,25 @@ def bootstrap_row_counts(n_rows: int, n_boot: int, rng: np.random.Generator) -> 
         yield np.bincount(cells.ravel(), minlength=k * n_rows).reshape(n_rows, k).astype(np.float32)
 
 
+def bootstrap_counts(
+    n_rows: int, n_boot: int, rng: np.random.Generator, clusters: np.ndarray | None = None
+) -> Iterator[np.ndarray]:
+    """Blocks of resamples as row counts (n_rows, k), n_boot draws in total: rows drawn with replacement,
+    or with `clusters` (n_rows,) (a sequence id per row) whole clusters drawn, each row counted as often
+    as its cluster. With one row per cluster, in sorted order, the draws are the rows' draws exactly."""
+    member_of = None if clusters is None else np.unique(np.asarray(clusters), return_inverse=True)[1]
+    n_clusters = n_rows if member_of is None or not n_rows else int(member_of.max()) + 1
+    if n_clusters == n_rows:  # one row per cluster: resampling rows is resampling clusters
+        yield from bootstrap_row_counts(n_rows, n_boot, rng)
+        return
+    # Blocks sized by rows, so the expanded (rows, draws) matrix stays near the row bootstrap's size.
+    block = max(1, _CELLS_PER_BLOCK // max(n_rows, 1))
+    for start in range(0, n_boot, block):
+        k = min(block, n_boot - start)
+        for counts in bootstrap_row_counts(n_clusters, k, rng):
+            yield counts[member_of]
+
+
 def percentile_ci(draws: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of bootstrap draws along axis 0, ignoring NaN draws: (k, ...) -> lo, hi (...)."""
     tail = 100 * (1 - confidence) / 2
@@ -174,34 +195,40 @@ def delong_test(is_positive: np.ndarray, scores_a: np.ndarray, scores_b: np.ndar
 
 
 def paired_auc_comparison(
-    labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, n_boot: int = 2000, seed: int = 0
+    labels: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    n_boot: int = 2000,
+    seed: int = 0,
+    clusters: np.ndarray | None = None,
 ) -> PairedAucDiff:
     """Compare models a and b over S paired seeds on the same test rows.
 
     labels (n,) int class index; scores_a, scores_b (S, n) binary or (S, n, C) multiclass, seed s of a
-    paired with seed s of b. Each draw resamples rows once and scores every seed of both models on it,
-    so the combined CI reflects row sampling AND averages the seed-to-seed variation.
+    paired with seed s of b; clusters (n,) the sequence of each row (`bootstrap_counts`). Each draw
+    resamples once and scores every seed of both models on it, so the combined CI reflects the sampling
+    of sequences AND averages the seed-to-seed variation.
     """
     scores_a, scores_b = np.asarray(scores_a, dtype=float), np.asarray(scores_b, dtype=float)
     if scores_a.shape != scores_b.shape or scores_a.shape[1] != len(labels):
         raise ValueError(f"score shapes differ or do not match labels: {scores_a.shape}, {scores_b.shape}")
     n_seeds = scores_a.shape[0]
     point = np.array([auc(labels, scores_a[s]) - auc(labels, scores_b[s]) for s in range(n_seeds)])
-    draws = np.concatenate(list(_diff_draws(labels, scores_a, scores_b, n_boot, seed)), axis=0)
-    seed_lo, seed_hi = percentile_ci(draws)
-    mean_lo, mean_hi = percentile_ci(draws.mean(axis=1))
-    p_value = bootstrap_p_value(float(point.mean()), draws.mean(axis=1))
-    return PairedAucDiff(
-        point, seed_lo, seed_hi, float(point.mean()), float(mean_lo), float(mean_hi), p_value
-    )
+    draws = np.concatenate(list(_diff_draws(labels, scores_a, scores_b, n_boot, seed, clusters)), axis=0)
+    return paired_result(point, draws)
 
 
 def _diff_draws(
-    labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, n_boot: int, seed: int
+    labels: np.ndarray,
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    n_boot: int,
+    seed: int,
+    clusters: np.ndarray | None,
 ) -> Iterator[np.ndarray]:
     """Yield blocks (k, S) of bootstrap AUROC differences, all seeds scored on the same row counts."""
     rng = np.random.default_rng(seed)
-    for counts in bootstrap_row_counts(len(labels), n_boot, rng):
+    for counts in bootstrap_counts(len(labels), n_boot, rng, clusters):
         yield np.stack(
             [
                 weighted_auc(labels, scores_a[s], counts) - weighted_auc(labels, scores_b[s], counts)
@@ -229,9 +256,10 @@ def paired_error_comparison(
     metric: str,
     n_boot: int = 2000,
     seed: int = 0,
+    clusters: np.ndarray | None = None,
 ) -> PairedAucDiff:
     """metric(a) - metric(b) (RMSE or MAE, lower is better) over S paired seeds on the same test rows;
-    preds (S, n). The same paired bootstrap of rows as for AUROC."""
+    preds (S, n). The same paired bootstrap (of sequences, given `clusters`) as for AUROC."""
     preds_a, preds_b = np.asarray(preds_a, dtype=float), np.asarray(preds_b, dtype=float)
     if preds_a.shape != preds_b.shape or preds_a.shape[1] != len(targets):
         raise ValueError(
@@ -251,9 +279,13 @@ def paired_error_comparison(
             ],
             axis=1,
         )  # fmt: skip
-        for counts in bootstrap_row_counts(len(targets), n_boot, rng)
+        for counts in bootstrap_counts(len(targets), n_boot, rng, clusters)
     ]
-    draws = np.concatenate(blocks, axis=0)
+    return paired_result(point, np.concatenate(blocks, axis=0))
+
+
+def paired_result(point: np.ndarray, draws: np.ndarray) -> PairedAucDiff:
+    """Point differences (S,) and bootstrap draws (k, S) -> per-seed and seed-mean CIs and p-value."""
     seed_lo, seed_hi = percentile_ci(draws)
     mean_lo, mean_hi = percentile_ci(draws.mean(axis=1))
     p_value = bootstrap_p_value(float(point.mean()), draws.mean(axis=1))

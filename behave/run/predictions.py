@@ -4,6 +4,10 @@ test_predictions.parquet (a run's test rows, what the report compares)
     sequence_id, cutoff (events seen), group (evaluation group name or null), label (class index, or the
     target of a regression task), then prob_0..prob_{C-1} (`prob_<k>`: the probability of class INDEX k,
     in the order of the run's class names), or `prediction` for a regression task.
+    A ranked task (a next value among many classes) keeps what scoring needs instead of a full
+    probability row (1,682 movies x 20k rows would be 270 MB): label (-1: a value no model could predict),
+    rank_above, rank_tied, true_prob (`behave.tasks.ranking_metrics.TrueRanks`), then top_0..top_{K-1} the
+    K most probable class indices, best first, and top_prob_0..top_prob_{K-1} their probabilities.
 behave-predict's output (a user's file: CSV)
     sequence_id, [cutoff: events seen, where the run's task cuts a new log's sequences,]
     prob[<class name>] per class (the probability of the class NAMED so), predicted (a class name). Its
@@ -20,10 +24,14 @@ import numpy as np
 import pandas as pd
 
 from behave.data.storage.cache import atomic_path
+from behave.tasks.ranking_metrics import TrueRanks, true_ranks
 
 PREDICTIONS_FILE = "test_predictions.parquet"
 PREDICTION = "prediction"  # a regression task's one predicted value per row
 PREDICTED_CLASS = "predicted"
+# A ranked task's columns: where the true class stands, and how many of the most probable classes are kept.
+RANK_ABOVE, RANK_TIED, TRUE_PROB = "rank_above", "rank_tied", "true_prob"
+TOP_KEPT = 20
 
 
 def index_column(index: int) -> str:
@@ -36,13 +44,46 @@ def class_column(name: str) -> str:
     return f"prob[{name}]"
 
 
+def top_column(position: int) -> str:
+    """The class index at `position` (0 = most probable) in a ranked prediction file."""
+    return f"top_{position}"
+
+
+def top_prob_column(position: int) -> str:
+    return f"top_prob_{position}"
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A ranked task's test rows: where each true class stands among all classes (`ranks`), and the K most
+    probable classes of each row, best first: top_classes (n, K) class index, top_probs (n, K)."""
+
+    ranks: TrueRanks
+    top_classes: np.ndarray
+    top_probs: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Ranked:
+        return Ranked(self.ranks.take(rows), self.top_classes[rows], self.top_probs[rows])
+
+
+def rank_rows(labels: np.ndarray, probs: np.ndarray, kept: int = TOP_KEPT) -> Ranked:
+    """What a ranked file keeps of probs (n, C): the true classes' ranks and the `kept` best classes."""
+    probs = np.asarray(probs, dtype=np.float64)
+    kept = min(kept, probs.shape[1])
+    best = np.argpartition(-probs, kept - 1, axis=1)[:, :kept] if kept else np.zeros((len(probs), 0), int)
+    order = np.argsort(-np.take_along_axis(probs, best, axis=1), axis=1, kind="stable")
+    top = np.take_along_axis(best, order, axis=1)
+    return Ranked(true_ranks(labels, probs), top, np.take_along_axis(probs, top, axis=1))
+
+
 @dataclass(frozen=True)
 class Predictions:
     """Test predictions sorted by (sequence id, cutoff): one row per test row of the task.
 
     sequence_ids (n,), cutoffs (n,) events each row saw, groups (n,) evaluation group name or None,
     labels (n,) int class index (float target for regression tasks), probs (n, C) class probabilities, or
-    (n, 1) the predicted value for regression tasks.
+    (n, 1) the predicted value for regression tasks, or (n, 0) for a ranked task, whose `ranked` holds
+    what its file keeps instead.
     """
 
     sequence_ids: np.ndarray
@@ -50,6 +91,7 @@ class Predictions:
     groups: np.ndarray
     labels: np.ndarray
     probs: np.ndarray
+    ranked: Ranked | None = None
 
     def take(self, rows: np.ndarray) -> Predictions:
         return Predictions(
@@ -58,6 +100,7 @@ class Predictions:
             self.groups[rows],
             self.labels[rows],
             self.probs[rows],
+            None if self.ranked is None else self.ranked.take(rows),
         )
 
     def in_group(self, name: str) -> Predictions:
@@ -85,18 +128,44 @@ def write_predictions(
     labels: np.ndarray,
     probs: np.ndarray,
     regression: bool = False,
+    ranked: bool = False,
 ) -> Path:
     """Write the run's `test_predictions.parquet` (atomic); `probs` (n, C) class probabilities, or (n, 1)
-    the predicted value with `regression`."""
+    the predicted value with `regression`; with `ranked`, only what ranking scores need (module doc)."""
     table = pd.DataFrame({"sequence_id": sequence_ids, "cutoff": cutoffs, "group": groups, "label": labels})
     if regression:
         table[PREDICTION] = probs[:, 0]
-    for k in range(0 if regression else probs.shape[1]):
+    elif ranked:
+        table = pd.concat([table, ranked_columns(rank_rows(labels, probs))], axis=1)
+    for k in range(0 if regression or ranked else probs.shape[1]):
         table[index_column(k)] = probs[:, k]
     path = Path(run_dir) / PREDICTIONS_FILE
     with atomic_path(path) as temp:
         table.to_parquet(temp, index=False)
     return path
+
+
+def ranked_columns(ranked: Ranked) -> pd.DataFrame:
+    columns = {
+        RANK_ABOVE: ranked.ranks.above,
+        RANK_TIED: ranked.ranks.tied,
+        TRUE_PROB: ranked.ranks.prob,
+    }
+    for position in range(ranked.top_classes.shape[1]):
+        columns[top_column(position)] = ranked.top_classes[:, position]
+        columns[top_prob_column(position)] = ranked.top_probs[:, position]
+    return pd.DataFrame(columns)
+
+
+def read_ranked(frame: pd.DataFrame) -> Ranked:
+    kept = sum(1 for column in frame.columns if column.startswith("top_prob_"))
+    ranks = TrueRanks(
+        frame[RANK_ABOVE].to_numpy(dtype=np.int64),
+        frame[RANK_TIED].to_numpy(dtype=np.int64),
+        frame[TRUE_PROB].to_numpy(dtype=np.float64),
+    )
+    top = frame[[top_column(k) for k in range(kept)]].to_numpy(dtype=np.int64)
+    return Ranked(ranks, top, frame[[top_prob_column(k) for k in range(kept)]].to_numpy(dtype=np.float64))
 
 
 def read_predictions(run_dir: Path) -> Predictions | None:
@@ -111,9 +180,11 @@ def read_predictions(run_dir: Path) -> Predictions | None:
     if "cutoff" not in frame:  # records written before tasks: one row per whole sequence
         frame = frame.assign(cutoff=0, group=None)
     frame = frame.sort_values(["sequence_id", "cutoff"], kind="stable")
-    regression = PREDICTION in frame
+    regression, ranked = PREDICTION in frame, RANK_ABOVE in frame
     if regression:
         value_columns = [PREDICTION]
+    elif ranked:
+        value_columns = []
     else:
         n_classes = sum(1 for column in frame.columns if column.startswith("prob_"))
         value_columns = [index_column(k) for k in range(n_classes)]
@@ -125,7 +196,8 @@ def read_predictions(run_dir: Path) -> Predictions | None:
         cutoffs=frame["cutoff"].to_numpy(dtype=np.int64),
         groups=frame["group"].to_numpy(dtype=object),
         labels=frame["label"].to_numpy(dtype=np.float64 if regression else np.int64),
-        probs=frame[value_columns].to_numpy(dtype=np.float64),
+        probs=frame[value_columns].to_numpy(dtype=np.float64).reshape(len(frame), len(value_columns)),
+        ranked=read_ranked(frame) if ranked else None,
     )
 
 

@@ -5,9 +5,9 @@ Tasks record their headline and metric list from here; callbacks, checkpoint sel
 direction and the report's ranks, bold, arrows and verdicts ask here (or read the run's record, which was
 written from here). Nothing else decides a metric's direction from its name or its label.
 
-A new metric is one `Metric(...)` line below (and the code that computes it). A ranking task (the next
-value of an event) adds its label kind to LABEL_KINDS and its metrics here: recall@k, MRR@k, NDCG@k
-(`max`, range (0, 1), mean over rows).
+A new metric is one `Metric(...)` line below (and the code that computes it). The next value of an event
+(`next_value`: one class among many) is scored by ranking the full set of classes
+(`behave.tasks.ranking_metrics`): accuracy, recall@k, MRR@k, NDCG@k and log loss, each a mean over rows.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BINARY, MULTICLASS, REGRESSION, LABEL_FREE = "binary", "multiclass", "regression", "label_free"
-LABEL_KINDS = (BINARY, MULTICLASS, REGRESSION, LABEL_FREE)
+# A categorical next value over many classes, scored by the true class's rank among all of them.
+NEXT_VALUE = "next_value"
+LABEL_KINDS = (BINARY, MULTICLASS, REGRESSION, LABEL_FREE, NEXT_VALUE)
 MAX, MIN = "max", "min"
 UNBOUNDED = float("inf")
 # The name every model's own training objective is logged under (`val/loss`); pretraining scores by it.
@@ -71,7 +73,8 @@ def _kinds(*kinds: str) -> frozenset[str]:
 
 UNIT = (0.0, 1.0)
 NON_NEGATIVE = (0.0, UNBOUNDED)
-CLASSES = _kinds(BINARY, MULTICLASS)
+CLASSES = _kinds(BINARY, MULTICLASS, NEXT_VALUE)
+RANKED = _kinds(NEXT_VALUE)
 # Declaration order is the report's column order (metrics the registry lacks follow alphabetically).
 METRICS: dict[str, Metric] = {
     metric.name: metric
@@ -82,6 +85,12 @@ METRICS: dict[str, Metric] = {
         Metric("accuracy", "accuracy", UNIT, MAX, CLASSES, mean_over_rows=True),
         Metric("f1", "F1", UNIT, MAX, _kinds(BINARY), mean_over_rows=False),
         Metric("macro_f1", "macro F1", UNIT, MAX, _kinds(MULTICLASS), mean_over_rows=False),
+        # Ranked over every class (no sampled negatives: Krichene & Rendle 2020); one term per row.
+        Metric("recall@5", "recall@5", UNIT, MAX, RANKED, mean_over_rows=True),
+        Metric("recall@10", "recall@10", UNIT, MAX, RANKED, mean_over_rows=True),
+        Metric("recall@20", "recall@20", UNIT, MAX, RANKED, mean_over_rows=True),
+        Metric("mrr@10", "MRR@10", UNIT, MAX, RANKED, mean_over_rows=True),
+        Metric("ndcg@10", "NDCG@10", UNIT, MAX, RANKED, mean_over_rows=True),
         Metric("log_loss", "log loss", NON_NEGATIVE, MIN, CLASSES, mean_over_rows=True),
         Metric("brier", "Brier score", UNIT, MIN, _kinds(BINARY), mean_over_rows=True),
         Metric("ece", "ECE", UNIT, MIN, _kinds(BINARY), mean_over_rows=False),
@@ -98,7 +107,13 @@ METRICS: dict[str, Metric] = {
 }
 
 # The metric that selects models, per label kind.
-HEADLINES = {BINARY: "auroc", MULTICLASS: "macro_auroc", REGRESSION: "rmse", LABEL_FREE: LOSS}
+HEADLINES = {
+    BINARY: "auroc",
+    MULTICLASS: "macro_auroc",
+    REGRESSION: "rmse",
+    LABEL_FREE: LOSS,
+    NEXT_VALUE: "accuracy",
+}
 
 
 def metric(name: str) -> Metric:

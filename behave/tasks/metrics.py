@@ -3,13 +3,17 @@ What each metric is (label, range, direction, headline per label kind) is declar
 `behave.tasks.metric_registry`.
 
 Binary: auroc, auprc, accuracy, f1, log_loss, brier, ece. Multiclass: accuracy, macro_f1, log_loss,
-macro_auroc (one-vs-rest). `probs` is (n, C) with rows summing to 1; binary uses column 1.
+macro_auroc (one-vs-rest). `probs` is (n, C) with rows summing to 1; binary uses column 1. A next value
+(one class among many): accuracy, recall@k, MRR@10, NDCG@10, log loss, ranked over every class
+(`behave.tasks.ranking_metrics`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn import metrics as skm
+
+from behave.tasks.ranking_metrics import mean_terms, row_terms, true_ranks
 
 
 def score_regression(targets: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
@@ -66,3 +70,10 @@ def score(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
         "log_loss": float(skm.log_loss(labels, probs, labels=classes)),
         "macro_auroc": macro_auroc,
     }
+
+
+def score_next_value(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
+    """accuracy, recall@5/10/20, MRR@10, NDCG@10 and log loss of probs (R, C) for labels (R,) (class
+    index, -1 for a value no model could predict: a miss, left out of the log loss), ranked over all C
+    classes with ties broken fairly (`behave.tasks.ranking_metrics`)."""
+    return mean_terms(row_terms(true_ranks(labels, probs)))
