@@ -210,10 +210,12 @@ def test_the_data_section_of_a_task_that_does_not_read_the_sequence_label_descri
         "parts": {"train": {"n_rows": 1, "n_sequences": 1, "label_share": {"b": 0.0, "a": 1.0}}},
         "oracle": oracle_scores(_hand_log(), rows, "item", ["b", "a", "(other)"]),
     }
-    card = {"label": "purchase_next_week", "class_names": ["0", "1"], "oracle_test_auroc": 0.97}
+    card = {"label": "purchase_next_week", "label_kind": "binary", "class_names": ["0", "1"]}
+    card["oracle_test_auroc"] = 0.97
     card["parts"] = {"train": {"n_sequences": 2, "n_events": 7, "label_share": {"0": 0.5, "1": 0.5}}}
     card["n_features"] = 489
-    dataset = {"class_names": ["b", "a", "(other)"], "n_features": 181, "card": card, "task_card": task_card}
+    dataset = {"class_names": ["b", "a", "(other)"], "n_features": 181, "label_kind": "binary"}
+    dataset |= {"card": card, "task_card": task_card}
     task = {"name": "next", "rows": "one prediction per event", "reads_label": False}
     record = RunRecord(Path("run"), "ok", None, "gru", "neural", 0, dataset, {}, {"task": task})
     heading, fields, ceiling, _, parts, *_ = data_blocks([record], regression=False)

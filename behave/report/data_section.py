@@ -52,9 +52,10 @@ SEQUENCE_PIPELINE_FIELDS = frozenset(
 
 
 # A task that does not read the sequence label (task=next: its classes are an event field's) records its own
-# label kind, classes, tabular features and (no) sequence oracle; the card's describe the sequence label's
-# question, so the record's values stand in for them, and the label's name is left out.
-TASK_RECORDED_FIELDS = frozenset({"label_kind", "class_names", "n_features", "oracle_test_auroc"})
+# classes, tabular features and (no) sequence oracle; the card's describe the sequence label's question, so
+# the record's values stand in for them, and the label's name and kind are left out.
+TASK_RECORDED_FIELDS = frozenset({"class_names", "n_features", "oracle_test_auroc"})
+SEQUENCE_LABEL_FIELDS = frozenset({"label", "label_kind"})
 
 
 def data_blocks(records: list[RunRecord], regression: bool) -> list[Block]:
@@ -68,7 +69,7 @@ def data_blocks(records: list[RunRecord], regression: bool) -> list[Block]:
     source = card or dataset
     own_rows = not first.task.get("reads_label", True)
     hidden = (SEQUENCE_PIPELINE_FIELDS if regression else frozenset()) | (
-        {"label"} if own_rows else frozenset()
+        SEQUENCE_LABEL_FIELDS if own_rows else frozenset()
     )
     values = {
         key: (dataset if own_rows and key in TASK_RECORDED_FIELDS else source).get(key)
