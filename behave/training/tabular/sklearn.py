@@ -1,9 +1,12 @@
 """The tabular family's general recipe: any scikit-learn estimator on the task's tabular features.
 
 Preprocessing the estimator needs (standard scaling for linear models, SVMs and MLPs) is part of its
-scikit-learn Pipeline, fitted on the training rows only. Estimators without probabilities (a linear SVM)
-or with poor ones get them from a sigmoid calibration fitted on the validation rows (`calibrate: sigmoid`),
-the model itself frozen. The task's metric on the validation rows is what the run reports for selection.
+scikit-learn Pipeline, fitted on the training rows only. Features with gaps (a per-event task's running
+features are NaN where a value never occurred or a last-k slot is empty) are first filled with the training
+median; the counts beside them (so far, position) still say that the value never occurred.
+Estimators without probabilities (a linear SVM) or with poor ones get them from a sigmoid calibration
+fitted on the validation rows (`calibrate: sigmoid`), the model itself frozen. The task's metric on the
+validation rows is what the run reports for selection.
 
 The fitted model is saved with skops (no pickle): `behave-predict` loads it trusting only scikit-learn,
 NumPy and SciPy types, so a run folder from elsewhere cannot run code on load.
@@ -22,6 +25,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -56,15 +60,19 @@ class SklearnRecipe:
         self.scale = scale
         self.calibrate = calibrate
 
-    def pipeline(self, seed: int) -> Pipeline:
+    def pipeline(self, seed: int, gaps: bool = False) -> Pipeline:
+        """The estimator after what it needs: a median fill where the training features have `gaps`
+        (only then, so a model of features without NaN is the one it always was), and scaling."""
         estimator = clone(self.estimator)
         if "random_state" in estimator.get_params():
             estimator.set_params(random_state=seed)
-        return make_pipeline(StandardScaler(), estimator) if self.scale else make_pipeline(estimator)
+        fill = [SimpleImputer(strategy="median", keep_empty_features=True)] if gaps else []
+        return make_pipeline(*fill, *([StandardScaler()] if self.scale else []), estimator)
 
     def fit(self, data: TaskDataset, context: RunContext) -> Fitted:
         train, val = data.inputs("train"), data.inputs("val")
-        model = self.pipeline(context.seed).fit(train.features.to_numpy(), train.labels)
+        gaps = bool(train.features.isna().to_numpy().any())
+        model = self.pipeline(context.seed, gaps).fit(train.features.to_numpy(), train.labels)
         if self.calibrate is not None:
             frozen = CalibratedClassifierCV(FrozenEstimator(model), method=self.calibrate)
             model = frozen.fit(val.features.to_numpy(), val.labels)
