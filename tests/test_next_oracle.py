@@ -238,7 +238,7 @@ def test_the_readme_knowledge_tracing_question_runs_by_yaml_alone(tmp_path):
         (tmp_path / "conf" / path).write_text(text)
     write_answers(tmp_path / "data" / "raw" / "tutor" / "answers.csv", n_students=60)
     overrides = ["experiment=tutor_next", f"hydra.searchpath=[file://{tmp_path / 'conf'}]"]
-    overrides += [f"paths.data_dir={tmp_path / 'data'}", "model=xgboost", "model.n_jobs=1", "~logger"]
+    overrides += [f"paths.data_dir={tmp_path / 'data'}", "model=logreg", "~logger"]
     result = run(compose_train(overrides, tmp_path / "run", tmp_path / "cache"))
     assert result.status == "ok", result.error
     assert list(result.task["config"]["known"]) == ["skill"] and 0.5 < result.test_metrics["auroc"] <= 1.0
