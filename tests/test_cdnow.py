@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from behave.data.config import build_source, dataset_spec
+from behave.data.config import build_source, dataset_spec, prepare_from_config
 from behave.data.errors import DataError
 from behave.data.ingestion.validate import validate
 from behave.data.sources import cdnow
@@ -158,3 +158,11 @@ def test_xgboost_learns_who_buys_again(master_file, tmp_path):
     result = run(compose_train(overrides, tmp_path / "run", tmp_path / "cache"))
     assert result.status == "ok", result.error
     assert result.test_metrics["auroc"] > 0.72  # 0.769 at seed 0
+
+
+def test_the_time_to_next_purchase_config_leaves_out_what_is_measured_from_the_last_purchase(
+    master_file, tmp_path
+):
+    base = prepare_from_config(compose_train(["data=cdnow_next"], tmp_path / "run", tmp_path / "cache").data)
+    assert not base.log.labelled and base.log.static.columns.empty
+    assert base.log.n_events == 49_086

@@ -22,6 +22,7 @@ from behave.data.sources.kddcup import KddCup2015
 from behave.data.sources.movielens import MovieLens100k
 from behave.data.transforms.buckets import NumericBucketer
 from behave.data.transforms.vocabulary import UNK
+from behave.tasks.next import NextTask
 from behave.train import run
 from tests.compose import compose_train
 
@@ -99,6 +100,8 @@ def test_kdd_reader_on_a_tiny_folder(tmp_path):
     assert len(events) == 6 and sorted(raw.labels["enrollment_id"]) == [7, 9]  # 11 has no course file
     assert events.groupby("enrollment_id")["course"].first().astype(str).to_dict() == {7: "1A", 9: "1B"}
     assert events["active"].astype(str).tolist() == ["idle", "active", "active", "idle", "idle", "idle"]
+    main_activity = ["idle", "access", "access", "idle", "idle", "idle"]
+    assert events["main_activity"].astype(str).tolist() == main_activity
     assert events["time"].dt.strftime("%Y-%m-%d").tolist() == days * 2
     (courses / "trainCourse1A.csv.gz").write_bytes(b"")
     with pytest.raises(DataError, match="both a .csv and a .csv.gz"):
@@ -146,6 +149,22 @@ def test_movielens_gender_label_after_validation(movielens_dir, tmp_path, cache_
 
 
 @pytest.mark.realdata
+def test_the_next_movie_question_tests_each_users_last_movie_among_every_movie(
+    movielens_dir, tmp_path, cache_dir
+):
+    cfg = compose_train(
+        ["experiment=next_movielens", f"data.source.data_dir={movielens_dir}"], tmp_path, cache_dir
+    )
+    base = prepare_from_config(cfg.data)
+    task = NextTask(target=cfg.task.target, split=cfg.task.split, max_classes=cfg.task.max_classes)
+    rows = task.rows(base.log, base.split)
+    test = rows.in_part("test")
+    assert not base.log.labelled and len(test) == base.log.n_sequences == 943
+    np.testing.assert_array_equal(rows.cutoff[test], base.log.lengths[rows.sequence[test]] - 1)  # the last
+    assert len(task.class_names) > 1600 and "(other)" not in task.class_names  # every movie seen in training
+
+
+@pytest.mark.realdata
 @pytest.mark.parametrize(
     ("variant", "n_classes", "first_classes"),
     [
@@ -175,6 +194,9 @@ def test_kdd_tables_have_the_documented_counts(kdd_raw):
     assert labels["label"].mean() == pytest.approx(0.83, abs=0.005)
     assert (events["events_total"] == events[list(kddcup.COUNT_COLUMNS)].sum(axis=1)).all()
     assert ((events["active"] == "active") == (events["events_total"] > 0)).all()
+    assert ((events["main_activity"] == "idle") == (events["events_total"] == 0)).all()
+    videos = events[list(kddcup.COUNT_COLUMNS)].to_numpy().argmax(axis=1) == 5  # event_video
+    assert (events["main_activity"][videos & (events["events_total"] > 0)] == "video").all()
 
 
 @pytest.mark.realdata

@@ -235,6 +235,13 @@ def test_bad_inputs_name_what_is_wrong():
         next(RunningFeatures().transform(log, token_ids, all_rows(log)))
 
 
+def test_a_log_without_categorical_fields_gets_token_and_time_features():
+    log, token_ids = knowledge_log(n_sequences=10)
+    frame, running = features(replace(log, categorical={}), token_ids, known=())
+    assert running.levels_ == {} and len(frame) == log.n_events
+    assert any(name.startswith("so_far.token_count[") for name in frame) and "last1.token" in frame
+
+
 @pytest.mark.slow
 def test_benchmark_quick_mode_runs(tmp_path):
     result = subprocess.run(

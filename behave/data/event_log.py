@@ -12,6 +12,13 @@ tabular features and splits all index into this one order, so nothing is ever re
     numeric       field -> float64 (N,), NaN = missing
     labels        (S,)    int64 class index (binary: 1 = positive); `NO_LABELS` for a log without a
                           sequence label (`data.label.column: null`), which any use of it reports
+    event_extras  name -> float64 (N,) per-event facts the source knows and models must not see (the
+                          simulator's oracle); no pipeline step reads them, and `cut`/`select` keep them
+                          aligned with the events. Logs prepared out of core carry none.
+
+The source's oracle of a field travels in event_extras under names `oracle_column` gives:
+`oracle:<field>=<value>` for each value of a categorical field (P(event e's value = value | its past)),
+`oracle:<field>` for a 0/1 numeric field (P(event e's value = 1 | its past)). `EventLog.oracle` reads them.
 """
 
 from __future__ import annotations
@@ -73,6 +80,31 @@ class ParquetLog:
     string_fields: list[str]
 
 
+ORACLE_PREFIX = "oracle:"
+
+
+def oracle_column(field_name: str, value: str | None = None) -> str:
+    """The event_extras column of a source's oracle: P(`field_name` = `value`) of a categorical field, or
+    P(`field_name` = 1) of a 0/1 numeric field (`value` None)."""
+    return f"{ORACLE_PREFIX}{field_name}" if value is None else f"{ORACLE_PREFIX}{field_name}={value}"
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """A source's distribution of one field's value at every event of a log, given the events before it.
+
+    values       a categorical field: its value names, the columns of `probability`; a 0/1 field: ["0", "1"]
+    probability  categorical: (N, V) float64, rows sum to 1; a 0/1 field: (N,) float64 P(value 1)
+    """
+
+    values: list[str]
+    probability: np.ndarray
+
+    @property
+    def binary(self) -> bool:
+        return self.probability.ndim == 1
+
+
 @dataclass(frozen=True)
 class EventLog:
     """Validated events and labels in one shared sort order. See the module docstring for shapes."""
@@ -88,6 +120,7 @@ class EventLog:
     # Per-sequence static attributes (S rows, positional index), and source extras aligned the same way.
     static: pd.DataFrame = field(default_factory=pd.DataFrame)
     extras: pd.DataFrame = field(default_factory=pd.DataFrame)
+    event_extras: dict[str, np.ndarray] = field(default_factory=dict)
     # Counts per categorical field, computed once: fitting asks for the same field's counts from the
     # vocabulary, the feature levels and the embedded-field levels (a pass over all events each time).
     _counts: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -97,6 +130,19 @@ class EventLog:
         if name not in self._counts:
             self._counts[name] = category_counts(self.categorical[name])
         return self._counts[name]
+
+    def oracle(self, field_name: str) -> Oracle | None:
+        """The source's oracle of `field_name` from event_extras (see the module docstring); None when the
+        source gave none (every real log)."""
+        binary = self.event_extras.get(oracle_column(field_name))
+        if binary is not None:
+            return Oracle(["0", "1"], np.asarray(binary, dtype=np.float64))
+        prefix = oracle_column(field_name, "")
+        names = [name for name in self.event_extras if name.startswith(prefix)]
+        if not names:
+            return None
+        probability = np.stack([np.asarray(self.event_extras[name], np.float64) for name in names], axis=1)
+        return Oracle([name[len(prefix) :] for name in names], probability)
 
     @property
     def labelled(self) -> bool:
@@ -171,6 +217,7 @@ class EventLog:
             groups=None if self.groups is None else self.groups[sequences],
             static=self._rows(self.static, sequences),
             extras=self._rows(self.extras, sequences),
+            event_extras={k: v[events] for k, v in self.event_extras.items()},
         )
 
     def events_of(self, sequences: np.ndarray, cutoffs: np.ndarray) -> slice | np.ndarray:

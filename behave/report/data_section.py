@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from behave.report.document import Block, Bullets, Heading, Paragraph, Table, code_span
 from behave.report.records import RunRecord
+from behave.tasks.metric_registry import metric
 
 
 def _fmt_scalar(value: object) -> str:
@@ -50,26 +51,46 @@ SEQUENCE_PIPELINE_FIELDS = frozenset(
 )
 
 
+# A task that does not read the sequence label (task=next: its classes are an event field's) records its own
+# classes, tabular features and (no) sequence oracle; the card's describe the sequence label's question, so
+# the record's values stand in for them, and the label's name and kind are left out.
+TASK_RECORDED_FIELDS = frozenset({"class_names", "n_features", "oracle_test_auroc"})
+SEQUENCE_LABEL_FIELDS = frozenset({"label", "label_kind"})
+
+
 def data_blocks(records: list[RunRecord], regression: bool) -> list[Block]:
     """The data card of the first run that has one: a field table and a per-part table (a regression
-    task's own parts and targets instead of the sequence pipeline's, `report.headline.is_regression`)."""
-    dataset = next((r.dataset for r in records if r.ok), records[0].dataset)
+    task's own parts and targets instead of the sequence pipeline's, `report.headline.is_regression`; a
+    task that does not read the sequence label: its own parts, classes and label shares)."""
+    first = next((r for r in records if r.ok), records[0])
+    dataset = first.dataset
     card = next((r.dataset.get("card") for r in records if r.dataset.get("card")), None) or {}
     task_card = next((r.dataset.get("task_card") for r in records if r.dataset.get("task_card")), None) or {}
     source = card or dataset
+    own_rows = not first.task.get("reads_label", True)
+    hidden = (SEQUENCE_PIPELINE_FIELDS if regression else frozenset()) | (
+        SEQUENCE_LABEL_FIELDS if own_rows else frozenset()
+    )
+    values = {
+        key: (dataset if own_rows and key in TASK_RECORDED_FIELDS else source).get(key)
+        for key, _ in CARD_FIELDS
+    }
     rows = [
-        [label, _fmt_card_value(source[key])]
+        [label, _fmt_card_value(values[key])]
         for key, label in CARD_FIELDS
-        if source.get(key) is not None and not (regression and key in SEQUENCE_PIPELINE_FIELDS)
+        if values[key] not in (None, []) and key not in hidden
     ]
     if not card and dataset.get("split_sizes"):
         rows.append(["split sizes", _fmt_card_value(dataset["split_sizes"])])
     if not rows:
         return [Heading("Data", 3), Paragraph("No data description was recorded.")]
     blocks: list[Block] = [Heading("Data", 3), Table(["field", "value"], rows)]
+    blocks += oracle_blocks(task_card.get("oracle"))
     parts = card.get("parts") or {}
     if regression:
         blocks += regression_part_blocks(task_card)
+    elif own_rows:
+        blocks += task_part_blocks(task_card)
     elif parts:
         part_rows = [
             [
@@ -88,6 +109,54 @@ def data_blocks(records: list[RunRecord], regression: bool) -> list[Block]:
     if warnings:
         blocks.append(Bullets([f"**Warning:** {code_span(w, 600)}" for w in warnings]))
     return blocks
+
+
+# What the ceiling of a per-event task is shown by: a 0/1 outcome by AUROC, a next value by accuracy; both
+# by log loss (what a probabilistic model can approach even where it cannot match the oracle's ranking).
+ORACLE_SHOWN = (("auroc", "log_loss"), ("accuracy", "log_loss"))
+
+
+def oracle_blocks(oracle: dict | None) -> list[Block]:
+    """The source's Bayes-optimal scores on a per-event task's test rows (`tasks/next_oracle.py`), overall
+    and per history length: the ceiling every model's scores sit under. Nothing when the source has none."""
+    if not oracle:
+        return []
+    scores = oracle.get("metrics") or {}
+    shown = next(names for names in ORACLE_SHOWN if names[0] in scores)
+    values = ", ".join(f"{metric(name).label} {_fmt_oracle(scores.get(name))}" for name in shown)
+    blocks: list[Block] = [
+        Paragraph(
+            f"**Ceiling:** the simulator's oracle (the distribution each event's "
+            f"{code_span(oracle['target'])} was drawn from, given everything before it) on the "
+            f"{oracle['n_rows']:,} test rows: "
+            f"Bayes-optimal {values}."
+        )
+    ]
+    groups = oracle.get("by_group") or []
+    if groups:
+        rows = [
+            [g["group"], f"{g['n_rows']:,}", *[_fmt_oracle(g.get(name)) for name in shown]] for g in groups
+        ]
+        headers = ["history length", "test rows", *[f"oracle {metric(name).label}" for name in shown]]
+        blocks.append(Table(headers, rows))
+    return blocks
+
+
+def _fmt_oracle(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def task_part_blocks(task_card: dict) -> list[Block]:
+    """Rows and sequences per part of a task's own rows, and the share of each class when they have one."""
+    parts = task_card.get("parts") or {}
+    labelled = any("label_share" in part for part in parts.values())
+    rows = [
+        [name, f"{part.get('n_rows', 0):,}", f"{part.get('n_sequences', 0):,}"]
+        + ([_fmt_card_value(part.get("label_share", {}))] if labelled else [])
+        for name, part in parts.items()
+    ]
+    headers = ["part", "rows", "sequences", *(["class share"] if labelled else [])]
+    return [Table(headers, rows)] if rows else []
 
 
 def regression_part_blocks(task_card: dict) -> list[Block]:

@@ -230,6 +230,7 @@ class SequenceSplitTask:
             "rows": self.rows_description,
             "named_in_titles": self.named_in_titles,
             "kind": self.kind,
+            "reads_label": self.reads_label,
             "config": self.describe_config(),
         }
 

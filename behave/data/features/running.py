@@ -145,7 +145,7 @@ class RunningFeatures:
     def transform(self, log: EventLog, token_ids: np.ndarray, rows: RunningRows) -> Iterator[pd.DataFrame]:
         """Frames of at most `spec.chunk_rows` rows, in event order, each indexed by its rows' positions in
         `rows`; concatenated and sorted by index they give one row per input row."""
-        if not self.levels_:
+        if not self.tokens_:  # (a log without categorical fields fits no levels, but always tokens)
             raise RuntimeError("RunningFeatures is not fitted: call fit() on the training log first")
         self._check_fields(log)
         token_ids = np.asarray(token_ids)

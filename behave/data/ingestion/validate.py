@@ -155,6 +155,7 @@ def _assemble(
     extras = pd.DataFrame(index=range(len(sequence_ids)))
     if raw.extras is not None:
         extras = raw.extras.reindex(sequence_ids).reset_index(drop=True)
+    event_extras = _event_extras(raw, len(events))
     return EventLog(
         sequence_ids=sequence_ids,
         offsets=offsets,
@@ -166,7 +167,28 @@ def _assemble(
         groups=groups,
         static=static,
         extras=extras,
+        event_extras={name: values[order] for name, values in event_extras.items()},
     )
+
+
+def _event_extras(raw: RawTables, n_events: int) -> dict[str, np.ndarray]:
+    """The source's per-event extras as float64 columns in the events table's row order (sorted with the
+    events by the caller); an error naming the source when they do not line up with the events."""
+    if raw.event_extras is None:
+        return {}
+    if len(raw.event_extras) != n_events:
+        raise DataError(
+            f"{raw.events_name}: the source's event_extras have {len(raw.event_extras):,} rows for "
+            f"{n_events:,} events; they must hold one row per event, in the events table's order."
+        )
+    extras = {}
+    for name, column in raw.event_extras.items():
+        if not pd.api.types.is_numeric_dtype(column):
+            raise DataError(
+                f"{raw.events_name}: event_extras column '{name}' must be numeric, got {column.dtype}"
+            )
+        extras[str(name)] = column.to_numpy(dtype=np.float64)
+    return extras
 
 
 def _categorical(values: pd.Series, order: np.ndarray) -> pd.Categorical:

@@ -8,8 +8,10 @@ behave (KDD Cup / XuetangX research-use terms):
                                         exactly 30 daily rows per enrollment (the course's first 30 days)
 
 Events: enrollment_id, time (datetime64), course (the <ID> of the file name, e.g. "1038" or "1187A"), the 7
-daily counts (`COUNT_COLUMNS`), events_total (their sum) and active ("active" when events_total > 0 else
-"idle"), a categorical field so the generic feature builder counts active days overall and in the last k days.
+daily counts (`COUNT_COLUMNS`), events_total (their sum), active ("active" when events_total > 0 else
+"idle"), a categorical field so the generic feature builder counts active days overall and in the last k days,
+and main_activity (the day's most frequent kind of event, e.g. "video" or "problem", the first in
+`COUNT_COLUMNS` order on a tie; "idle" on a day without events), the day's event type for next-event tasks.
 Labels: enrollment_id, label. The truth file also labels enrollments of courses whose files are not here; the
 reader keeps only labels of enrollments it has events for (and logs how many it left out).
 """
@@ -112,7 +114,15 @@ def _course_events(files: dict[str, Path]) -> pd.DataFrame:
     totals = events[list(COUNT_COLUMNS)].sum(axis=1).astype("int64")
     events["events_total"] = totals
     events["active"] = pd.Categorical.from_codes((totals > 0).astype(np.int8), categories=["idle", "active"])
+    events["main_activity"] = _main_activity(events[list(COUNT_COLUMNS)].to_numpy(), totals.to_numpy())
     return events
+
+
+def _main_activity(counts: np.ndarray, totals: np.ndarray) -> pd.Categorical:
+    """(N,) the kind of event each day has most of ("idle" when it has none), from (N, 7) daily counts."""
+    kinds = [name.removeprefix("event_") for name in COUNT_COLUMNS]
+    codes = np.where(totals > 0, counts.argmax(axis=1) + 1, 0).astype(np.int8)
+    return pd.Categorical.from_codes(codes, categories=["idle", *kinds])
 
 
 def _read_course(path: Path) -> pd.DataFrame:

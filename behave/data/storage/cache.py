@@ -22,7 +22,7 @@ from typing import Any
 from behave.data.errors import DataError
 
 # Bump when the prepared data changes for the same inputs, so old caches are not reused.
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4
 
 
 def digest(payload: Any) -> str:

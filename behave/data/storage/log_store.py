@@ -1,10 +1,11 @@
 """Save a validated `EventLog` to a folder and load it back memory-mapped (the task-free part of the cache).
 
     events/time.npy, events/categorical_<i>.npy (codes), events/numeric_<i>.npy     (N,) per event
+    events/extra_<i>.npy                                   (N,) per-event source extras (the oracle)
     offsets.npy, labels.npy                                                         (S+1,), (S,)
     sequences.parquet   sequence_id, group (when configured)
     static.parquet      static attributes; extras.parquet  source extras (e.g. oracle_prob)
-    log.json            field names, category names, class names
+    log.json            field names, category names, class names, event extras' names
 
 Arrays load with `mmap_mode="r"`: opening a cached log costs next to nothing, and a task that reads a
 few columns touches only those pages.
@@ -30,6 +31,8 @@ def save_log(log_: EventLog, folder: Path) -> None:
         np.save(events / f"categorical_{i}.npy", values.codes)
     for i, values in enumerate(log_.numeric.values()):
         np.save(events / f"numeric_{i}.npy", values)
+    for i, values in enumerate(log_.event_extras.values()):
+        np.save(events / f"extra_{i}.npy", values)
     np.save(folder / "offsets.npy", log_.offsets)
     if log_.labelled:  # a log without a sequence label has no labels.npy
         np.save(folder / "labels.npy", log_.labels)
@@ -44,6 +47,7 @@ def save_log(log_: EventLog, folder: Path) -> None:
             name: [str(c) for c in values.categories] for name, values in log_.categorical.items()
         },
         "numeric": list(log_.numeric),
+        "event_extras": list(log_.event_extras),
         "class_names": list(log_.class_names),
         "has_groups": log_.groups is not None,
     }
@@ -63,6 +67,8 @@ def load_log(folder: Path, mmap: bool = True) -> EventLog:
         for i, (name, names) in enumerate(meta["categorical"].items())
     }
     numeric = {name: array(events / f"numeric_{i}.npy") for i, name in enumerate(meta["numeric"])}
+    # A log written out of core (LogWriter) has no event extras, and no "event_extras" entry.
+    extras = {name: array(events / f"extra_{i}.npy") for i, name in enumerate(meta.get("event_extras", []))}
     sequences = pd.read_parquet(folder / "sequences.parquet")
     n_sequences = len(sequences)
     return EventLog(
@@ -76,6 +82,7 @@ def load_log(folder: Path, mmap: bool = True) -> EventLog:
         groups=sequences["group"].to_numpy() if meta["has_groups"] else None,
         static=_per_sequence(folder / "static.parquet", n_sequences),
         extras=_per_sequence(folder / "extras.parquet", n_sequences),
+        event_extras=extras,
     )
 
 
@@ -133,7 +140,8 @@ class ArrayAppender:
 
 class LogWriter:
     """Writes a log in `save_log`'s layout from consecutive slices of its sequences (each an EventLog with
-    the whole log's categories), then its per-sequence tables."""
+    the whole log's categories), then its per-sequence tables. No event extras: a source read out of core
+    (a Parquet log) has none to give, so such a log never carries an oracle."""
 
     def __init__(self, folder: Path, n_events: int, first: EventLog) -> None:
         self.folder, events = folder, folder / "events"

@@ -8,8 +8,10 @@ propensity, cart and current state), mixed with the session-start row by the cha
 It knows the user's hidden intent, propensity and drift, which a model sees only through the history, so
 on the default walk it is a ceiling; on the first-order chain it is a function of event t-1 alone.
 
-Per-event oracle columns travel in `RawTables.event_extras`, one row per row of `RawTables.events`:
-`oracle_next_<activity>` for each activity, and `oracle_correct_prob` when the outcome is simulated.
+Per-event oracle columns travel in `RawTables.event_extras`, one row per row of `RawTables.events`, named
+as `event_log.oracle_column` says (so `EventLog.oracle` finds them after validation):
+`oracle:activity=<value>` for each activity, and `oracle:correct` (P(correct = 1)) when the outcome is
+simulated.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from behave.data.event_log import oracle_column
 from behave.data.sources.simulator import tables
 
 NEXT_VALUE_FIELD = "activity"
-NEXT_PREFIX = "oracle_next_"
-OUTCOME_PROB = "oracle_correct_prob"
+OUTCOME_FIELD = "correct"
+OUTCOME_PROB = oracle_column(OUTCOME_FIELD)
 
 
 def row_probabilities(cdf_rows: np.ndarray) -> np.ndarray:
@@ -46,7 +49,7 @@ def next_state_probability(transition: np.ndarray | None, start: np.ndarray) -> 
 
 def next_columns() -> list[str]:
     """The event_extras columns of the next-activity oracle, in `tables.STATES` order."""
-    return [f"{NEXT_PREFIX}{name}" for name in tables.STATES]
+    return [oracle_column(NEXT_VALUE_FIELD, name) for name in tables.STATES]
 
 
 def next_distribution(event_extras: pd.DataFrame) -> tuple[list[str], np.ndarray]:

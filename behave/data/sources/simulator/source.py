@@ -141,7 +141,7 @@ class ClickstreamSimulator:
             columns[oracle.NEXT_VALUE_FIELD] = _strings(steps.state.astype(np.int64), tables.STATES)
         if outcome is not None:
             columns["skill"] = _strings(outcome.skill, [f"skill_{i:02d}" for i in range(self.n_skills)])
-            columns["correct"] = pd.Series(outcome.correct)
+            columns[oracle.OUTCOME_FIELD] = pd.Series(outcome.correct)
         return columns
 
     def _validate(self) -> None:
