@@ -244,6 +244,8 @@ def _dataset_record(data: TaskDataset) -> dict:
         "n_features": len(data.feature_names),
         # The oracle is P(label | whole sequence): a ceiling only for tasks that predict from whole sequences.
         "oracle_test_auroc": data.base.card.get("oracle_test_auroc") if data.task.oracle_applies else None,
+        # The ceiling on every test metric, where the source knows it for these rows (per-event oracle).
+        "oracle_test": (data.card.get("oracle") or {}).get("metrics"),
         "card": data.base.card,
         "task_card": data.card,
     }

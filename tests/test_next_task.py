@@ -94,7 +94,7 @@ def test_value_classes_come_from_training_rows_rare_ones_pool_and_unseen_ones_ca
     # The test row stays, as a miss for every model (label -1); the validation row is dropped.
     assert rows.part[skills == "k_new"].tolist() == [TEST] and rows.label[skills == "k_new"] == UNPREDICTABLE
     assert not np.any(skills == "k_val") and len(rows) == int((log_.lengths - 1).sum()) - 1
-    assert data.info["unpredictable_test_rows"] == 1
+    assert data.card["unpredictable_test_rows"] == 1
     # With room for fewer classes the rarest values pool.
     pooled = prepare_task(cfg.data, NextTask(target="skill", max_classes=3))
     assert pooled.class_names == [*pooled.class_names[:2], "(other)"] and pooled.num_classes == 3
@@ -170,3 +170,17 @@ def test_a_booster_refuses_more_classes_than_it_can_grow_trees_for():
     with pytest.raises(DataError, match=r"model=lightgbm grows one tree per class"):
         LightGBMRecipe(params={}, name="lightgbm").classifier(1_683, seed=0)
     assert XGBoostRecipe(params={}).estimator(SimpleNamespace(task=many.task, num_classes=13), seed=0)
+
+
+def test_the_simulators_oracle_scores_the_test_rows_as_the_ceiling(tmp_path):
+    overrides = ["task=next", "data=synthetic_next", "data.source.n_users=300"]
+    cfg = compose_train(overrides, tmp_path / "run", tmp_path / "cache")
+    data = prepare_task(cfg.data, NextTask())
+    oracle = data.card["oracle"]
+    assert oracle["n_rows"] == len(data.rows.in_part("test"))
+    # The oracle's accuracy is that of the walk's most likely next activity: well above the majority class.
+    majority = data.card["parts"]["test"]["label_share"][data.class_names[0]]
+    assert majority + 0.1 < oracle["metrics"]["accuracy"] < 0.7 and oracle["metrics"]["log_loss"] > 0.5
+    assert {group["group"] for group in oracle["by_group"]} <= set(data.rows.group_names)
+    tutor, _ = tutor_config(tmp_path / "tutor")
+    assert "oracle" not in prepare_task(tutor.data, knowledge_tracing()).card  # a CSV log knows none

@@ -13,6 +13,7 @@ from behave.report.document import Block, Figure, Heading, Paragraph
 from behave.report.headline import is_regression
 from behave.report.records import RunRecord, load_embeddings
 from behave.run.predictions import Predictions
+from behave.tasks import metric_registry
 from behave.tasks.metric_registry import Metric
 
 
@@ -71,7 +72,8 @@ def dataset_figures(
     )
     if len(values):
         path = plots.plot_metric_by_seed(values, metric, oracle, fig_dir / f"{prefix}_{metric}_by_seed.png")
-        oracle_note = " Dashed line: the simulator's Bayes-optimal AUROC." if oracle is not None else ""
+        label = metric_registry.metric(metric).label if metric_registry.is_registered(metric) else metric
+        oracle_note = f" Dashed line: the simulator's Bayes-optimal {label}." if oracle is not None else ""
         blocks += [Heading("Seeds", 3), Figure(path, f"Test {metric} of every seed.{oracle_note}")]
     if regression:
         return blocks

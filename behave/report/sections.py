@@ -305,7 +305,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     models = compare.model_names(records)
     summaries = [compare.summarize_model(records, model) for model in models]
     metrics = compare.metric_names(records)
-    oracle = first.dataset.get("oracle_test_auroc")
+    oracle = oracle_value(first.dataset, headline.name)
     reference, why = compare.resolve_reference(records, options.reference)
     pairs = compare.comparison_pairs(models, reference)
     groups = len({g for r in records for g in r.metrics_by_group})
@@ -413,3 +413,12 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     name = first.dataset_name + (f" ({task_name})" if titled else "")
     answer = answer_sentence(name, summaries, comparisons, headline, reference)
     return DatasetSection(blocks, answer, file_prefix)
+
+
+def oracle_value(dataset: dict, metric: str) -> float | None:
+    """The Bayes-optimal test value of `metric` the run recorded: a per-event task's oracle scores, or the
+    sequence task's oracle AUROC."""
+    value = (dataset.get("oracle_test") or {}).get(metric)
+    if value is None and metric == "auroc":
+        value = dataset.get("oracle_test_auroc")
+    return value

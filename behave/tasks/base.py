@@ -105,6 +105,10 @@ class Task(Protocol):
         """Sizes and constants models of this task are built with (JSON data), {} for none."""
         ...
 
+    def card_extras(self, base: PreparedDataset, rows: TaskRows) -> dict:
+        """What the task card adds about these rows (the ceiling a simulator's oracle sets), {} for none."""
+        ...
+
     def unseen_in_train(self, ids: dict[str, np.ndarray], test: np.ndarray) -> dict[str, int]:
         """Test rows (`test` (R,) bool) per entity that has no index from training, and in all ({} for
         none): what the task card reports of the fallbacks models take."""
@@ -169,6 +173,9 @@ class SequenceSplitTask:
         return {}
 
     def info(self, base: PreparedDataset, rows: TaskRows) -> dict:
+        return {}
+
+    def card_extras(self, base: PreparedDataset, rows: TaskRows) -> dict:
         return {}
 
     def unseen_in_train(self, ids: dict[str, np.ndarray], test: np.ndarray) -> dict[str, int]:

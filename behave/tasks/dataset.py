@@ -176,6 +176,7 @@ def _build(base: PreparedDataset, task: Task, out: Path) -> None:
     unseen = task.unseen_in_train(ids, rows.part == PARTS.index("test"))
     if unseen:  # e.g. test ratings whose user or item has no training rating: models fall back for those
         card["test_rows_unseen_in_train"] = unseen
+    card.update(task.card_extras(base, rows))
     inputs = task.family_inputs(feature_names)
     if inputs is not None:
         card["inputs"] = inputs

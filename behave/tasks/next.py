@@ -33,6 +33,7 @@ from behave.data.split import PARTS, Split
 from behave.data.storage.prepared import PreparedDataset
 from behave.tasks import metric_registry, metrics
 from behave.tasks.base import Evaluation, SequenceSplitTask
+from behave.tasks.next_oracle import oracle_scores
 from behave.tasks.next_targets import (
     TARGET_KINDS,
     TIME_UNITS,
@@ -277,9 +278,20 @@ class NextTask(SequenceSplitTask):
             info["train_target_mean"] = float(np.mean(rows.label[train])) if train.any() else 0.0
         else:
             info["class_names"] = self.class_names
-            test = rows.part == TEST
-            info["unpredictable_test_rows"] = int(np.count_nonzero(rows.label[test] == UNPREDICTABLE))
         return info
+
+    def card_extras(self, base: PreparedDataset, rows: TaskRows) -> dict:
+        """Test rows whose value no model can predict, and the oracle's scores on the test rows where the
+        source knows the distribution each event was drawn from (the simulator): the ceiling."""
+        extras = {}
+        if self.target_kind == "value":
+            test = rows.part == TEST
+            extras["unpredictable_test_rows"] = int(np.count_nonzero(rows.label[test] == UNPREDICTABLE))
+        classes = [] if self.target_kind == "time" else self.class_names
+        oracle = oracle_scores(base.log, rows, self.target, classes)
+        if oracle is not None:
+            extras["oracle"] = oracle
+        return extras
 
     def _fitted_running(self, base: PreparedDataset) -> RunningFeatures:
         """Running features fitted on the pipeline's training sequences (which tokens and values count)."""
