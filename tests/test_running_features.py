@@ -204,6 +204,53 @@ def test_chunks_threads_and_row_order_do_not_change_any_row():
     )
 
 
+def appended(log: EventLog, token_ids: np.ndarray) -> tuple[EventLog, np.ndarray]:
+    """`log` with one more event after each sequence's last (skill0, kind0, correct, a minute later)."""
+    at = log.offsets[1:]
+    categorical = {
+        name: pd.Categorical.from_codes(np.insert(values.codes, at, 0), dtype=values.dtype)
+        for name, values in log.categorical.items()
+    }
+    return replace(
+        log,
+        offsets=log.offsets + np.arange(log.n_sequences + 1),
+        time=np.insert(log.time, at, log.end_time + 60.0),
+        categorical=categorical,
+        numeric={"correct": np.insert(log.numeric["correct"], at, 1.0)},
+    ), np.insert(token_ids, at, 3)
+
+
+@pytest.mark.parametrize("time_known", [False, True])
+def test_a_live_row_reads_its_whole_sequence_and_nothing_of_the_event_to_come(time_known):
+    """The row after each sequence's last event (position == length: what behave-predict scores for a live
+    sequence) equals the row of an event appended to the sequence, but for what it would read of that
+    event: its known field and the counts on its value (unknown: NaN), its time when time is known. Mixed
+    with ordinary rows, shuffled and in small chunks, no row changes."""
+    log, token_ids = knowledge_log(n_sequences=60, seed=5)
+    longer, longer_tokens = appended(log, token_ids)
+    sequences = np.arange(log.n_sequences)
+    live_rows = RunningRows(sequences, log.lengths.copy())
+    live, _ = features(log, token_ids, live_rows, time_known=time_known)
+    ahead, _ = features(longer, longer_tokens, live_rows, fitted_on=(log, token_ids), time_known=time_known)
+    unknown = ["known.skill", "so_far.skill_successes[current]", "so_far.skill_failures[current]"]
+    if time_known:
+        unknown += ["gap_s", "elapsed_s", *live.filter(like="seconds_since").columns]
+    assert live[unknown].isna().all().all() and ahead["known.skill"].notna().all()
+    pd.testing.assert_frame_equal(live.drop(columns=unknown), ahead.drop(columns=unknown), check_exact=True)
+
+    ordinary = all_rows(log)
+    mixed = RunningRows(np.r_[ordinary.sequence, sequences], np.r_[ordinary.position, log.lengths])
+    order = np.random.default_rng(1).permutation(len(mixed.sequence))
+    both, _ = features(
+        log, token_ids, RunningRows(mixed.sequence[order], mixed.position[order]), chunk_rows=9,
+        time_known=time_known,
+    )  # fmt: skip
+    expected = pd.concat([features(log, token_ids, time_known=time_known)[0], live], ignore_index=True)
+    pd.testing.assert_frame_equal(
+        both.reset_index(drop=True), expected.iloc[order].reset_index(drop=True), check_exact=True
+    )
+
+
 def test_every_column_has_a_kind_and_categoricals_use_the_fitted_levels():
     log, token_ids = knowledge_log(n_sequences=30)
     table, running = features(log, token_ids)
@@ -227,7 +274,7 @@ def test_bad_inputs_name_what_is_wrong():
     with pytest.raises(ValueError, match="0, 1 or missing"):
         features(bad, token_ids)
     with pytest.raises(ValueError, match="rows.position"):
-        features(log, token_ids, RunningRows(np.array([0]), np.array([log.lengths[0]])))
+        features(log, token_ids, RunningRows(np.array([0]), np.array([log.lengths[0] + 1])))
     renamed = replace(log, categorical={**log.categorical, "token": log.categorical["kind"]})
     with pytest.raises(ValueError, match=r"collide.*last1\.token"):
         features(renamed, token_ids)

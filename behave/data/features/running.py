@@ -5,7 +5,9 @@ event t itself (the question's skill when predicting its outcome). Every column 
 the log's one sort order: an exclusive cumulative sum (or a running maximum of positions) per column over
 the events, read at each row's event and at its sequence's start. No prefix is ever cut and re-aggregated,
 so the cost is O(events + rows) per column, not O(rows x history). Nothing of event t is read but its
-position and its known fields (and its time with `time_known`); nothing after it is read at all.
+position and its known fields (and its time with `time_known`); nothing after it is read at all. So a row
+may also predict the event after a sequence's last (position == length: a live sequence's next event, which
+behave-predict scores): its known fields and (`time_known`) its time are then unknown, NaN.
 
 Columns, in order (`v` = top training values of a field, then (other), then (missing) if train had any):
 
@@ -98,6 +100,27 @@ class RunningFeatures:
             )
         return self
 
+    def state(self) -> dict:
+        """What `fit` learned, as JSON data: the counted tokens (vocabulary ids) and each field's levels."""
+        return {
+            "top_tokens": list(self.top_tokens_),
+            "levels": {
+                name: {"values": lv.values, "has_missing": lv.has_missing}
+                for name, lv in self.levels_.items()
+            },
+        }
+
+    @classmethod
+    def restored(cls, spec: RunningSpec, state: dict, tokens: list[str]) -> RunningFeatures:
+        """Features fitted earlier (`state()`), over the vocabulary `tokens` they were fitted with: a new log
+        gets the training columns, nothing refitted."""
+        levels = {
+            name: Levels(list(lv["values"]), bool(lv["has_missing"])) for name, lv in state["levels"].items()
+        }
+        return cls(
+            spec, top_tokens_=[int(i) for i in state["top_tokens"]], tokens_=list(tokens), levels_=levels
+        )
+
     # --- columns ------------------------------------------------------------------------------------
     def _blocks(self) -> list[tuple[FeatureKind, list[str]]]:
         """The numeric columns, block by block, with their kind (the categorical ones follow them)."""
@@ -152,8 +175,9 @@ class RunningFeatures:
         if token_ids.shape != (log.n_events,):
             raise ValueError(f"token_ids has shape {token_ids.shape}, expected ({log.n_events},)")
         sequence, position = _checked_rows(log, rows)
-        event = log.offsets[sequence] + position
-        order = np.arange(len(event)) if np.all(event[1:] >= event[:-1]) else np.argsort(event, kind="stable")
+        # Event order, a live row (position == length) after its sequence's events and before the next's.
+        slot = log.offsets[sequence] + position + sequence
+        order = np.arange(len(slot)) if np.all(slot[1:] >= slot[:-1]) else np.argsort(slot, kind="stable")
         # Built once: a categorical's levels (strings) cost more to build than a chunk's codes.
         categories = {TOKEN: pd.CategoricalDtype(self.tokens_)}
         categories.update((name, pd.CategoricalDtype(lv.labels)) for name, lv in self.levels_.items())
@@ -227,8 +251,10 @@ def _checked_rows(log: EventLog, rows: RunningRows) -> tuple[np.ndarray, np.ndar
         raise ValueError("rows.sequence and rows.position must be (R,) arrays of the same length")
     if len(sequence) and (sequence.min() < 0 or sequence.max() >= log.n_sequences):
         raise ValueError(f"rows.sequence must lie in [0, {log.n_sequences}) (the log's sequences)")
-    if len(sequence) and ((position < 0) | (position >= log.lengths[sequence])).any():
-        raise ValueError("rows.position must lie in 0..length - 1 of its sequence")
+    if len(sequence) and ((position < 0) | (position > log.lengths[sequence])).any():
+        raise ValueError(
+            "rows.position must lie in 0..length of its sequence (length: the event after the last)"
+        )
     return sequence, position
 
 

@@ -95,8 +95,13 @@ class ChunkEvents:
             for outcome in (success, failure):
                 for value in range(width):
                     self.count_into(out[:, column + value], outcome & (codes == value), sums)
-                # Event t's own value of a known field is readable: its count so far is the one that matters.
-                out[:, column + width] = out[rows, column + codes[self.row_event]]
+                # Event t's own value of a known field is readable: its count so far is the one that matters
+                # (none for a live row's event, whose value is unknown: code -1).
+                current = codes[self.row_event]
+                if current.min(initial=0) < 0:
+                    out[:, column + width] = np.where(current >= 0, out[rows, column + current], np.nan)
+                else:
+                    out[:, column + width] = out[rows, column + current]
                 column += width + 1
 
     def last(self, codes: np.ndarray, back: int, dtype: pd.CategoricalDtype) -> pd.Categorical:
@@ -108,26 +113,58 @@ class ChunkEvents:
 
 def chunk_events(log, token_ids, sequence, position, top_tokens, n_tokens, levels, outcome) -> ChunkEvents:
     """The events of a chunk of rows given in event order (so each sequence is one run of rows, whose last
-    row reads the most events), with codes in the narrowest integer type."""
+    row reads the most events), with codes in the narrowest integer type.
+
+    A live row (position == its sequence's length: the event after the last, not in the log) gets a slot of
+    its own after its sequence's events, holding nothing known: time NaN, field codes -1, outcome NaN. Every
+    count is exclusive, so the slot reaches no row; only the live row's own reads (its known fields, its
+    time with `time_known`) see it, as unknown."""
     run_starts = np.flatnonzero(np.r_[True, sequence[1:] != sequence[:-1]])
     run_ends = np.r_[run_starts[1:], len(sequence)]
-    cutoffs = position[run_ends - 1] + 1
-    events = log.events_of(sequence[run_starts], cutoffs)
-    row_start = np.repeat(np.r_[0, np.cumsum(cutoffs)[:-1]], run_ends - run_starts)
+    run_sequence = sequence[run_starts]
+    slots = position[run_ends - 1] + 1  # each run's events, and a live row's slot
+    held = np.minimum(slots, log.lengths[run_sequence])
+    events = log.events_of(run_sequence, held)
+    row_start = np.repeat(np.r_[0, np.cumsum(slots)[:-1]], run_ends - run_starts)
+    gather = _Gather(events, slots, held)
     column_of_token = np.full(n_tokens, len(top_tokens), dtype=_narrow(len(top_tokens) + 1))
     column_of_token[top_tokens] = np.arange(len(top_tokens))
-    chunk_ids = token_ids[events]
+    chunk_ids = gather(token_ids, 0)
     return ChunkEvents(
-        time=log.time[events],
+        time=gather(log.time, np.nan),
         token_ids=chunk_ids,
         tokens=column_of_token[chunk_ids],
         fields={
-            f: lv.codes(log.categorical[f][events]).astype(_narrow(lv.width)) for f, lv in levels.items()
+            f: gather(lv.codes(log.categorical[f][events]).astype(_narrow(lv.width)), -1, taken=True)
+            for f, lv in levels.items()
         },
-        outcome=None if outcome is None else log.numeric[outcome][events],
+        outcome=None if outcome is None else gather(log.numeric[outcome], np.nan),
         row_event=row_start + position,
         row_start=row_start,
     )
+
+
+class _Gather:
+    """Reads per-event arrays into the chunk's slots: `events` (the log's events, run by run) fill the first
+    `held` slots of each run's `slots`; a run's one slot beyond its sequence (a live row's) gets `fill`."""
+
+    def __init__(self, events, slots: np.ndarray, held: np.ndarray) -> None:
+        self.events = events
+        self.n_slots = int(slots.sum())
+        self.held_slots = None  # every slot holds an event: read straight through
+        if np.any(held < slots):
+            first_slot = np.r_[0, np.cumsum(slots)[:-1]]
+            rank = np.arange(int(held.sum())) - np.repeat(np.r_[0, np.cumsum(held)[:-1]], held)
+            self.held_slots = np.repeat(first_slot, held) + rank
+
+    def __call__(self, values: np.ndarray, fill, taken: bool = False) -> np.ndarray:
+        """`values` per event of the log (or, `taken`, already read at `events`) into the slots."""
+        read = values if taken else values[self.events]
+        if self.held_slots is None:
+            return read
+        out = np.full(self.n_slots, fill, dtype=read.dtype)
+        out[self.held_slots] = read
+        return out
 
 
 def _narrow(width: int) -> type:
