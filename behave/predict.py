@@ -2,13 +2,18 @@
 
     behave-predict run_dir=outputs/runs/<run> input=new_events.csv output=scores.csv [labels=labels.csv]
         [config_dir=<a config folder of your own, as given to behave-train's hydra.searchpath>]
+        [last_only=true]
 
 The run folder carries everything fitted on its training split (pipeline.json: vocabulary, bins, scalers,
 static encoder, feature state) and the model (XGBoost JSON or a weights-only state dict). The new log goes
 through the SAME transform with nothing refitted: unseen tokens map to <unk>, unseen values to "other".
 The run's task says which rows a new log gives (`Task.scoring_rows`): for the sequence and prefix tasks,
-each sequence as it stands (for a prefix run, the early prediction for a case still in progress). Rows that
-see only part of their sequence carry a `cutoff` column (the events each saw).
+each sequence as it stands (for a prefix run, the early prediction for a case still in progress); for the
+per-event task (task=next), a row per event of each sequence (labelled from the log), or with
+`last_only=true` one per sequence: what comes after its last event, which has not happened yet. Rows that
+see only part of their sequence carry a `cutoff` column (the events each saw). What the task fitted on the
+training rows (a per-event task's classes and levels, by name) comes from the run's task_state.json
+(`Task.restore`), so the new log's rows get the ids and features the run's own rows got.
 
 A run folder may come from someone else, so nothing in it is trusted to name code: the model and the task
 are rebuilt only from `_target_`s that behave's own configs use (see `trusted_targets`), or that the config
@@ -37,12 +42,11 @@ from behave.data.transforms.pipeline import FittedPipeline
 from behave.paths import CONFIG_DIR
 from behave.run.earlier_names import current_targets
 from behave.run.predictions import scores_table
-from behave.run.record import UnreadableResult, read_result, result_file
-from behave.tasks.base import row_features
+from behave.run.record import TASK_STATE_FILE, UnreadableResult, read_result, result_file
 
 USAGE = (
     "usage: behave-predict run_dir=<run folder> input=<events CSV/Parquet> output=<CSV>"
-    " [labels=<labels file>] [config_dir=<config folder>]"
+    " [labels=<labels file>] [config_dir=<config folder>] [last_only=true]"
 )
 
 
@@ -128,18 +132,24 @@ def load_record(run_dir: Path) -> dict:
 
 
 def predict(
-    run_dir: Path, events: Path, labels: Path | None = None, config_dirs: tuple[Path, ...] = ()
+    run_dir: Path,
+    events: Path,
+    labels: Path | None = None,
+    config_dirs: tuple[Path, ...] = (),
+    last_only: bool = False,
 ) -> pd.DataFrame:
     """One row per row the run's task gives for `events`: sequence_id (and cutoff where a row sees part of
-    its sequence), prob[<class name>] for each class, the predicted class (`run.predictions.scores_table`).
-    `config_dirs`: config folders whose `_target_`s are trusted besides behave's own."""
+    its sequence), the class probabilities by name and the predicted class (`run.predictions.scores_table`).
+    `config_dirs`: config folders whose `_target_`s are trusted besides behave's own; `last_only`: only each
+    sequence's row as it stands (`Task.scoring_rows`)."""
     result = load_record(run_dir)
     config = OmegaConf.create(result["config"])
     model_config = checked_model_config(
         OmegaConf.to_container(config.model, resolve=True), run_dir, config_dirs
     )
     task_node = OmegaConf.to_container(config.task, resolve=True) if "task" in config else EARLIER_TASK
-    task = instantiate(checked_task_config(task_node, run_dir, config_dirs))
+    state = read_task_state(run_dir)
+    task = instantiate(checked_task_config(task_node, run_dir, config_dirs)).restore(state)
     spec = dataset_spec(config.data)
     pipeline_file = run_dir / "pipeline.json"
     if not pipeline_file.is_file():
@@ -153,7 +163,10 @@ def predict(
         categorical=list(spec.schema.categorical),
     )
     event_log, _ = validate(source.load(), spec, with_labels=labels is not None)
-    rows = task.scoring_rows(event_log)
+    # (A task that predates `last_only` takes the log alone.)
+    rows = task.scoring_rows(event_log, last_only=True) if last_only else task.scoring_rows(event_log)
+    if not len(rows):
+        raise DataError(f"{events}: no sequence of this log gives a row to score for task={task.name}")
     events = pipeline.encode_events(event_log)
     inputs = RowInputs(
         events=events,
@@ -162,14 +175,24 @@ def predict(
         labels=rows.label,
         static=pipeline.static_inputs(event_log)[rows.sequence],
         # Built only if the model reads them (a tree model): a neural model scores from the events alone.
-        feature_source=lambda: row_features(pipeline, event_log, events.tokens, rows.sequence, rows.cutoff),
+        feature_source=lambda: task.scoring_features(pipeline, event_log, events.tokens, rows),
         sequence_ids=event_log.sequence_ids[rows.sequence],
+        ids=task.scoring_ids(event_log, rows),
     )
-    recipe = instantiate(model_config)
+    recipe = task.model_recipe(instantiate(model_config))
     probs = recipe.predict_proba(run_dir, inputs, spec)
     whole = np.array_equal(rows.cutoff, event_log.lengths[rows.sequence])
     cutoffs = None if whole else rows.cutoff
-    return scores_table(inputs.sequence_ids, probs, pipeline.class_names, cutoffs)
+    class_names = state.get("class_names", pipeline.class_names)  # as `TaskDataset.class_names`
+    return scores_table(
+        inputs.sequence_ids, probs, class_names, cutoffs, regression=task.kind == "regression"
+    )
+
+
+def read_task_state(run_dir: Path) -> dict:
+    """The task's fitted state the run carries ({} for a run written before runs carried it)."""
+    path = run_dir / TASK_STATE_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def config_dirs_argument(value) -> tuple[Path, ...]:
@@ -181,6 +204,13 @@ def config_dirs_argument(value) -> tuple[Path, ...]:
     if missing:
         raise DataError(f"config_dir: no such folder {missing}")
     return folders
+
+
+def flag_argument(value, key: str) -> bool:
+    """`key=true` / `key=false` on the command line."""
+    if not isinstance(value, bool):
+        raise DataError(f"{key} must be true or false, got {value!r}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -195,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
             Path(args.input),
             Path(args.labels) if args.get("labels") else None,
             config_dirs=config_dirs_argument(args.get("config_dir")),
+            last_only=flag_argument(args.get("last_only", False), "last_only"),
         )
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)

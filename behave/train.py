@@ -35,6 +35,7 @@ from behave.data.errors import DataError
 from behave.paths import CONFIG_DIR
 from behave.run.checkpoint_folder import config_digest
 from behave.run.record import (
+    TASK_STATE_FILE,
     RunResult,
     UnreadableResult,
     git_commit,
@@ -180,8 +181,10 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
     data = prepare_task(cfg.data, task)
     result.dataset = _dataset_record(data)
     result.task = task.describe(data.label_kind)
-    # The run carries its own fitted pipeline, so behave-predict works even after the cache is deleted.
+    # The run carries its own fitted pipeline and task state, so behave-predict works even after the cache
+    # is deleted.
     shutil.copyfile(data.base.directory / "pipeline.json", run_dir / "pipeline.json")
+    (run_dir / TASK_STATE_FILE).write_text(json.dumps(json_plain(data.info)))
     board = instantiate(cfg.logger) if cfg.get("logger") else None
     context = run_context(cfg, run_dir, board)
     outcome = run_recipe(recipe, data, context)

@@ -13,6 +13,9 @@ behave-predict's output (a user's file: CSV)
     prob[<class name>] per class (the probability of the class NAMED so), predicted (a class name). Its
     columns say the class by name, so a user never has to know the run's class order; the
     brackets keep them apart from `prob_<k>`, which always means a class index.
+    More than TOP_KEPT classes (a next movie among 1,682): instead of prob[...], top[1]..top[K] the K most
+    probable class NAMES, best first (rank 1-based, as a user counts), and top_prob[1]..top_prob[K] theirs.
+    A regression task: `prediction`, the predicted value.
 """
 
 from __future__ import annotations
@@ -53,6 +56,15 @@ def top_prob_column(position: int) -> str:
     return f"top_prob_{position}"
 
 
+def top_name_column(rank: int) -> str:
+    """The class NAME at `rank` (1 = most probable) in behave-predict's output of a many-class task."""
+    return f"top[{rank}]"
+
+
+def top_name_prob_column(rank: int) -> str:
+    return f"top_prob[{rank}]"
+
+
 @dataclass(frozen=True)
 class Ranked:
     """A ranked task's test rows: where each true class stands among all classes (`ranks`), and the K most
@@ -69,11 +81,18 @@ class Ranked:
 def rank_rows(labels: np.ndarray, probs: np.ndarray, kept: int = TOP_KEPT) -> Ranked:
     """What a ranked file keeps of probs (n, C): the true classes' ranks and the `kept` best classes."""
     probs = np.asarray(probs, dtype=np.float64)
+    return Ranked(true_ranks(labels, probs), *top_classes(probs, kept))
+
+
+def top_classes(probs: np.ndarray, kept: int = TOP_KEPT) -> tuple[np.ndarray, np.ndarray]:
+    """The `kept` most probable classes of each row of probs (n, C), best first: (n, K) class indices and
+    (n, K) their probabilities."""
+    probs = np.asarray(probs, dtype=np.float64)
     kept = min(kept, probs.shape[1])
     best = np.argpartition(-probs, kept - 1, axis=1)[:, :kept] if kept else np.zeros((len(probs), 0), int)
     order = np.argsort(-np.take_along_axis(probs, best, axis=1), axis=1, kind="stable")
     top = np.take_along_axis(best, order, axis=1)
-    return Ranked(true_ranks(labels, probs), top, np.take_along_axis(probs, top, axis=1))
+    return top, np.take_along_axis(probs, top, axis=1)
 
 
 @dataclass(frozen=True)
@@ -202,16 +221,33 @@ def read_predictions(run_dir: Path) -> Predictions | None:
 
 
 def scores_table(
-    sequence_ids: np.ndarray, probs: np.ndarray, class_names: list[str], cutoffs: np.ndarray | None = None
+    sequence_ids: np.ndarray,
+    probs: np.ndarray,
+    class_names: list[str],
+    cutoffs: np.ndarray | None = None,
+    regression: bool = False,
 ) -> pd.DataFrame:
     """behave-predict's output: sequence_id, cutoff (only given `cutoffs`: rows that saw part of their
-    sequence), prob[<class name>] per class, the predicted class's name."""
+    sequence), then prob[<class name>] per class and the predicted class's name; for more than TOP_KEPT
+    classes the TOP_KEPT most probable by name instead of prob[...]; with `regression`, the predicted value
+    (probs (n, 1))."""
     table = pd.DataFrame({"sequence_id": sequence_ids})
     if cutoffs is not None:
         table["cutoff"] = cutoffs
-    for k, name in enumerate(class_names):
-        table[class_column(name)] = probs[:, k]
-    table[PREDICTED_CLASS] = np.asarray(class_names, dtype=object)[probs.argmax(axis=1)]
+    if regression:
+        table[PREDICTION] = probs[:, 0]
+        return table
+    names = np.asarray(class_names, dtype=object)
+    if len(class_names) <= TOP_KEPT:
+        for k, name in enumerate(class_names):
+            table[class_column(name)] = probs[:, k]
+        table[PREDICTED_CLASS] = names[probs.argmax(axis=1)]
+        return table
+    top, top_probs = top_classes(probs)
+    for position in range(top.shape[1]):
+        table[top_name_column(position + 1)] = names[top[:, position]]
+        table[top_name_prob_column(position + 1)] = top_probs[:, position]
+    table[PREDICTED_CLASS] = table[top_name_column(1)]
     return table
 
 

@@ -28,6 +28,9 @@ SCHEMA_VERSION = 2
 RESULT_FILE = "result.json"
 # Rating runs: the learned item vectors with each item's names, and whose ratings trained them.
 RATING_RUN_FILE = "rating_run.json"
+# What the task fitted on the training rows (its info: a per-event task's classes and levels by name), so
+# behave-predict reads a new log through it without refitting; {} for a task that fits nothing.
+TASK_STATE_FILE = "task_state.json"
 
 
 @dataclass

@@ -124,9 +124,23 @@ class Task(Protocol):
         one that trains part of it, e.g. pretraining its encoder."""
         ...
 
-    def scoring_rows(self, log_: EventLog) -> TaskRows:
+    def restore(self, info: dict) -> Task:
+        """Take the state fitted on a run's training rows (the task's `info`, which the run folder carries as
+        task_state.json) before scoring a new log; returns the task."""
+        ...
+
+    def scoring_rows(self, log_: EventLog, last_only: bool = False) -> TaskRows:
         """The rows a new log gives (behave-predict, no split: every row in the test part), labelled from the
-        log where it has labels (-1 otherwise); a DataError for a task that cannot score new logs."""
+        log where it has labels (-1 otherwise); `last_only`: only each sequence's row as it stands (the
+        prediction for what comes next). A DataError for a task that cannot score new logs."""
+        ...
+
+    def scoring_ids(self, log_: EventLog, rows: TaskRows) -> dict[str, np.ndarray]:
+        """`row_ids` of a new log's rows, through what `restore` took ({} for none)."""
+        ...
+
+    def scoring_features(self, pipeline, log_: EventLog, tokens, rows: TaskRows) -> pd.DataFrame:
+        """(R, F) the tabular features of a new log's rows, as the run's own rows got them."""
         ...
 
     def scored_kind(self, label_kind: str) -> str:
@@ -192,10 +206,20 @@ class SequenceSplitTask:
     def model_recipe(self, recipe):
         return recipe
 
-    def scoring_rows(self, log_: EventLog) -> TaskRows:
+    def restore(self, info: dict) -> SequenceSplitTask:
+        return self  # fitted nothing beyond the pipeline (pipeline.json)
+
+    def scoring_rows(self, log_: EventLog, last_only: bool = False) -> TaskRows:
         raise DataError(
             f"task={self.name}: behave-predict cannot score a new event log for this task ({self.kind})"
         )
+
+    def scoring_ids(self, log_: EventLog, rows: TaskRows) -> dict[str, np.ndarray]:
+        return {}
+
+    def scoring_features(self, pipeline, log_: EventLog, tokens, rows: TaskRows) -> pd.DataFrame:
+        """The pipeline's features of each row's events up to its cutoff (`row_features`)."""
+        return row_features(pipeline, log_, tokens, rows.sequence, rows.cutoff)
 
     @classmethod
     def scored_kind(cls, label_kind: str) -> str:
@@ -267,9 +291,10 @@ class ClassificationTask(SequenceSplitTask):
     def feature_kinds(self, base: PreparedDataset) -> dict[str, str]:
         return base.pipeline.features.feature_kinds
 
-    def scoring_rows(self, log_: EventLog) -> TaskRows:
+    def scoring_rows(self, log_: EventLog, last_only: bool = False) -> TaskRows:
         """Each sequence of a new log as it stands: for a task of cut rows, the prediction for a case still
-        in progress (a task whose rows a new log gives differently says so here)."""
+        in progress (a task whose rows a new log gives differently says so here). That is each sequence's
+        last row already: `last_only` changes nothing."""
         return whole_sequences(log_, np.asarray(log_.labels, dtype=np.int64), new_log_parts(log_.n_sequences))
 
     @classmethod

@@ -28,12 +28,13 @@ import pandas as pd
 
 from behave.data.errors import DataError
 from behave.data.event_log import EventLog
-from behave.data.features.running import RunningFeatures, RunningRows, RunningSpec
+from behave.data.features.running import RunningFeatures, RunningSpec
 from behave.data.split import PARTS, Split
 from behave.data.storage.prepared import PreparedDataset
 from behave.tasks import metric_registry, metrics
 from behave.tasks.base import Evaluation, SequenceSplitTask
 from behave.tasks.next_oracle import oracle_scores
+from behave.tasks.next_scoring import ScoresNewLogs, fit_known_levels, known_ids, running_frames
 from behave.tasks.next_targets import (
     TARGET_KINDS,
     TIME_UNITS,
@@ -69,7 +70,7 @@ def _whole(value, key: str, minimum: int = 1) -> int:
     return int(value)
 
 
-class NextTask(SequenceSplitTask):
+class NextTask(ScoresNewLogs, SequenceSplitTask):
     name = "next"
     reads_label = False  # the target is a field of each event: a log without a sequence label is fine
     group_label = "history length"
@@ -115,8 +116,11 @@ class NextTask(SequenceSplitTask):
             known=self.known,
         )
         self.neural_recipe = neural_recipe
-        self._classes: ValueClasses | None = None
+        # Fitted on the training rows (`rows`, `row_ids`, `features`), or restored from a run (`restore`).
+        self._class_names: list[str] | None = None
+        self._known_levels: dict[str, list[str]] = {}
         self._running: RunningFeatures | None = None
+        self._running_state: dict | None = None
 
     @property
     def kind(self) -> str:
@@ -178,10 +182,7 @@ class NextTask(SequenceSplitTask):
 
     # --- rows -------------------------------------------------------------------------------------------
     def rows(self, log_: EventLog, split: Split) -> TaskRows:
-        n_rows = np.maximum(log_.lengths - self.min_history, 0)
-        sequence = np.repeat(np.arange(log_.n_sequences, dtype=np.int64), n_rows)
-        first_row = np.concatenate([[0], np.cumsum(n_rows)[:-1]])
-        cutoff = self.min_history + np.arange(len(sequence), dtype=np.int64) - np.repeat(first_row, n_rows)
+        sequence, cutoff, n_rows = self._every_row(log_)
         part = self._parts(log_, split, sequence, n_rows)
         event = log_.offsets[sequence] + cutoff
         label, keep = self._labels(log_, event, part)
@@ -191,8 +192,20 @@ class NextTask(SequenceSplitTask):
                 f"task=next: no training rows (task.min_history={self.min_history}, split {self.split}): "
                 "lower task.min_history or use longer sequences"
             )
+        return self._task_rows(sequence, cutoff, label[keep], part)
+
+    def _task_rows(self, sequence, cutoff, label, part) -> TaskRows:
+        """Rows grouped by history length."""
         group, names = history_groups(cutoff)
-        return TaskRows(sequence, cutoff, label[keep], part.astype(np.int8), group, names)
+        return TaskRows(sequence, cutoff, label, part.astype(np.int8), group, names)
+
+    def _every_row(self, log_: EventLog) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(R,) sequence and cutoff of a row per event c >= min_history, sequence-major; (S,) rows each."""
+        n_rows = np.maximum(log_.lengths - self.min_history, 0)
+        sequence = np.repeat(np.arange(log_.n_sequences, dtype=np.int64), n_rows)
+        first_row = np.concatenate([[0], np.cumsum(n_rows)[:-1]])
+        cutoff = self.min_history + np.arange(len(sequence), dtype=np.int64) - np.repeat(first_row, n_rows)
+        return sequence, cutoff, n_rows
 
     def _parts(self, log_: EventLog, split: Split, sequence: np.ndarray, n_rows: np.ndarray) -> np.ndarray:
         if self.split == "sequence":
@@ -212,8 +225,9 @@ class NextTask(SequenceSplitTask):
             return np.nan_to_num(values).astype(np.int64), keep
         codes = value_codes(log_, self.target)[event]
         names = list(log_.categorical[self.target].categories.astype(str))
-        self._classes = fit_value_classes(codes[part == TRAIN], names, self.max_classes)
-        label = self._classes.classes(codes)
+        classes = fit_value_classes(codes[part == TRAIN], names, self.max_classes)
+        self._class_names = classes.names
+        label = classes.classes(codes)
         keep = (codes >= 0) & ((label != UNPREDICTABLE) | (part == TEST))
         return label, keep
 
@@ -221,28 +235,31 @@ class NextTask(SequenceSplitTask):
     def class_names(self) -> list[str]:
         if self.target_kind == "outcome":
             return ["0", "1"]
-        if self._classes is None:
-            raise RuntimeError("the task's classes are fitted by rows(): call it first")
-        return list(self._classes.names)
+        if self._class_names is None:
+            raise RuntimeError("the task's classes are fitted by rows() (or restored): call it first")
+        return list(self._class_names)
 
     # --- what models read -------------------------------------------------------------------------------
     def row_ids(self, base: PreparedDataset, rows: TaskRows) -> dict[str, np.ndarray]:
         """`known.<field>`: the 1-based training level of event c's known field (0: unseen in training);
         `previous.<j>`: 1 + the class of event c-j's target (0: before the start, or no class)."""
-        event = base.log.offsets[rows.sequence] + rows.cutoff
-        train = rows.part == TRAIN
-        ids = {}
-        for name in self.known:
-            codes = np.asarray(base.log.categorical[name].codes, dtype=np.int64)[event]
-            levels = np.unique(codes[train & (codes >= 0)])
-            position = np.searchsorted(levels, codes)
-            found = (position < len(levels)) & (levels[np.minimum(position, len(levels) - 1)] == codes)
-            ids[f"known.{name}"] = np.where(found & (codes >= 0), position + 1, 0).astype(np.int64)
+        train_events = (base.log.offsets[rows.sequence] + rows.cutoff)[rows.part == TRAIN]
+        self._known_levels = {name: fit_known_levels(base.log, name, train_events) for name in self.known}
+        return self._ids(base.log, rows.sequence, rows.cutoff)
+
+    def _ids(self, log_: EventLog, sequence: np.ndarray, cutoff: np.ndarray) -> dict[str, np.ndarray]:
+        """`row_ids` of rows of any log, through the fitted levels and classes (matched by name)."""
+        event = log_.offsets[sequence] + cutoff
+        live = cutoff >= log_.lengths[sequence]  # the event after the last: nothing of it is known
+        ids = {
+            f"known.{name}": known_ids(log_, name, self._known_levels[name], event, live)
+            for name in self.known
+        }
         if self.target_kind == "time":
             return ids
-        classes = self._event_classes(base.log)
+        classes = self._event_classes(log_)
         for j in range(1, PREVIOUS + 1):
-            before = rows.cutoff - j >= 0
+            before = cutoff - j >= 0
             previous = np.where(before, classes[np.where(before, event - j, 0)] + 1, 0)
             ids[f"previous.{j}"] = np.maximum(previous, 0).astype(np.int64)
         return ids
@@ -257,7 +274,10 @@ class NextTask(SequenceSplitTask):
         if self.target_kind == "outcome":
             values = outcome_values(log_, self.target)
             return np.where(np.isnan(values), -1, np.nan_to_num(values)).astype(np.int64)
-        return self._classes.classes(value_codes(log_, self.target))
+        return self._value_classes(log_).classes(value_codes(log_, self.target))
+
+    def _value_classes(self, log_: EventLog) -> ValueClasses:
+        return ValueClasses.by_name(self.class_names, log_.categorical[self.target].categories)
 
     def info(self, base: PreparedDataset, rows: TaskRows) -> dict:
         train = rows.part == TRAIN
@@ -273,6 +293,9 @@ class NextTask(SequenceSplitTask):
                 for name, ids in self.row_ids(base, rows).items()
                 if name.startswith("known.")
             },
+            # What scoring a new log reads through (`next_state.py`): behave-predict never refits.
+            "known_levels": dict(self._known_levels),
+            "running": self._fitted_running(base).state(),
         }
         if self.target_kind == "time":
             info["train_target_mean"] = float(np.mean(rows.label[train])) if train.any() else 0.0
@@ -306,14 +329,10 @@ class NextTask(SequenceSplitTask):
         return self._running
 
     def features(self, base: PreparedDataset, rows: TaskRows) -> Iterator[pd.DataFrame]:
-        """The running features of each row's history (and its known fields), in row order; categorical
-        columns (the last k tokens and values, the known fields) as their integer codes, NaN for none."""
-        running = self._fitted_running(base)
-        token_ids = np.asarray(base.events.tokens)
-        for frame in running.transform(base.log, token_ids, RunningRows(rows.sequence, rows.cutoff)):
-            for name in frame.columns[frame.dtypes == "category"]:
-                codes = frame[name].cat.codes.to_numpy()
-                frame[name] = np.where(codes >= 0, codes, np.nan).astype(np.float32)
+        """The running features of each row's history (and its known fields), in row order (rows are in
+        event order: so are the frames)."""
+        frames = running_frames(self._fitted_running(base), base.log, base.events.tokens, rows)
+        for frame in frames:
             yield frame.reset_index(drop=True)
 
     def feature_kinds(self, base: PreparedDataset) -> dict[str, str]:

@@ -8,7 +8,10 @@ Three target kinds (`task.target_kind`):
     outcome  a numeric 0/1 field's value at event c (was the answer correct): classes "0" and "1".
     time     the time from event c-1 to event c, in `time_unit` (hours by default).
 
-The classes are fitted on the training rows only, as every other vocabulary of behave.
+The classes are fitted on the training rows only, as every other vocabulary of behave, and kept BY NAME
+(`class_names`): a new log's category codes differ from the training log's, so a log's values are matched to
+the classes by their names (`ValueClasses.by_name`); a value the classes lack is pooled or has no class, as
+in training.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from behave.data.errors import DataError
 from behave.data.event_log import EventLog
@@ -37,6 +41,17 @@ class ValueClasses:
     def classes(self, codes: np.ndarray) -> np.ndarray:
         return self.class_of_code[codes]
 
+    @classmethod
+    def by_name(cls, names: list[str], categories) -> ValueClasses:
+        """The classes `names` over a log's `categories`: a value named by a class has it; any other the
+        pooled class (when `names` end with it), else none. Fitting ends here too: one rule maps every log."""
+        pooled = bool(names) and names[-1] == OTHER
+        kept = pd.Index(names[:-1] if pooled else names)
+        lookup = kept.get_indexer(pd.Index(categories).astype(str))
+        if pooled:
+            lookup[lookup < 0] = len(kept)
+        return cls(list(names), np.append(lookup, UNPREDICTABLE).astype(np.int64))
+
 
 def fit_value_classes(codes: np.ndarray, categories: list[str], max_classes: int) -> ValueClasses:
     """Classes from the training rows' category codes (missing codes -1 never count)."""
@@ -45,13 +60,9 @@ def fit_value_classes(codes: np.ndarray, categories: list[str], max_classes: int
     order = seen[np.argsort(-counts[seen], kind="stable")]
     pooled = len(order) > max_classes
     kept = order[: max_classes - 1] if pooled else order
-    class_of_code = np.full(len(categories) + 1, UNPREDICTABLE, dtype=np.int64)
-    class_of_code[kept] = np.arange(len(kept))
     names = [str(categories[k]) for k in kept]
-    if pooled:  # every other category, seen in training or not, is the pooled class
-        class_of_code[:-1][class_of_code[:-1] == UNPREDICTABLE] = len(kept)
-        names.append(OTHER)
-    return ValueClasses(names, class_of_code)
+    # Pooled: every other category, seen in training or not, is the (other) class.
+    return ValueClasses.by_name([*names, OTHER] if pooled else names, categories)
 
 
 def value_codes(log_: EventLog, target: str) -> np.ndarray:
