@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -34,15 +35,18 @@ from omegaconf import OmegaConf
 
 from behave.data.config import dataset_spec
 from behave.data.errors import DataError
+from behave.data.event_log import EventLog
 from behave.data.ingestion.validate import validate
 from behave.data.inputs import RowInputs
 from behave.data.sources.files import FileSource
+from behave.data.spec import DatasetSpec
 from behave.data.storage.cache import atomic_path
 from behave.data.transforms.pipeline import FittedPipeline
 from behave.paths import CONFIG_DIR
 from behave.run.earlier_names import current_targets
 from behave.run.predictions import scores_table
 from behave.run.record import TASK_STATE_FILE, UnreadableResult, read_result, result_file
+from behave.tasks.base import Task
 
 USAGE = (
     "usage: behave-predict run_dir=<run folder> input=<events CSV/Parquet> output=<CSV>"
@@ -131,17 +135,22 @@ def load_record(run_dir: Path) -> dict:
     return result
 
 
-def predict(
-    run_dir: Path,
-    events: Path,
-    labels: Path | None = None,
-    config_dirs: tuple[Path, ...] = (),
-    last_only: bool = False,
-) -> pd.DataFrame:
-    """One row per row the run's task gives for `events`: sequence_id (and cutoff where a row sees part of
-    its sequence), the class probabilities by name and the predicted class (`run.predictions.scores_table`).
-    `config_dirs`: config folders whose `_target_`s are trusted besides behave's own; `last_only`: only each
-    sequence's row as it stands (`Task.scoring_rows`)."""
+@dataclass(frozen=True)
+class ScoringRun:
+    """What a finished run scores a new log with: its task (restored from task_state.json), its model's
+    recipe, the data spec and the fitted pipeline, none of it refitted."""
+
+    run_dir: Path
+    task: Task
+    recipe: object
+    spec: DatasetSpec
+    pipeline: FittedPipeline
+    class_names: list[str]
+
+
+def load_run(run_dir: Path, config_dirs: tuple[Path, ...] = ()) -> ScoringRun:
+    """The run folder's task, recipe and pipeline; `config_dirs`: config folders whose `_target_`s are
+    trusted besides behave's own."""
     result = load_record(run_dir)
     config = OmegaConf.create(result["config"])
     model_config = checked_model_config(
@@ -155,6 +164,13 @@ def predict(
     if not pipeline_file.is_file():
         raise DataError(f"{run_dir}: pipeline.json is missing; the run folder is incomplete.")
     pipeline = FittedPipeline.from_state_dict(json.loads(pipeline_file.read_text())["fitted"], spec)
+    recipe = task.model_recipe(instantiate(model_config))
+    class_names = state.get("class_names", pipeline.class_names)  # as `TaskDataset.class_names`
+    return ScoringRun(run_dir, task, recipe, spec, pipeline, list(class_names))
+
+
+def read_log(spec: DatasetSpec, events: Path, labels: Path | None = None) -> EventLog:
+    """A new log, validated as the run's data was (its read options and categorical fields)."""
     read_options = (spec.source or {}).get("read_options") if isinstance(spec.source, dict) else None
     source = FileSource(
         str(events),
@@ -163,12 +179,18 @@ def predict(
         categorical=list(spec.schema.categorical),
     )
     event_log, _ = validate(source.load(), spec, with_labels=labels is not None)
+    return event_log
+
+
+def scoring_inputs(run: ScoringRun, event_log: EventLog, last_only: bool = False) -> RowInputs:
+    """The rows the run's task gives for `event_log` (`Task.scoring_rows`), as both families read them."""
+    task, pipeline = run.task, run.pipeline
     # (A task that predates `last_only` takes the log alone.)
     rows = task.scoring_rows(event_log, last_only=True) if last_only else task.scoring_rows(event_log)
     if not len(rows):
-        raise DataError(f"{events}: no sequence of this log gives a row to score for task={task.name}")
+        raise DataError(f"no sequence of this log gives a row to score for task={task.name}")
     events = pipeline.encode_events(event_log)
-    inputs = RowInputs(
+    return RowInputs(
         events=events,
         sequence=rows.sequence,
         cutoff=rows.cutoff,
@@ -179,13 +201,30 @@ def predict(
         sequence_ids=event_log.sequence_ids[rows.sequence],
         ids=task.scoring_ids(event_log, rows),
     )
-    recipe = task.model_recipe(instantiate(model_config))
-    probs = recipe.predict_proba(run_dir, inputs, spec)
-    whole = np.array_equal(rows.cutoff, event_log.lengths[rows.sequence])
-    cutoffs = None if whole else rows.cutoff
-    class_names = state.get("class_names", pipeline.class_names)  # as `TaskDataset.class_names`
+
+
+def predict(
+    run_dir: Path,
+    events: Path,
+    labels: Path | None = None,
+    config_dirs: tuple[Path, ...] = (),
+    last_only: bool = False,
+) -> pd.DataFrame:
+    """One row per row the run's task gives for `events`: sequence_id (and cutoff where a row sees part of
+    its sequence), the class probabilities by name and the predicted class (`run.predictions.scores_table`).
+    `config_dirs`: config folders whose `_target_`s are trusted besides behave's own; `last_only`: only each
+    sequence's row as it stands (`Task.scoring_rows`)."""
+    run = load_run(run_dir, config_dirs)
+    event_log = read_log(run.spec, events, labels)
+    inputs = scoring_inputs(run, event_log, last_only)
+    probs = run.recipe.predict_proba(run_dir, inputs, run.spec)
+    whole = np.array_equal(inputs.cutoff, event_log.lengths[inputs.sequence])
     return scores_table(
-        inputs.sequence_ids, probs, class_names, cutoffs, regression=task.kind == "regression"
+        inputs.sequence_ids,
+        probs,
+        run.class_names,
+        None if whole else inputs.cutoff,
+        regression=run.task.kind == "regression",
     )
 
 
