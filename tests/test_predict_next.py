@@ -12,10 +12,12 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from behave.data.config import build_source, dataset_spec
+from behave.data.errors import DataError
 from behave.data.transforms.levels import OTHER
-from behave.predict import load_run, predict, read_log, scoring_inputs
+from behave.predict import flag_argument, load_run, predict, read_log, scoring_inputs
 from behave.run.predictions import PREDICTIONS_FILE, class_column, scores_table, top_name_column
 from behave.run.record import TASK_STATE_FILE
+from behave.tasks.next import NextTask
 from behave.tasks.next_targets import UNPREDICTABLE, ValueClasses, fit_value_classes
 from behave.train import run
 from tests.cli import behave_ok
@@ -174,3 +176,17 @@ def test_many_classes_are_written_as_the_most_probable_names():
     np.testing.assert_allclose(table["top_prob[2]"], probs[np.arange(4), best[:, 1]])
     few = scores_table(np.arange(4), probs[:, :3] / probs[:, :3].sum(axis=1, keepdims=True), names[:3])
     assert list(few.columns) == ["sequence_id", *[class_column(n) for n in names[:3]], "predicted"]
+
+
+def test_a_run_without_the_tasks_fitted_state_is_refused_naming_what_it_lacks():
+    with pytest.raises(
+        DataError, match=r"lacks \['known_levels', 'running', 'class_names'\].*train it again"
+    ):
+        NextTask().restore({})
+    state = {"known_levels": {}, "running": {}, "class_names": ["a"], "target_kind": "value"}
+    with pytest.raises(DataError, match=r"known fields \['skill'\]"):
+        NextTask(known=["skill"]).restore(state)
+    with pytest.raises(DataError, match="fitted for target_kind value"):
+        NextTask(target_kind="outcome").restore(state)
+    with pytest.raises(DataError, match="last_only must be true or false"):
+        flag_argument("yes", "last_only")

@@ -17,6 +17,10 @@ history (`behave/training/lightning/next_event.py`: every position of a sequence
 task's `neural_recipe`) and joins the known fields at its head; the tabular family reads running features
 of the same history (`behave/data/features/running.py`) and the known fields; the baselines (markov,
 popularity) read the previous values of the target and the known fields (`row_ids`).
+
+What the task fits on the training rows (classes, known-field levels, running-feature columns) is kept by
+name in its info, which a run carries as task_state.json: behave-predict restores the task from it and
+scores a new log per event, or only each sequence's next event (`next_scoring.py`).
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ def checked_state(info: dict, target_kind: str, where: str) -> dict:
     if missing:
         raise DataError(
             f"{where}: the task's fitted state lacks {missing}: the run was trained before behave-predict "
-            "could score task=next (or from a task cache written then); train it again to score new logs"
+            "could score task=next, or from a task cache written then (<data.cache_dir>/<data>/tasks/); "
+            "train it again (after deleting that folder) to score new logs"
         )
     if info.get("target_kind", target_kind) != target_kind:
         raise DataError(
