@@ -210,7 +210,12 @@ def task_sentence(records: list[RunRecord]) -> str:
     shown = f" ({', '.join(f'{k}={v}' for k, v in config.items())})" if config else ""
     sentence = f"Task `{task['name']}`{shown}: {task['rows']}."
     draws = sorted({_rows_per_sequence(r) for r in records if r.ok and r.family == "neural"} - {None})
-    if draws:
+    if task.get("neural_rows"):  # the task decides how the neural family reads its rows
+        sentence += (
+            f" Both families see the same rows; the neural models train on {task['neural_rows']} per "
+            "epoch, the tabular models fit on every row."
+        )
+    elif draws:
         sentence += (
             " Both families see the same rows; the neural models draw "
             f"{' or '.join(map(str, draws))} row(s) of each sequence per epoch (model.rows_per_sequence), "

@@ -145,7 +145,13 @@ class NextTask(ScoresNewLogs, SequenceSplitTask):
         }
 
     def describe_config(self) -> dict:
-        return {**self.fingerprint(), "headline": self.headline_name}
+        """The settings a reader of the report needs (the running features' sizes are in the run's config)."""
+        settings = {key: value for key, value in self.fingerprint().items() if key != "running"}
+        return {**settings, "headline": self.headline_name}
+
+    def describe(self, label_kind: str = "") -> dict:
+        # How the neural family trains here, for the report (a per-row recipe's rows_per_sequence is unused).
+        return {**super().describe(label_kind), "neural_rows": "every row of a sequence in one causal pass"}
 
     # --- metrics ----------------------------------------------------------------------------------------
     def scored_kind(self, label_kind: str = "") -> str:
