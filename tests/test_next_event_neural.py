@@ -26,7 +26,6 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import Keep, SequenceSpec
 from behave.data.transforms.sequences import SequenceStore
 from behave.models.next_event import NextEventModel
-from behave.tasks import metrics
 from behave.tasks.dataset import prepare_task
 from behave.training.lightning.next_event import NextEventRecipe, predict_positions
 from tests.cli import behave_ok
@@ -302,8 +301,6 @@ E2E_RUNS = {
 def test_behave_train_fits_the_per_event_gru_and_its_saved_model_predicts_again(tmp_path, kind):
     """`behave-train task=next model=gru` on the simulator: the next activity beats the training majority
     (the outcome: AUROC above chance), and the saved model predicts the test rows as the run scored them."""
-    if kind == "value" and not hasattr(metrics, "score_next_value"):
-        pytest.skip("the next-value metrics are not on this branch yet")
     overrides = ["task=next", *E2E_RUNS[kind], "model=gru", "debug=fast", "trainer.max_epochs=4"]
     folders = [f"paths.run_dir={tmp_path / 'run'}", f"paths.cache_dir={tmp_path / 'cache'}"]
     behave_ok("behave.train", *overrides, *folders, f"data.cache_dir={tmp_path / 'cache'}")
