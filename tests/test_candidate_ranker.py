@@ -12,6 +12,7 @@ from behave.data.errors import DataError
 from behave.data.sources import movielens
 from behave.data.sources.files import DATA_DIR_ENV
 from behave.train import run
+from behave.training.backoff_counts import BackoffTable
 from behave.training.recipe import RunContext
 from behave.training.tabular.candidates import CountModels, RankRows, build_candidates, first_distinct
 from behave.training.tabular.xgboost_ranker import XGBoostRankerRecipe
@@ -50,6 +51,22 @@ def test_candidates_are_the_previous_values_then_the_markov_and_popular_ones():
     assert features[0, :, names.index("is_previous.1")].tolist() == [1, 0, 0, 0]
     assert features[0, :, names.index("is_previous.2")].tolist() == [0, 1, 0, 0]
     assert found.hits(np.array([5, 4])).tolist() == [True, False]
+
+
+def test_leaving_a_training_rows_own_count_out_is_fitting_without_that_row():
+    generator = np.random.default_rng(3)
+    labels = generator.integers(0, 4, 30)
+    previous = {"previous.1": generator.integers(0, 5, 30)}
+    table = BackoffTable.fit(previous, labels, ("previous.1",), 4, smoothing=0.7)
+    left_out = table.probabilities(previous, 30, leave_out=labels)
+    for row in range(30):
+        others = np.arange(30) != row
+        without = BackoffTable.fit({"previous.1": previous["previous.1"][others]}, labels[others],
+                                   ("previous.1",), 4, smoothing=0.7)  # fmt: skip
+        assert np.allclose(
+            left_out[row], without.probabilities({"previous.1": previous["previous.1"][[row]]}, 1)
+        )
+    assert not np.allclose(left_out, table.probabilities(previous, 30))
 
 
 def test_first_distinct_keeps_the_first_of_repeats_and_skips_none():

@@ -100,9 +100,16 @@ class BackoffTable:
         """The counts the table stores (non-zero context x class cells over all levels)."""
         return sum(int(level.counts.nnz) for level in self.levels)
 
-    def probabilities(self, ids: dict[str, np.ndarray], n_rows: int) -> np.ndarray:
-        """(R, C) P(class | each row's context), by the back-off rule of the module docstring."""
+    def probabilities(
+        self, ids: dict[str, np.ndarray], n_rows: int, leave_out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(R, C) P(class | each row's context), by the back-off rule of the module docstring.
+
+        `leave_out` (R,): the labels of rows that were among the fitted ones (-1: not), whose own count is
+        left out of every level, so a training row is scored as an unseen one would be (leave-one-out)."""
         symbols = _symbols(ids, self.columns, n_rows)
+        leave_out = np.full(n_rows, -1) if leave_out is None else np.asarray(leave_out, dtype=np.int64)
+        own = np.flatnonzero(leave_out >= 0)
         probs = np.full((n_rows, self.num_classes), 1.0 / self.num_classes)
         for depth, level in enumerate(self.levels):
             context = symbols[:, :depth]
@@ -113,6 +120,9 @@ class BackoffTable:
             probs *= self.smoothing
             probs[seen] += level.counts[index[seen]].toarray()
             totals = np.where(seen, level.totals[index.clip(0)] if len(level.keys) else 0.0, 0.0)
+            counted = own[seen[own]]
+            probs[counted, leave_out[counted]] -= 1.0
+            totals[counted] -= 1.0
             probs /= (totals + self.smoothing)[:, None]
         return probs
 

@@ -7,12 +7,16 @@ A row's K candidates, in this order of priority, the first K distinct values kep
     2. the top values of a Markov order-1 back-off table fitted on training rows (`BackoffTable`)
     3. the top values of popularity over the training rows (the same for every row)
 
-The Markov table alone yields K distinct values, so every row gets exactly K = min(k, classes) candidates.
+Training rows are scored leave-one-out (`BackoffTable.probabilities(leave_out=...)`): a row's own next
+value is not in the counts that describe its candidates, as it is not for a new row; in-sample counts
+would make the Markov probability look more reliable than it is. The Markov table alone yields K distinct
+values, so every row gets exactly K = min(k, classes) candidates.
 A row's running features are too wide to repeat per candidate; a pair is described by:
 
     markov_prob, markov_rank     the candidate's Markov order-1 probability, and its rank among the row's
                                  top-K Markov values (K: not among them)
-    popularity_prob, _rank       its training frequency (smoothed), its rank over every value
+    popularity_prob              its training frequency (smoothed; no rank beside it: a global rank
+                                 beside a leave-one-out frequency would single out a row's true value)
     is_previous.<j>              1 where it is the row's value j events back
     history_length               events before the row (its cutoff)
     row.<column>                 a few of the row's own columns (e.g. gap_s), the same for its candidates
@@ -126,7 +130,6 @@ def feature_names(n_previous: int, row_columns: tuple[str, ...]) -> list[str]:
         "markov_prob",
         "markov_rank",
         "popularity_prob",
-        "popularity_rank",
         *(f"is_previous.{j}" for j in range(1, n_previous + 1)),
         "history_length",
         *(f"row.{name}" for name in row_columns),
@@ -134,20 +137,25 @@ def feature_names(n_previous: int, row_columns: tuple[str, ...]) -> list[str]:
 
 
 def build_candidates(
-    models: CountModels, rows: RankRows, k: int, row_columns: tuple[str, ...] = ()
+    models: CountModels,
+    rows: RankRows,
+    k: int,
+    row_columns: tuple[str, ...] = (),
+    fitted_rows: bool = False,
 ) -> Candidates:
-    """Each row's min(k, classes) candidates and their pair features (module docstring)."""
+    """Each row's min(k, classes) candidates and their pair features (module docstring). `fitted_rows`:
+    the rows are the ones the counts were fitted on, each scored with its own count left out."""
     if not isinstance(k, int) or k < 1:
         raise DataError(f"model.candidates must be a whole number >= 1 (values ranked per row), got {k!r}")
     k = min(k, models.num_classes)
-    popularity = models.popularity.probabilities({}, 1)[0]
-    popular = np.argsort(-popularity, kind="stable")
-    popularity_rank = np.empty(len(popular), np.float32)
-    popularity_rank[popular] = np.arange(len(popular))
+    popular = np.argsort(-models.popularity.probabilities({}, 1)[0], kind="stable")
     values, features = [], []
     for start in range(0, len(rows), CHUNK_ROWS):
         chunk = rows.take(np.arange(start, min(start + CHUNK_ROWS, len(rows))))
-        markov = models.markov.probabilities({"previous.1": chunk.previous[:, 0] + 1}, len(chunk))
+        own = chunk.labels if fitted_rows else None
+        last = {"previous.1": chunk.previous[:, 0] + 1}
+        markov = models.markov.probabilities(last, len(chunk), leave_out=own)
+        popularity = models.popularity.probabilities({}, len(chunk), leave_out=own)
         top = np.argpartition(-markov, k - 1, axis=1)[:, :k]
         top = np.take_along_axis(top, np.argsort(-np.take_along_axis(markov, top, 1), 1, "stable"), 1)
         pooled = np.concatenate([chunk.previous, top, np.broadcast_to(popular[:k], top.shape)], axis=1)
@@ -156,8 +164,7 @@ def build_candidates(
         columns = [
             np.take_along_axis(markov, chosen, 1),
             np.where(in_top.any(axis=2), in_top.argmax(axis=2), k),
-            popularity[chosen],
-            popularity_rank[chosen],
+            np.take_along_axis(popularity, chosen, 1),
             *(chosen == chunk.previous[:, [j]] for j in range(chunk.previous.shape[1])),
             np.broadcast_to(chunk.history[:, None], chosen.shape),
             *(np.broadcast_to(chunk.row_values[:, [j]], chosen.shape) for j in range(len(row_columns))),

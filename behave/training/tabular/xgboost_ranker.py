@@ -3,10 +3,8 @@ per round): rank each row's K candidates (`candidates.py`: its last values, the 
 table, the most popular values) with XGBoost's learning-to-rank objective (`rank:ndcg`, the row is the
 query group), early stopping on the validation rows' NDCG.
 
-Training pairs are cross-fitted: the count tables that describe a training row's candidates are fitted on
-the OTHER half of the training sequences, so a row's own next value is never in the counts that score it
-(in-sample counts would make the Markov probability look more reliable than it is on new rows). The
-validation and test rows are described by tables fitted on every training row, the ones saved.
+The count tables are fitted on every training row (the ones saved); a training row's candidates are
+described with its own count left out (`candidates.py`), as a new row's would be.
 
 Outputs, as behave's ranking metrics read them: a row's candidates share `candidate_mass` of probability
 by the softmax of their ranker scores, every other value an equal share of the rest, so each row sums to 1
@@ -104,13 +102,12 @@ class XGBoostRankerRecipe:
         self.n_jobs = n_jobs
 
     def fit(self, data: TaskDataset, context: RunContext) -> Fitted:
-        train_inputs = data.inputs("train")
-        train = RankRows.of(train_inputs, self.row_columns)
+        train = RankRows.of(data.inputs("train"), self.row_columns)
         counts = CountModels.fit(train, data.num_classes, self.smoothing)
         val = RankRows.of(data.inputs("val"), self.row_columns)
         val_found = build_candidates(counts, val, self.candidates, self.row_columns)
         val_hits = val_found.hits(val.labels)
-        queries = self.training_queries(train, np.asarray(train_inputs.sequence), data.num_classes, context)
+        queries = self.training_queries(train, counts, context.seed)
         if not val_hits.any() or not len(queries.features):
             raise DataError(
                 f"model={self.name}: no {'validation' if not val_hits.any() else 'training'} row has its "
@@ -143,32 +140,20 @@ class XGBoostRankerRecipe:
         defaults = {"objective": "rank:ndcg", "eval_metric": ["ndcg@10"], "tree_method": "hist"}
         return xgb.XGBRanker(**{**defaults, **self.params, "n_jobs": self.n_jobs, "random_state": seed})
 
-    def training_queries(
-        self, train: RankRows, sequence: np.ndarray, num_classes: int, context: RunContext
-    ) -> TrainingQueries:
-        """Pairs of at most `max_train_rows` training rows with their true value among the candidates,
-        each half's candidates described by tables counted on the other half of the sequences."""
+    def training_queries(self, train: RankRows, counts: CountModels, seed: int) -> TrainingQueries:
+        """Pairs of at most `max_train_rows` training rows (sampled) that have their true value among their
+        candidates (a row without it ranks nothing), described leave-one-out."""
         labelled = np.flatnonzero(train.labels >= 0)
-        generator = np.random.default_rng(context.seed)
-        sampled = np.sort(generator.permutation(labelled)[: self.max_train_rows])
-        half = sequence % 2 == 1
-        features, relevance, qid = [], [], []
-        for fold in (False, True):
-            counts = CountModels.fit(train.take(np.flatnonzero(half != fold)), num_classes, self.smoothing)
-            rows = sampled[half[sampled] == fold]
-            found = build_candidates(counts, train.take(rows), self.candidates, self.row_columns)
-            hits = found.hits(train.labels[rows])
-            keep = np.repeat(hits, found.values.shape[1])
-            features.append(found.features[keep])
-            relevance.append(found.relevance(train.labels[rows])[keep])
-            qid.append(np.repeat(rows[hits], found.values.shape[1]))
-        order = np.argsort(np.concatenate(qid), kind="stable")  # XGBoost wants each query's pairs together
-        qid_all = np.concatenate(qid)[order]
+        rows = np.sort(np.random.default_rng(seed).permutation(labelled)[: self.max_train_rows])
+        sampled = train.take(rows)
+        found = build_candidates(counts, sampled, self.candidates, self.row_columns, fitted_rows=True)
+        hits = found.hits(sampled.labels)
+        keep = np.repeat(hits, found.values.shape[1])
         return TrainingQueries(
-            np.concatenate(features)[order],
-            np.concatenate(relevance)[order],
-            qid_all,
-            len(np.unique(qid_all)),
+            found.features[keep],
+            found.relevance(sampled.labels)[keep],
+            np.repeat(rows[hits], found.values.shape[1]),
+            int(hits.sum()),
         )
 
     def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
