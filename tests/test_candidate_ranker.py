@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from behave.data.config import build_source, dataset_spec
 from behave.data.errors import DataError
 from behave.data.sources import movielens
 from behave.data.sources.files import DATA_DIR_ENV
+from behave.predict import predict
+from behave.run.predictions import PREDICTIONS_FILE, class_column
+from behave.run.record import TASK_STATE_FILE
 from behave.train import run
 from behave.training.backoff_counts import BackoffTable
 from behave.training.recipe import RunContext
 from behave.training.tabular.candidates import CountModels, RankRows, build_candidates, first_distinct
 from behave.training.tabular.xgboost_ranker import XGBoostRankerRecipe
-from tests.compose import compose_train
+from tests.compose import SMALL_DATA, compose_train
 from tests.test_next_baselines import Rows, next_run, rows
 
 N_CLASSES = 20
@@ -120,7 +126,19 @@ def test_the_ranker_runs_end_to_end_on_the_simulators_next_activity(tmp_path):
     # candidates first, so its recall@1..3 cannot pass theirs.
     assert 0.3 < result.extra["val_candidate_recall"] < 1
     assert result.test_metrics["accuracy"] > 2 / 13
-    assert (tmp_path / "xgboost_ranker" / "ranker.xgb.json").is_file()
+    # behave-predict scores the test sequences' events from the saved files as the run scored them.
+    run_dir = tmp_path / "xgboost_ranker"
+    saved = pd.read_parquet(run_dir / PREDICTIONS_FILE)
+    cfg = compose_train(["task=next", "data=synthetic_next", *SMALL_DATA], tmp_path / "x", tmp_path / "cache")
+    events = build_source(dataset_spec(cfg.data)).load().events
+    events[events["user_id"].isin(saved["sequence_id"].unique())].to_parquet(tmp_path / "log.parquet")
+    scores = predict(run_dir, tmp_path / "log.parquet")
+    both = saved.merge(scores, on=["sequence_id", "cutoff"], validate="1:1")
+    assert len(both) == len(saved)
+    names = json.loads((run_dir / TASK_STATE_FILE).read_text())["class_names"]
+    by_name = both[[class_column(name) for name in names]].to_numpy()
+    given = np.take_along_axis(by_name, both[["top_0"]].to_numpy(), axis=1)[:, 0]
+    np.testing.assert_allclose(given, both["top_prob_0"], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
