@@ -120,6 +120,11 @@ class Candidates:
         """(R,) whether each row's true class is among its candidates."""
         return (self.values == np.asarray(labels)[:, None]).any(axis=1)
 
+    def markov_margin(self) -> np.ndarray:
+        """(R * K,) each pair's log Markov probability (> 0 by the back-off rule): the score a ranker
+        boosts from, so its first rounds refine Markov's order instead of starting from ties."""
+        return np.log(self.features[:, self.feature_names.index("markov_prob")])
+
     def relevance(self, labels: np.ndarray) -> np.ndarray:
         """(R * K,) 1 for the pair of the row's true class, else 0."""
         return (self.values == np.asarray(labels)[:, None]).astype(np.float32).ravel()

@@ -6,6 +6,9 @@ query group), early stopping on the validation rows' NDCG.
 The count tables are fitted on every training row (the ones saved); a training row's candidates are
 described with its own count left out (`candidates.py`), as a new row's would be.
 
+Boosting starts from each candidate's log Markov probability (its base margin): a ranker stopped early
+keeps Markov's order, refined, instead of the ties of a few trees.
+
 Outputs, as behave's ranking metrics read them: a row's candidates share `candidate_mass` of probability
 by the softmax of their ranker scores, every other value an equal share of the rest, so each row sums to 1
 and log loss stays finite. A ranker is not trained for log loss: read its recall@k, MRR and NDCG. Its
@@ -56,7 +59,8 @@ class CandidateRanker:
         """(R, C) the candidates' softmax scores within `candidate_mass`, the rest shared equally."""
         rows, found = self.candidates_of(inputs)
         n_classes, k = self.counts.num_classes, found.values.shape[1]
-        scores = self.booster.inplace_predict(found.features).reshape(len(rows), k)
+        margin = found.markov_margin()
+        scores = self.booster.inplace_predict(found.features, base_margin=margin).reshape(len(rows), k)
         weights = np.exp(scores - scores.max(axis=1, keepdims=True, initial=-np.inf))
         mass = 1.0 if k == n_classes else self.candidate_mass
         probs = np.full((len(rows), n_classes), (1.0 - mass) / max(n_classes - k, 1))
@@ -119,8 +123,10 @@ class XGBoostRankerRecipe:
             queries.features,
             queries.relevance,
             qid=queries.qid,
+            base_margin=queries.margin,
             eval_set=[(val_found.features[keep], val_found.relevance(val.labels)[keep])],
             eval_qid=[np.repeat(np.flatnonzero(val_hits), val_found.values.shape[1])],
+            base_margin_eval_set=[val_found.markov_margin()[keep]],
             verbose=False,
         )
         best = int(getattr(ranker, "best_iteration", ranker.n_estimators - 1))
@@ -152,6 +158,7 @@ class XGBoostRankerRecipe:
         return TrainingQueries(
             found.features[keep],
             found.relevance(sampled.labels)[keep],
+            found.markov_margin()[keep],
             np.repeat(rows[hits], found.values.shape[1]),
             int(hits.sum()),
         )
@@ -190,10 +197,12 @@ class XGBoostRankerRecipe:
 
 @dataclass(frozen=True)
 class TrainingQueries:
-    """The ranker's training pairs: `features` (N, F), `relevance` (N,), `qid` (N,) their row, sorted."""
+    """The ranker's training pairs: `features` (N, F), `relevance` (N,), `margin` (N,) the score boosting
+    starts from, `qid` (N,) their row, sorted."""
 
     features: np.ndarray
     relevance: np.ndarray
+    margin: np.ndarray
     qid: np.ndarray
     n_queries: int
 
