@@ -15,6 +15,7 @@ def refuse_too_many_classes(model: str, num_classes: int, limit: int = MAX_TREE_
     if num_classes > limit:
         raise DataError(
             f"model={model} grows one tree per class per round and the task has {num_classes:,} classes "
-            f"(more than {limit}): lower task.max_classes (the rarest values pool as (other)), or predict "
-            "this many values with a neural model or a count baseline (markov, popularity)"
+            f"(more than {limit}): lower task.max_classes (the rarest values pool as (other)), rank "
+            "candidates (model=xgboost_ranker), or predict this many values with a neural model or a count "
+            "baseline (markov, popularity)"
         )
