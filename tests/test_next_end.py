@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from behave.data.config import build_source, dataset_spec
 from behave.data.errors import DataError
+from behave.predict import predict
+from behave.run.predictions import class_column
 from behave.tasks.dataset import prepare_task
 from behave.tasks.next import NextTask
 from behave.tasks.next_targets import END
@@ -107,7 +110,8 @@ def test_behave_train_predicts_the_end_of_a_sequence(tmp_path, model):
     end row is a test prediction, and the end is likelier at the end rows than at the other rows."""
     overrides = [f"model={model}", "task=next", "data=synthetic_next", "task.end_of_sequence=true"]
     overrides += ["debug=fast", "trainer.max_epochs=6"] if model == "gru" else list(SMALL_DATA)
-    result = run(compose_train(overrides, tmp_path / "run", tmp_path / "cache"))
+    cfg = compose_train(overrides, tmp_path / "run", tmp_path / "cache")
+    result = run(cfg)
     assert result.status == "ok", result.error
     classes = json.loads((tmp_path / "run" / "task_state.json").read_text())["class_names"]
     assert classes[-1] == END
@@ -120,3 +124,14 @@ def test_behave_train_predicts_the_end_of_a_sequence(tmp_path, model):
         for top in tops
     )
     assert p_end[ended].mean() > p_end[~ended].mean(), (p_end[ended].mean(), p_end[~ended].mean())
+    if model == "markov":  # behave-predict: a live row's prediction gives P(end), as the end row's does
+        log = build_source(dataset_spec(cfg.data)).load().events
+        log.to_parquet(tmp_path / "log.parquet", index=False)
+        live = predict(tmp_path / "run", tmp_path / "log.parquet", last_only=True).set_index("sequence_id")
+        rows = predict(tmp_path / "run", tmp_path / "log.parquet")
+        lengths = rows.groupby("sequence_id")["cutoff"].max()
+        end_rows = rows[rows["cutoff"] == rows["sequence_id"].map(lengths)].set_index("sequence_id")
+        probs = [class_column(name) for name in classes]
+        np.testing.assert_allclose(live.loc[end_rows.index, probs], end_rows[probs], rtol=1e-6)
+        np.testing.assert_allclose(live[probs].sum(axis=1), 1.0, rtol=1e-6)
+        assert (live[class_column(END)] > 0).all()
