@@ -12,6 +12,13 @@ The target kinds and their classes: `next_targets.py`. Splits (`split`): `sequen
 sequence: every row of a sequence is in its part) or `leave_last_out` (each sequence's last row tests, the
 one before validates, the rest train: the recommender protocol; every sequence is in every part).
 
+`end_of_sequence` (value kind, split=sequence; off by default, only for logs whose sequences are complete):
+every sequence gets one row more, after its last event (cutoff = length, the whole sequence as history),
+labelled with the class "(end)", the last class. Both families read it as they read the live row
+behave-predict scores: no field of the predicted event is known, and the neural pass reads the state after
+the last event. leave_last_out refuses it: the end row would be each sequence's last row, so it would test
+and no training row would teach the end. The oracle knows no end: it is scored on the other test rows.
+
 What each family reads of a row (`family_inputs`): the neural family runs a causal encoder over the
 history (`behave/training/lightning/next_event.py`: every position of a sequence in one pass, through the
 task's `neural_recipe`) and joins the known fields at its head; the tabular family reads running features
@@ -44,10 +51,12 @@ from behave.tasks.next_targets import (
     TIME_UNITS,
     UNPREDICTABLE,
     ValueClasses,
+    end_labelled,
     fit_value_classes,
     outcome_values,
     time_to_event,
     value_codes,
+    with_end,
 )
 from behave.tasks.rows import TaskRows
 
@@ -66,6 +75,23 @@ def history_groups(cutoff: np.ndarray) -> tuple[np.ndarray, list[str]]:
     names = [str(lo) if lo == hi else f"{lo}+" if hi is None else f"{lo}-{hi}" for lo, hi in HISTORY_BUCKETS]
     lows = np.array([lo for lo, _ in HISTORY_BUCKETS])
     return np.searchsorted(lows, cutoff, side="right").astype(np.int64) - 1, names
+
+
+def _end_of_sequence(value, target_kind: str, split: str) -> bool:
+    """task.end_of_sequence, checked: a value target's, and not with leave_last_out (module doc)."""
+    if not isinstance(value, bool):
+        raise DataError(f"task.end_of_sequence must be true or false, got {value!r}")
+    if value and target_kind != "value":
+        raise DataError(
+            f"task.end_of_sequence adds an end class to a value target; task.target_kind={target_kind} "
+            "has no classes of values to add it to: set it false"
+        )
+    if value and split == "leave_last_out":
+        raise DataError(
+            "task.end_of_sequence with task.split=leave_last_out: each sequence's last row would be its end "
+            "row, so every end row would test and none would train; use task.split=sequence"
+        )
+    return value
 
 
 def _whole(value, key: str, minimum: int = 1) -> int:
@@ -89,6 +115,7 @@ class NextTask(ScoresNewLogs, SequenceSplitTask):
         split: str = "sequence",
         time_unit: str = "hours",
         headline: str | None = None,
+        end_of_sequence: bool = False,
         running: dict | None = None,
         neural_recipe: Callable | None = None,
     ) -> None:
@@ -106,6 +133,7 @@ class NextTask(ScoresNewLogs, SequenceSplitTask):
         if self.target in self.known:
             raise DataError(f"task.known names the target '{self.target}': it would give the answer away")
         self.time_unit = time_unit
+        self.end_of_sequence = _end_of_sequence(end_of_sequence, target_kind, split)
         self.headline_name = headline or HEADLINES[target_kind]
         if self.headline_name not in metric_registry.metrics_for(self.scored_kind()):
             registered = metric_registry.metrics_for(self.scored_kind())
@@ -138,9 +166,12 @@ class NextTask(ScoresNewLogs, SequenceSplitTask):
 
     def fingerprint(self) -> dict:
         keys = ("target", "target_kind", "min_history", "max_classes", "known", "split", "time_unit")
+        # Named only when on: the rows, and so the task caches, of a task without it are as they were.
+        ended = {"end_of_sequence": True} if self.end_of_sequence else {}
         return {
             "name": self.name,
             **{key: getattr(self, key) for key in keys},
+            **ended,
             "running": {k: v for k, v in vars(self.running_spec).items() if k not in ("outcome", "known")},
         }
 
@@ -194,8 +225,7 @@ class NextTask(ScoresNewLogs, SequenceSplitTask):
     def rows(self, log_: EventLog, split: Split) -> TaskRows:
         sequence, cutoff, n_rows = self._every_row(log_)
         part = self._parts(log_, split, sequence, n_rows)
-        event = log_.offsets[sequence] + cutoff
-        label, keep = self._labels(log_, event, part)
+        label, keep = self._labels(log_, sequence, cutoff, part)
         sequence, cutoff, part = sequence[keep], cutoff[keep], part[keep]
         if not np.any(part == TRAIN):
             raise DataError(
@@ -210,8 +240,9 @@ class NextTask(ScoresNewLogs, SequenceSplitTask):
         return TaskRows(sequence, cutoff, label, part.astype(np.int8), group, names)
 
     def _every_row(self, log_: EventLog) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(R,) sequence and cutoff of a row per event c >= min_history, sequence-major; (S,) rows each."""
-        n_rows = np.maximum(log_.lengths - self.min_history, 0)
+        """(R,) sequence and cutoff of a row per event c >= min_history, and with end_of_sequence the end
+        row (c = length) of every sequence with min_history events, sequence-major; (S,) rows each."""
+        n_rows = np.maximum(log_.lengths - self.min_history + int(self.end_of_sequence), 0)
         sequence = np.repeat(np.arange(log_.n_sequences, dtype=np.int64), n_rows)
         first_row = np.concatenate([[0], np.cumsum(n_rows)[:-1]])
         cutoff = self.min_history + np.arange(len(sequence), dtype=np.int64) - np.repeat(first_row, n_rows)
@@ -224,9 +255,11 @@ class NextTask(ScoresNewLogs, SequenceSplitTask):
         from_end = np.repeat(np.cumsum(n_rows), n_rows) - 1 - np.arange(len(sequence))
         return np.select([from_end == 0, from_end == 1], [TEST, VAL], TRAIN).astype(np.int8)
 
-    def _labels(self, log_: EventLog, event: np.ndarray, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _labels(self, log_: EventLog, sequence, cutoff, part) -> tuple[np.ndarray, np.ndarray]:
         """(R,) label of every candidate row and which rows are kept: a row needs a target, and a
         validation row one a model could predict (a test row without a class stays, as a miss)."""
+        end = cutoff >= log_.lengths[sequence]  # an end row: its "event" is the sequence's end
+        event = log_.offsets[sequence] + np.where(end, 0, cutoff)
         if self.target_kind == "time":
             return time_to_event(log_, event, self.time_unit), np.ones(len(event), bool)
         if self.target_kind == "outcome":
@@ -235,10 +268,13 @@ class NextTask(ScoresNewLogs, SequenceSplitTask):
             return np.nan_to_num(values).astype(np.int64), keep
         codes = value_codes(log_, self.target)[event]
         names = list(log_.categorical[self.target].categories.astype(str))
-        classes = fit_value_classes(codes[part == TRAIN], names, self.max_classes)
+        train = (part == TRAIN) & ~end
+        # With end rows, END is one of the max_classes classes.
+        classes = fit_value_classes(codes[train], names, self.max_classes - int(self.end_of_sequence))
+        classes = with_end(classes, names, bool(np.any(end & (part == TRAIN))))
         self._class_names = classes.names
-        label = classes.classes(codes)
-        keep = (codes >= 0) & ((label != UNPREDICTABLE) | (part == TEST))
+        label = end_labelled(classes, codes, end)
+        keep = ((codes >= 0) | end) & ((label != UNPREDICTABLE) | (part == TEST))
         return label, keep
 
     @property
@@ -253,7 +289,9 @@ class NextTask(ScoresNewLogs, SequenceSplitTask):
     def row_ids(self, base: PreparedDataset, rows: TaskRows) -> dict[str, np.ndarray]:
         """`known.<field>`: the 1-based training level of event c's known field (0: unseen in training);
         `previous.<j>`: 1 + the class of event c-j's target (0: before the start, or no class)."""
-        train_events = (base.log.offsets[rows.sequence] + rows.cutoff)[rows.part == TRAIN]
+        # An end row's event is no event of its sequence: it fits no level.
+        train = (rows.part == TRAIN) & (rows.cutoff < base.log.lengths[rows.sequence])
+        train_events = (base.log.offsets[rows.sequence] + rows.cutoff)[train]
         self._known_levels = {name: fit_known_levels(base.log, name, train_events) for name in self.known}
         return self._ids(base.log, rows.sequence, rows.cutoff)
 
@@ -320,6 +358,9 @@ class NextTask(ScoresNewLogs, SequenceSplitTask):
         if self.target_kind == "value":
             test = rows.part == TEST
             extras["unpredictable_test_rows"] = int(np.count_nonzero(rows.label[test] == UNPREDICTABLE))
+        if self.end_of_sequence:  # (the label shares list the first classes only: END is the last)
+            ended = rows.cutoff >= base.log.lengths[rows.sequence]
+            extras["end_rows"] = {name: int(np.sum(ended & (rows.part == k))) for k, name in enumerate(PARTS)}
         classes = [] if self.target_kind == "time" else self.class_names
         oracle = oracle_scores(base.log, rows, self.target, classes)
         if oracle is not None:

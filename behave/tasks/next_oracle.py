@@ -6,6 +6,10 @@ value the task pools as "(other)" adds its probability to that class, and a test
 row had (label -1) is a miss in accuracy and left out of log loss, as it is for every model. A 0/1 outcome is
 scored as a binary classifier. Only the simulator knows its oracle; every real log gives None.
 
+The walk has no end probability (its sequence lengths are drawn apart from its steps), so with
+`task.end_of_sequence` the oracle does not cover the end rows (cutoff = length): it is scored on the other
+test rows, and `n_end_rows` says how many it left out (the models' scores include them).
+
     {"target": "activity", "n_rows": 1200, "metrics": {"accuracy": 0.61, "log_loss": 1.02},
      "by_group": [{"group": "1", "n_rows": 300, "accuracy": 0.52, "log_loss": 1.31}, ...]}
 """
@@ -30,6 +34,8 @@ def oracle_scores(log_: EventLog, rows: TaskRows, target: str, class_names: list
     when the log has no oracle of `target`, the task has no classes (a time target) or no test rows."""
     oracle = log_.oracle(target)
     test = rows.in_part("test")
+    ended = rows.cutoff[test] >= log_.lengths[rows.sequence[test]]
+    test = test[~ended]
     if oracle is None or not class_names or len(test) == 0:
         return None
     events = log_.offsets[rows.sequence[test]] + rows.cutoff[test]
@@ -42,7 +48,8 @@ def oracle_scores(log_: EventLog, rows: TaskRows, target: str, class_names: list
         for g, name in enumerate(rows.group_names)
         if np.any(groups == g)
     ]
-    return {"target": target, "n_rows": len(test), "metrics": scorer(labels, probs), "by_group": by_group}
+    scores = {"target": target, "n_rows": len(test), "metrics": scorer(labels, probs), "by_group": by_group}
+    return {**scores, "n_end_rows": int(ended.sum())} if ended.any() else scores
 
 
 def class_probabilities(oracle: Oracle, events: np.ndarray, class_names: list[str]) -> np.ndarray:

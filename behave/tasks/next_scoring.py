@@ -19,7 +19,13 @@ import pandas as pd
 from behave.data.errors import DataError
 from behave.data.event_log import EventLog
 from behave.data.features.running import RunningFeatures, RunningRows
-from behave.tasks.next_targets import UNPREDICTABLE, outcome_values, time_to_event, value_codes
+from behave.tasks.next_targets import (
+    UNPREDICTABLE,
+    end_labelled,
+    outcome_values,
+    time_to_event,
+    value_codes,
+)
 from behave.tasks.rows import TaskRows, new_log_parts
 
 STATE_KEYS = ("known_levels", "running")
@@ -99,17 +105,19 @@ class ScoresNewLogs:
             cutoff = log_.lengths[sequence].astype(np.int64)
             label = np.full(len(sequence), np.nan if self.target_kind == "time" else UNPREDICTABLE)
         else:
-            sequence, cutoff, _ = self._every_row(log_)
-            label = self._new_labels(log_, log_.offsets[sequence] + cutoff)
+            sequence, cutoff, _ = self._every_row(log_)  # with end_of_sequence, each sequence's end row too
+            label = self._new_labels(log_, sequence, cutoff)
         return self._task_rows(sequence, cutoff, label, new_log_parts(len(sequence)))
 
-    def _new_labels(self, log_: EventLog, event: np.ndarray) -> np.ndarray:
+    def _new_labels(self, log_: EventLog, sequence: np.ndarray, cutoff: np.ndarray) -> np.ndarray:
+        end = cutoff >= log_.lengths[sequence]  # an end row (end_of_sequence): labelled END
+        event = log_.offsets[sequence] + np.where(end, 0, cutoff)
         if self.target_kind == "time":
             return time_to_event(log_, event, self.time_unit)
         if self.target_kind == "outcome":
             values = outcome_values(log_, self.target)[event]
             return np.where(np.isnan(values), UNPREDICTABLE, np.nan_to_num(values)).astype(np.int64)
-        return self._value_classes(log_).classes(value_codes(log_, self.target)[event])
+        return end_labelled(self._value_classes(log_), value_codes(log_, self.target)[event], end)
 
     def scoring_ids(self, log_: EventLog, rows: TaskRows) -> dict[str, np.ndarray]:
         """`row_ids` of a new log's rows, through the restored levels and classes."""
