@@ -24,13 +24,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn import Parameter
 from torch.optim import AdamW, Optimizer
-from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torchmetrics import MeanMetric
 
 from behave.data.batches.positions import PositionBatch
 from behave.models.embedding_size import resolve_embedding_dim
 from behave.models.encoder import EventEncoder
-from behave.models.sequence_classifier import SELECTION, factory_config
+from behave.models.sequence_classifier import SELECTION, factory_config, optimizers
 from behave.tasks.metric_registry import LOSS
 
 TARGET_KINDS = ("value", "outcome", "time")
@@ -201,16 +200,4 @@ class NextEventModel(pl.LightningModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def configure_optimizers(self) -> Optimizer | dict[str, Any]:
-        optimizer = self.optimizer_factory(self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        schedule: dict[str, Any] = {"scheduler": scheduler, "interval": "epoch"}
-        if isinstance(scheduler, ReduceLROnPlateau):
-            if scheduler.mode != "min":
-                raise ValueError(
-                    f"ReduceLROnPlateau has mode={scheduler.mode!r} but per-event models monitor {MONITOR}, "
-                    "which needs mode='min'"
-                )
-            schedule["monitor"] = MONITOR
-        return {"optimizer": optimizer, "lr_scheduler": schedule}
+        return optimizers(self, MONITOR, "min")  # per-event models monitor their loss

@@ -102,6 +102,23 @@ def factory_config(factory: Callable | None) -> dict[str, Any] | None:
     return config
 
 
+def optimizers(module: pl.LightningModule, monitor: str, mode: str) -> Optimizer | dict[str, Any]:
+    """Lightning's `configure_optimizers` for a module with `optimizer_factory` and `scheduler_factory`: a
+    per-epoch schedule, and a plateau schedule that follows `monitor` only in its direction `mode`."""
+    optimizer = module.optimizer_factory(module.parameters())
+    if module.scheduler_factory is None:
+        return optimizer
+    scheduler = module.scheduler_factory(optimizer)
+    schedule: dict[str, Any] = {"scheduler": scheduler, "interval": "epoch"}
+    if isinstance(scheduler, ReduceLROnPlateau):
+        if scheduler.mode != mode:
+            raise ValueError(
+                f"ReduceLROnPlateau has mode={scheduler.mode!r} but monitor {monitor!r} needs mode={mode!r}"
+            )
+        schedule["monitor"] = monitor
+    return {"optimizer": optimizer, "lr_scheduler": schedule}
+
+
 class SequenceClassifier(pl.LightningModule):
     """Classify event sequences. forward: EventBatch -> (B, 1) binary or (B, C) multiclass logits."""
 
@@ -242,16 +259,4 @@ class SequenceClassifier(pl.LightningModule):
         return super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def configure_optimizers(self) -> Optimizer | dict[str, Any]:
-        optimizer = self.optimizer_factory(self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer)
-        schedule: dict[str, Any] = {"scheduler": scheduler, "interval": "epoch"}
-        if isinstance(scheduler, ReduceLROnPlateau):
-            if scheduler.mode != self.monitor_mode:
-                raise ValueError(
-                    f"ReduceLROnPlateau has mode={scheduler.mode!r} but monitor {self.monitor!r} needs "
-                    f"mode={self.monitor_mode!r}"
-                )
-            schedule["monitor"] = self.monitor
-        return {"optimizer": optimizer, "lr_scheduler": schedule}
+        return optimizers(self, self.monitor, self.monitor_mode)

@@ -237,6 +237,19 @@ class SequenceSplitTask:
         so the composed config can hand it to callbacks (`${behave_monitor:...}`)."""
         return f"val/{cls.headline(label_kind)}"
 
+    def evaluate(self, rows: TaskRows, probs: np.ndarray) -> Evaluation:
+        """The task's metrics over all `rows` (with their outputs `probs`), then per evaluation group."""
+        evaluation = Evaluation(overall=self.score(rows.label, probs))
+        for index, name in enumerate(rows.group_names):
+            members = np.flatnonzero(rows.group == index)
+            if len(members) == 0:
+                continue
+            group = self.score(rows.label[members], probs[members])
+            group["n_rows"] = len(members)
+            group["n_sequences"] = len(np.unique(rows.sequence[members]))
+            evaluation.by_group[name] = group
+        return evaluation
+
     def metric_record(self, label_kind: str) -> dict:
         """What result.json says of the task's metrics, so a reader needs nothing but the registry: the
         headline, its direction, the monitor and every metric the test rows are scored by."""
@@ -304,16 +317,3 @@ class ClassificationTask(SequenceSplitTask):
 
     def score(self, labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
         return metrics.score(labels, probs)
-
-    def evaluate(self, rows: TaskRows, probs: np.ndarray) -> Evaluation:
-        """Metrics over all `rows` (with their `probs` (R, C)), then per group."""
-        evaluation = Evaluation(overall=self.score(rows.label, probs))
-        for index, name in enumerate(rows.group_names):
-            members = np.flatnonzero(rows.group == index)
-            if len(members) == 0:
-                continue
-            group = self.score(rows.label[members], probs[members])
-            group["n_rows"] = len(members)
-            group["n_sequences"] = len(np.unique(rows.sequence[members]))
-            evaluation.by_group[name] = group
-        return evaluation

@@ -41,7 +41,7 @@ from behave.data.event_log import EventLog
 from behave.data.features.running import RunningFeatures, RunningSpec
 from behave.data.split import PARTS, Split
 from behave.tasks import metric_registry, metrics
-from behave.tasks.base import Evaluation, SequenceSplitTask
+from behave.tasks.base import SequenceSplitTask
 from behave.tasks.next_inputs import NextInputs
 from behave.tasks.next_scoring import ScoresNewLogs
 from behave.tasks.next_targets import (
@@ -202,19 +202,6 @@ class NextTask(NextInputs, ScoresNewLogs, SequenceSplitTask):
         if self.target_kind == "outcome":
             return metrics.score(labels, outputs)
         return metrics.score_next_value(labels, outputs)
-
-    def evaluate(self, rows: TaskRows, outputs: np.ndarray) -> Evaluation:
-        """Metrics over all rows, then per history length."""
-        evaluation = Evaluation(overall=self.score(rows.label, outputs))
-        for index, name in enumerate(rows.group_names):
-            members = np.flatnonzero(rows.group == index)
-            if len(members) == 0:
-                continue
-            group = self.score(rows.label[members], outputs[members])
-            group["n_rows"] = len(members)
-            group["n_sequences"] = len(np.unique(rows.sequence[members]))
-            evaluation.by_group[name] = group
-        return evaluation
 
     # --- rows -------------------------------------------------------------------------------------------
     def rows(self, log_: EventLog, split: Split) -> TaskRows:

@@ -112,19 +112,14 @@ class NeuralRecipe:
         )
 
     def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
-        # The best weights are kept once, as a weights-only state dict (the checkpoint folder is removed).
-        save_weights(fitted.model, context.run_dir / WEIGHTS_FILE)
-        (context.run_dir / SIZES_FILE).write_text(json.dumps(self.sizes_))
+        save_sized_weights(fitted.model, self.sizes_, context.run_dir)
         write_embeddings(fitted.model, data.base.pipeline.vocabulary, context)
 
     def predict(self, model: pl.LightningModule, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         return predict_rows(model, inputs, spec, self.eval_batch_size)
 
     def load_model(self, run_dir: Path) -> pl.LightningModule:
-        sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())
-        model = self.build(sizes)
-        model.load_state_dict(torch.load(Path(run_dir) / WEIGHTS_FILE, map_location="cpu", weights_only=True))
-        return model
+        return load_sized_model(self.build, run_dir)
 
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         return self.predict(self.load_model(run_dir), inputs, spec)
@@ -132,6 +127,20 @@ class NeuralRecipe:
     def explain(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> Explanation:
         """Integrated gradients per event of every row (its events up to its cutoff, as the model saw)."""
         return event_explanation(self.load_model(run_dir), inputs, spec)
+
+
+def save_sized_weights(model: pl.LightningModule, sizes: dict, run_dir: Path) -> None:
+    """The best weights, once, as a weights-only state dict (the checkpoint folder is removed), and the sizes
+    from data the model was built with."""
+    save_weights(model, run_dir / WEIGHTS_FILE)
+    (run_dir / SIZES_FILE).write_text(json.dumps(sizes))
+
+
+def load_sized_model(build, run_dir: Path) -> pl.LightningModule:
+    """The model `save_sized_weights` wrote: `build(sizes)` with its weights loaded."""
+    model = build(json.loads((Path(run_dir) / SIZES_FILE).read_text()))
+    model.load_state_dict(torch.load(Path(run_dir) / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+    return model
 
 
 @torch.no_grad()

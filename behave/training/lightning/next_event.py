@@ -13,7 +13,6 @@ kind, the classes, the known fields' levels and (time) the training mean.
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from pathlib import Path
 
@@ -28,8 +27,13 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec, SequenceSpec
 from behave.models.next_event import NextEventModel
 from behave.tasks.dataset import TaskDataset
-from behave.training.lightning.fit import fit_module, save_weights, start
-from behave.training.lightning.neural import SIZES_FILE, WEIGHTS_FILE, NeuralRecipe, write_embeddings
+from behave.training.lightning.fit import fit_module, start
+from behave.training.lightning.neural import (
+    NeuralRecipe,
+    load_sized_model,
+    save_sized_weights,
+    write_embeddings,
+)
 from behave.training.lightning.processes import EpochCount, epochs_trained
 from behave.training.lightning.resume import resume_callbacks, resume_from
 from behave.training.recipe import Fitted, RunContext
@@ -93,18 +97,14 @@ class NextEventRecipe:
         )
 
     def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
-        save_weights(fitted.model, context.run_dir / WEIGHTS_FILE)
-        (context.run_dir / SIZES_FILE).write_text(json.dumps(self.sizes_))
+        save_sized_weights(fitted.model, self.sizes_, context.run_dir)
         write_embeddings(fitted.model, data.base.pipeline.vocabulary, context)
 
     def predict(self, model: NextEventModel, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         return predict_positions(model, inputs, spec.sequences, self.eval_batch_size)
 
     def load_model(self, run_dir: Path) -> pl.LightningModule:
-        sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())
-        model = self.build(sizes)
-        model.load_state_dict(torch.load(Path(run_dir) / WEIGHTS_FILE, map_location="cpu", weights_only=True))
-        return model
+        return load_sized_model(self.build, run_dir)
 
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         return self.predict(self.load_model(run_dir), inputs, spec)
