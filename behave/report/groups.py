@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from behave.report import compare, multiplicity, paired, plots
@@ -68,14 +67,6 @@ def per_group_comparisons(
     return out
 
 
-def _verdict_cell(comparison: paired.Comparison) -> str:
-    result = comparison.result
-    if result is None or not np.isfinite(result.mean):
-        return "n/a"
-    text = f"{result.mean:+.3f} [{result.lo:+.3f}, {result.hi:+.3f}]"
-    return f"**{text}**" if comparison.significant else text
-
-
 def group_blocks(
     records: list[RunRecord],
     predictions: dict[tuple[str, int], Predictions],
@@ -112,7 +103,7 @@ def group_blocks(
         here = values[values["group"] == group]
         sequences = here["n_sequences"].max()
         cells = [_mean_cell(here[here["model"] == m]["value"]) for m in models]
-        verdicts = [_verdict_cell(c) for c in comparisons[group]]
+        verdicts = [paired.verdict_cell(c) for c in comparisons[group]]
         rows.append([group, "—" if pd.isna(sequences) else f"{int(sequences):,}", *cells, *verdicts])
     significant = _significant(comparisons)
     if undefined:

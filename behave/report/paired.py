@@ -242,3 +242,12 @@ def verdict(comparison: Comparison) -> str:
 
 def _p(value: float) -> str:
     return "< 0.001" if value < 0.001 else f"= {value:.3f}"
+
+
+def verdict_cell(comparison: Comparison) -> str:
+    """A table cell of one comparison: the difference [95% CI], bold where significant; n/a without one."""
+    result = comparison.result
+    if result is None or not np.isfinite(result.mean):
+        return "n/a"
+    text = f"{result.mean:+.3f} [{result.lo:+.3f}, {result.hi:+.3f}]"
+    return f"**{text}**" if comparison.significant else text

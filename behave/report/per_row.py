@@ -47,14 +47,6 @@ def per_sequence_table(predictions: dict[tuple[str, int], Predictions], metric: 
     return Table([*header, "test sequences", "seeds"], rows)
 
 
-def verdict_cell(comparison: paired.Comparison) -> str:
-    result = comparison.result
-    if result is None or not np.isfinite(result.mean):
-        return "n/a"
-    text = f"{result.mean:+.3f} [{result.lo:+.3f}, {result.hi:+.3f}]"
-    return f"**{text}**" if comparison.significant else text
-
-
 def metric_verdict_table(
     predictions: dict[tuple[str, int], Predictions],
     metrics: list[Metric],
@@ -74,7 +66,7 @@ def metric_verdict_table(
     rows = [
         [
             f"{metric.label} {metric.arrow}",
-            *(verdict_cell(c) for c in flat[i * len(pairs) : (i + 1) * len(pairs)]),
+            *(paired.verdict_cell(c) for c in flat[i * len(pairs) : (i + 1) * len(pairs)]),
         ]
         for i, metric in enumerate(metrics)
     ]
