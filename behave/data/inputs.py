@@ -26,6 +26,19 @@ import pandas as pd
 
 from behave.data.transforms.sequences import SequenceStore
 
+# The per-event task's ids (`RowInputs.ids`), named here once for the task that writes them and the models
+# that read them: the level of a known field of the predicted event, and the class of the j-th previous
+# target value (j = 1..PREVIOUS_IDS: the Markov baseline's longest context).
+KNOWN_ID_PREFIX, PREVIOUS_ID_PREFIX, PREVIOUS_IDS = "known.", "previous.", 3
+
+
+def known_id(field: str) -> str:
+    return f"{KNOWN_ID_PREFIX}{field}"
+
+
+def previous_id(j: int) -> str:
+    return f"{PREVIOUS_ID_PREFIX}{j}"
+
 
 @dataclass(frozen=True)
 class RowInputs:

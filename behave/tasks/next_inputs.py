@@ -12,6 +12,7 @@ import pandas as pd
 
 from behave.data.event_log import EventLog
 from behave.data.features.running import RunningFeatures
+from behave.data.inputs import KNOWN_ID_PREFIX, PREVIOUS_IDS, known_id, previous_id
 from behave.data.split import PARTS
 from behave.data.storage.prepared import PreparedDataset
 from behave.tasks.next_oracle import oracle_scores
@@ -20,8 +21,6 @@ from behave.tasks.next_targets import UNPREDICTABLE, ValueClasses, outcome_value
 from behave.tasks.rows import TaskRows
 
 TRAIN, VAL, TEST = (PARTS.index(name) for name in PARTS)
-# How many previous target values `row_ids` gives (the Markov baseline's longest context).
-PREVIOUS = 3
 
 
 class NextInputs:
@@ -41,21 +40,21 @@ class NextInputs:
         event = log_.offsets[sequence] + cutoff
         live = cutoff >= log_.lengths[sequence]  # the event after the last: nothing of it is known
         ids = {
-            f"known.{name}": known_ids(log_, name, self._known_levels[name], event, live)
+            known_id(name): known_ids(log_, name, self._known_levels[name], event, live)
             for name in self.known
         }
         if self.target_kind == "time":
             return ids
         classes = self._event_classes(log_)
-        for j in range(1, PREVIOUS + 1):
+        for j in range(1, PREVIOUS_IDS + 1):
             before = cutoff - j >= 0
             previous = np.where(before, classes[np.where(before, event - j, 0)] + 1, 0)
-            ids[f"previous.{j}"] = np.maximum(previous, 0).astype(np.int64)
+            ids[previous_id(j)] = np.maximum(previous, 0).astype(np.int64)
         return ids
 
     def unseen_in_train(self, ids: dict[str, np.ndarray], test: np.ndarray) -> dict[str, int]:
         """Only the known fields have unseen values; a previous value of 0 is mostly "before the start"."""
-        known = {name: index for name, index in ids.items() if name.startswith("known.")}
+        known = {name: index for name, index in ids.items() if name.startswith(KNOWN_ID_PREFIX)}
         return super().unseen_in_train(known, test)
 
     def _event_classes(self, log_: EventLog) -> np.ndarray:
@@ -78,9 +77,9 @@ class NextInputs:
             "time_unit": self.time_unit,
             # Levels per known field, 0 (unseen in training) included: the size of a model's lookup table.
             "known": {
-                name[len("known.") :]: int(ids.max(initial=0)) + 1
+                name[len(KNOWN_ID_PREFIX) :]: int(ids.max(initial=0)) + 1
                 for name, ids in self.row_ids(base, rows).items()
-                if name.startswith("known.")
+                if name.startswith(KNOWN_ID_PREFIX)
             },
             # What scoring a new log reads through (`next_scoring.py`): behave-predict never refits.
             "known_levels": dict(self._known_levels),

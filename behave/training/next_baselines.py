@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from behave.data.errors import DataError
-from behave.data.inputs import RowInputs
+from behave.data.inputs import PREVIOUS_ID_PREFIX, RowInputs, known_id, previous_id
 from behave.data.spec import DatasetSpec
 from behave.tasks.dataset import TaskDataset
 from behave.training.backoff_counts import BackoffTable
@@ -69,10 +69,10 @@ class MarkovRecipe(CountRecipe):
         self.order = order
 
     def columns(self, data: TaskDataset) -> tuple[str, ...]:
-        columns = tuple(f"previous.{j}" for j in range(1, self.order + 1))
+        columns = tuple(previous_id(j) for j in range(1, self.order + 1))
         missing = [name for name in columns if name not in data.ids.columns]
         if missing:
-            given = sorted(name for name in data.ids.columns if name.startswith("previous."))
+            given = sorted(name for name in data.ids.columns if name.startswith(PREVIOUS_ID_PREFIX))
             raise DataError(
                 f"model.order={self.order}: task={data.task.name} gives previous values {given or 'none'}, "
                 f"not {missing}. Lower model.order, or use a per-event task (task=next)."
@@ -88,4 +88,4 @@ class PopularityRecipe(CountRecipe):
         super().__init__(name, family, smoothing)
 
     def columns(self, data: TaskDataset) -> tuple[str, ...]:
-        return tuple(f"known.{field}" for field in data.info.get("known", {}))
+        return tuple(known_id(field) for field in data.info.get("known", {}))

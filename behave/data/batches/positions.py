@@ -28,10 +28,8 @@ from behave.data.batches.batch import EventBatch
 from behave.data.batches.datamodule import EventDataModule
 from behave.data.batches.loaders import window_batch
 from behave.data.errors import DataError
-from behave.data.inputs import RowInputs
+from behave.data.inputs import RowInputs, known_id
 from behave.data.spec import Keep, SequenceSpec
-
-KNOWN_PREFIX = "known."
 
 
 @dataclass(frozen=True)
@@ -157,10 +155,10 @@ class PositionDataset:
         known_fields: Sequence[str] = (),
         float_targets: bool = False,
     ) -> None:
-        missing = [f for f in known_fields if KNOWN_PREFIX + f not in inputs.ids]
+        missing = [f for f in known_fields if known_id(f) not in inputs.ids]
         if missing:
             raise DataError(
-                f"task.known names {missing}, but the rows carry no ids {[KNOWN_PREFIX + f for f in missing]}"
+                f"task.known names {missing}, but the rows carry no ids {[known_id(f) for f in missing]}"
             )
         beyond = np.asarray(inputs.cutoff) > inputs.events.lengths[inputs.sequence]
         if np.any(beyond):
@@ -168,7 +166,7 @@ class PositionDataset:
         self.inputs = inputs
         self.max_len = max_len
         self.keep = keep
-        self.known = [np.asarray(inputs.ids[KNOWN_PREFIX + f], dtype=np.int64) for f in known_fields]
+        self.known = [np.asarray(inputs.ids[known_id(f)], dtype=np.int64) for f in known_fields]
         self.float_targets = float_targets
         self.passes = plan_passes(inputs.sequence, inputs.cutoff, max_len, keep)
         # Rows grouped by pass: rows of pass p are by_pass[first[p]:first[p + 1]].

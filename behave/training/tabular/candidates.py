@@ -32,10 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from behave.data.errors import DataError
-from behave.data.inputs import RowInputs
+from behave.data.inputs import PREVIOUS_IDS, RowInputs, previous_id
 from behave.training.backoff_counts import BackoffTable
 
-PREVIOUS = ("previous.1", "previous.2", "previous.3")
+PREVIOUS = tuple(previous_id(j) for j in range(1, PREVIOUS_IDS + 1))
+LAST = previous_id(1)
 MARKOV_STEM, POPULARITY_STEM = "candidates_markov", "candidates_popularity"
 # Rows whose (rows x classes) Markov probabilities are held in memory at once.
 CHUNK_ROWS = 2048
@@ -55,7 +56,7 @@ class RankRows:
     @classmethod
     def of(cls, inputs: RowInputs, row_columns: tuple[str, ...]) -> RankRows:
         previous = [name for name in PREVIOUS if name in inputs.ids]
-        if "previous.1" not in previous:
+        if LAST not in previous:
             raise DataError(
                 f"the rows carry no ids previous.1 (they have {sorted(inputs.ids) or 'none'}): candidates "
                 "are ranked after the last target value, which task=next gives"
@@ -90,8 +91,8 @@ class CountModels:
 
     @classmethod
     def fit(cls, rows: RankRows, num_classes: int, smoothing: float) -> CountModels:
-        last = {"previous.1": rows.previous[:, 0] + 1}
-        markov = BackoffTable.fit(last, rows.labels, ("previous.1",), num_classes, smoothing)
+        last = {LAST: rows.previous[:, 0] + 1}
+        markov = BackoffTable.fit(last, rows.labels, (LAST,), num_classes, smoothing)
         popularity = BackoffTable.fit({}, rows.labels, (), num_classes, smoothing)
         return cls(markov, popularity)
 
@@ -158,7 +159,7 @@ def build_candidates(
     for start in range(0, len(rows), CHUNK_ROWS):
         chunk = rows.take(np.arange(start, min(start + CHUNK_ROWS, len(rows))))
         own = chunk.labels if fitted_rows else None
-        last = {"previous.1": chunk.previous[:, 0] + 1}
+        last = {LAST: chunk.previous[:, 0] + 1}
         markov = models.markov.probabilities(last, len(chunk), leave_out=own)
         popularity = models.popularity.probabilities({}, len(chunk), leave_out=own)
         top = np.argpartition(-markov, k - 1, axis=1)[:, :k]
