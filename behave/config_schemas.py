@@ -36,9 +36,10 @@ class PathsConfig:
 
 @dataclass
 class ProtocolConfig:
-    """How runs relate to splits (conf/protocol/: fixed, resplit, kfold); the report reads the name."""
+    """How runs relate to splits (conf/protocol/: fixed, resplit, kfold, rolling); the report reads it."""
 
     name: str = MISSING
+    origins: int | None = None  # rolling: how many test periods the seeds sweep
 
 
 @dataclass

@@ -179,7 +179,7 @@ def test_debug_fast_works_with_every_dataset(data, tmp_path):
 @pytest.mark.parametrize(
     ("override", "choices"),
     [
-        ("data.split.method=random", "[stratified, time, time_strict, kfold]"),
+        ("data.split.method=random", "[stratified, time, time_strict, kfold, rolling]"),
         ("data.label.kind=ordinal", "[binary, multiclass]"),
         ("data.label.table=sidecar", "[labels, events]"),
         ("data.sequences.keep=middle", "[last, first]"),

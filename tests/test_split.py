@@ -97,7 +97,7 @@ def test_unknown_method_fails_when_the_config_is_composed(tmp_path):
         compose_train(["data.split.method=random"], tmp_path / "run", tmp_path / "cache")
     message = f"{error.value} {error.value.__cause__}"
     assert "random" in message and "split.method" in message
-    assert "stratified, time, time_strict, kfold" in message
+    assert "stratified, time, time_strict, kfold, rolling" in message
 
 
 def test_strict_time_split_drops_training_events_after_the_test_period_starts(log_):

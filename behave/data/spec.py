@@ -5,8 +5,9 @@ mean what (`EventSchema`, `LabelSpec`), how to split, how to form tokens, sequen
 Everything except `source` is plain data, so it is hashed into the cache fingerprint as is.
 
 String options are `str` enums: a typo fails when the config is composed, with the valid choices listed
-(`Invalid value 'tme', expected one of [stratified, time, time_strict, kfold]`), and a member still compares
-equal to its string. Built directly in Python, the dataclasses turn strings into members the same way.
+(`Invalid value 'tme', expected one of [stratified, time, time_strict, kfold, rolling]`), and a member
+still compares equal to its string. Built directly in Python, the dataclasses turn strings into members the
+same way.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ class SplitMethod(str, Enum):
     # Stratified (and grouped) k-fold: fold `fold` of `folds` is the test part, val is drawn from the rest
     # (val / (train + val) of it). `protocol=kfold` sweeps the folds, one per run seed.
     kfold = "kfold"
+    # Rolling origin: `origins` test periods of `test` share each, the latest periods of the log in time
+    # order; origin `origin` tests its period and trains (val the latest of them) on every sequence that
+    # starts before it, cut as `time_strict` cuts. Sequences after the period are left out.
+    # `protocol=rolling` sweeps the origins, one per run seed.
+    rolling = "rolling"
+
+    @property
+    def cuts_at_test_start(self) -> bool:
+        """Whether train/val events after the test period starts are dropped (`split.strict_time_cut`)."""
+        return self in (SplitMethod.time_strict, SplitMethod.rolling)
 
 
 class BucketMethod(str, Enum):
@@ -110,6 +121,8 @@ class SplitSpec:
     seed: int = 0
     folds: int = 5
     fold: int = 1
+    origins: int = 4  # rolling: how many test periods
+    origin: int = 1  # rolling: which of them (1-based, earliest first) is the test part
 
     def __post_init__(self) -> None:
         self.method = SplitMethod(self.method)

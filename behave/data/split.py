@@ -6,6 +6,9 @@ by their first sequence's key). `kfold`: the same, as k folds, fold `fold` the t
 from the others. `time`: sequences (or groups) ordered by start time, the earliest go to
 train, the latest to test. `time_strict`: as `time`, then `strict_time_cut` drops every train/val event
 after the test period starts, so no training event comes from the future of a test sequence or prefix.
+`rolling`: origin j of k tests the j-th of the log's k latest periods (each a `test` share of the sequences
+by start time) and trains on every sequence that starts before that period, cut as `time_strict` is; the
+sequences after the period belong to no part and `cut_to_split` leaves them out of the log.
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ def split_sequences(
         parts = _stratified(units, keys, unit_of_sequence, fractions, spec.seed)
     elif spec.method == SplitMethod.kfold:
         parts = _kfold(units, keys, unit_of_sequence, fractions, spec)
+    elif spec.method == SplitMethod.rolling:
+        parts = _rolling(units, log_.start_time, unit_of_sequence, spec)
     else:
         parts = _by_time(units, log_.start_time, unit_of_sequence, fractions)
     positions = [np.sort(np.flatnonzero(np.isin(unit_of_sequence, p))) for p in parts]
@@ -178,6 +183,45 @@ def _by_time(units, start_time, unit_of_sequence, fractions) -> list[np.ndarray]
     ordered = units[np.argsort(unit_start, kind="stable")]
     cuts = np.round(np.cumsum(fractions)[:2] * len(ordered)).astype(int)
     return np.split(ordered, cuts)
+
+
+def rolling_periods(n_units: int, spec: SplitSpec) -> np.ndarray:
+    """(origins + 1,) boundaries into the units ordered by start time: period j (1-based) is
+    [bounds[j - 1], bounds[j]); the last period ends at the log's end, so origin `origins` tests what the
+    `time` split tests."""
+    if spec.origins < 2 or not 1 <= spec.origin <= spec.origins or spec.origins * spec.test >= 1:
+        raise DataError(
+            "data.split: rolling needs origins >= 2, 1 <= origin <= origins and origins * test < 1 (some "
+            f"sequences before the first period to train on), got origins={spec.origins}, "
+            f"origin={spec.origin}, test={spec.test}"
+        )
+    from_end = spec.origins - np.arange(spec.origins + 1)
+    return np.round((1.0 - spec.test * from_end) * n_units).astype(int)
+
+
+def _rolling(units, start_time, unit_of_sequence, spec: SplitSpec) -> list[np.ndarray]:
+    """The origin's period is test; the units that start before it train, the latest val / (train + val)
+    of them validate (as in the `time` split)."""
+    unit_start = _earliest_start(start_time, unit_of_sequence, len(units))
+    ordered = units[np.argsort(unit_start, kind="stable")]
+    bounds = rolling_periods(len(ordered), spec)
+    start, stop = bounds[spec.origin - 1], bounds[spec.origin]
+    train_end = int(np.round(start * spec.train / (spec.train + spec.val)))
+    return [ordered[:train_end], ordered[train_end:start], ordered[start:stop]]
+
+
+def cut_to_split(log_: EventLog, split: Split, spec: SplitSpec) -> tuple[EventLog, Split, int]:
+    """The log as the split's method leaves it for fitting: sequences in no part (after a rolling origin's
+    period) left out, and, for the methods that cut at the test start, train/val events after it dropped.
+    Returns the log, the split re-indexed into it and the number of train/val events dropped."""
+    kept = np.sort(np.concatenate([split.part(name) for name in PARTS]))
+    if len(kept) < log_.n_sequences:
+        log_ = log_.select(kept)
+        split = Split(*(np.searchsorted(kept, split.part(name)) for name in PARTS))
+    if not spec.method.cuts_at_test_start:
+        return log_, split, 0
+    cut, dropped = strict_time_cut(log_, split)
+    return cut, split, dropped
 
 
 def strict_time_cut(log_: EventLog, split: Split) -> tuple[EventLog, int]:

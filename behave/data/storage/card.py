@@ -102,8 +102,11 @@ def build_card(
         "warnings": list(report.warnings),
         "sampled_sequences": spec.sample_sequences,
         "split": {"method": spec.split.method.value, "seed": spec.split.seed}
+        | ({"folds": spec.split.folds, "fold": spec.split.fold} if spec.split.method.value == "kfold" else {})
         | (
-            {"folds": spec.split.folds, "fold": spec.split.fold} if spec.split.method.value == "kfold" else {}
+            {"origins": spec.split.origins, "origin": spec.split.origin}
+            if spec.split.method.value == "rolling"
+            else {}
         ),
         "parts": {},
         "length_percentiles": {

@@ -36,7 +36,7 @@ from behave.data.ingestion.columns import require_columns
 from behave.data.ingestion.labels import encode_labels, sequence_labels
 from behave.data.ingestion.timestamps import auto_text_format
 from behave.data.ingestion.validate import ValidationReport, validate
-from behave.data.spec import DatasetSpec, SplitMethod
+from behave.data.spec import DatasetSpec
 from behave.data.split import split_sequences
 from behave.data.storage.card import build_card
 from behave.data.storage.log_store import (
@@ -188,8 +188,10 @@ def per_sequence_table(parts: list[ValidatedPart], spec: DatasetSpec, source: Pa
 
 def check_supported(spec: DatasetSpec) -> None:
     unsupported = []
-    if spec.split.method == SplitMethod.time_strict:
-        unsupported.append("data.split.method=time_strict (its cut rewrites train events after the split)")
+    if spec.split.method.cuts_at_test_start:
+        unsupported.append(
+            f"data.split.method={spec.split.method.value} (its cut rewrites train events after the split)"
+        )
     if spec.sample_sequences is not None:
         unsupported.append("data.sample_sequences (a sample of a large log fits in memory)")
     if not spec.label.given:

@@ -30,8 +30,8 @@ from omegaconf import OmegaConf
 
 from behave.data.event_log import EventLog
 from behave.data.ingestion.validate import validate
-from behave.data.spec import DatasetSpec, SplitMethod
-from behave.data.split import PARTS, Split, split_sequences, strict_time_cut
+from behave.data.spec import DatasetSpec
+from behave.data.split import PARTS, Split, cut_to_split, split_sequences
 from behave.data.storage import out_of_core
 from behave.data.storage.cache import PIPELINE_VERSION, atomic_directory, cache_writes, fingerprint
 from behave.data.storage.card import build_card, unknown_tokens
@@ -163,9 +163,7 @@ def _build_in_memory(spec: DatasetSpec, source, strata: Strata, key: str, out: P
     event_log = sample_sequences(event_log, spec.sample_sequences, spec.split.seed)
     step(f"validated {event_log.n_sequences:,} sequences")
     split = split_sequences(event_log, spec.split, strata(event_log), spec.schema.group)
-    events_cut = 0
-    if spec.split.method == SplitMethod.time_strict:
-        event_log, events_cut = strict_time_cut(event_log, split)
+    event_log, split, events_cut = cut_to_split(event_log, split, spec.split)
     fitted = FittedPipeline.fit(event_log.select(split.train), spec)
     step(f"split, fitted the pipeline on {len(split.train):,} training sequences")
     events = fitted.encode_events(event_log)
