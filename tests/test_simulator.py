@@ -194,8 +194,8 @@ def test_fingerprint_lists_every_argument_and_tracks_them():
     fingerprint = simulator.fingerprint()
     assert isinstance(fingerprint["version"], int)
     assert fingerprint["n_users"] == 10 and fingerprint["order_strength"] == 0.5
-    # The per-event switches appear only when set, so the default log keeps the key it had before them.
-    switches = {"next_oracle": True, "first_order": True, "outcome": True, "n_skills": 4}
+    # The switches appear only when set, so the default log keeps the key it had before them.
+    switches = {"next_oracle": True, "first_order": True, "outcome": True, "n_skills": 4, "label_drift": 1.0}
     arguments = set(inspect.signature(ClickstreamSimulator).parameters)
     assert arguments - set(switches) <= set(fingerprint)
     assert not set(switches) & set(fingerprint)

@@ -13,7 +13,11 @@ Generation, in order (each step has its own random stream, so label knobs never 
 Per-event switches, all off by default (and then absent from the fingerprint, so the default log and its
 cache key stay as they were): `next_oracle` adds the `activity` column (the walk's state, the default next
 value) and its per-event oracle (`oracle.py`) in `RawTables.event_extras`; `first_order` makes the walk a
-first-order chain; `outcome` adds `skill`, `correct` and the outcome's oracle.
+first-order chain; `outcome` adds `skill`, `correct` and the outcome's oracle. `label_drift` d makes the
+label law change once, halfway through the log's span of start times (a log for rolling-origin evaluation):
+the logit of each user who starts in the second half is scaled by 1 - d (with its own intercept, so the
+label share stays), so d = 1 leaves their labels unrelated to their events and d = 2 reverses the law; 0
+keeps it stationary.
 
 `label_noise` is a FLIP probability e: the drawn label is flipped with probability e, and `oracle_prob` is
 the Bayes-optimal probability of the observed label, p * (1 - 2e) + e.
@@ -64,6 +68,7 @@ class ClickstreamSimulator:
         first_order: bool = False,
         outcome: bool = False,
         n_skills: int = 10,
+        label_drift: float = 0.0,
     ) -> None:
         self.n_users = n_users
         self.seed = seed
@@ -81,6 +86,7 @@ class ClickstreamSimulator:
         self.first_order = first_order
         self.outcome = outcome
         self.n_skills = n_skills
+        self.label_drift = label_drift
 
     def fingerprint(self) -> dict:
         """Every constructor argument plus the generator version: the cache key of this source. The per-event
@@ -167,7 +173,16 @@ class ClickstreamSimulator:
         count_logit = self.count_strength * label_model.weighted_sum(counts, label_model.COUNT_WEIGHTS)
         order_logit = self.order_strength * label_model.weighted_sum(order, label_model.ORDER_WEIGHTS)
         logit = count_logit + order_logit
-        intercept = label_model.calibrate_intercept(logit, self.positive_rate, self.label_noise)
+        after_change = self._after_drift(events.time_s[steps.offsets[:-1]])
+        logit = np.where(after_change, (1.0 - self.label_drift) * logit, logit)
+        # One intercept per side of the change: the positive rate stays `positive_rate` on both, so only the
+        # law drifts, not the label share.
+        intercept = np.zeros(n_users)
+        for side in (after_change, ~after_change):
+            if side.any():
+                intercept[side] = label_model.calibrate_intercept(
+                    logit[side], self.positive_rate, self.label_noise
+                )
         clean = label_model.sigmoid(intercept + logit)
         return pd.DataFrame(
             {
@@ -178,6 +193,14 @@ class ClickstreamSimulator:
             },
             index=pd.Index(np.arange(n_users, dtype=np.int64), name="user_id"),
         )
+
+    def _after_drift(self, start_s: np.ndarray) -> np.ndarray:
+        """(U,) whether a user's label follows the changed law: with `label_drift`, the users who start in
+        the second half of the span of start times (a sudden change, which a model of the past cannot
+        follow); nobody without it."""
+        if self.label_drift == 0.0:
+            return np.zeros(len(start_s), dtype=bool)
+        return start_s > 0.5 * (start_s.min() + start_s.max())
 
     def _draw_labels(self, extras: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         clean_draw, flip_draw = rng.random((2, len(extras)))
@@ -211,7 +234,13 @@ class ClickstreamSimulator:
 
 
 # The per-event switches at their constructor defaults, which the fingerprint leaves out.
-_SWITCH_DEFAULTS = {"next_oracle": False, "first_order": False, "outcome": False, "n_skills": 10}
+_SWITCH_DEFAULTS = {
+    "next_oracle": False,
+    "first_order": False,
+    "outcome": False,
+    "n_skills": 10,
+    "label_drift": 0.0,
+}
 
 
 def _event_extras(steps: Walk, outcome: Outcome | None) -> pd.DataFrame | None:
