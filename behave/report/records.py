@@ -62,13 +62,15 @@ class RunRecord:
 
     @property
     def protocol(self) -> str:
-        """How the run's split relates to the other runs' (fixed, resplit, kfold); fixed for old records."""
+        """How the run's split relates to the other runs' (fixed, resplit, kfold, rolling); fixed for old
+        records."""
         return str(((self.raw.get("config") or {}).get("protocol") or {}).get("name", "fixed"))
 
     @property
     def comparable_key(self) -> str | None:
         """What runs must share to be compared: the prepared data itself under a fixed split; under
-        resplit/kfold each seed has its own split (and fingerprint), so the dataset name and protocol."""
+        resplit/kfold/rolling each seed has its own split (and fingerprint), so the dataset name and
+        protocol."""
         if self.protocol == "fixed":
             return self.fingerprint
         return f"{self.dataset_name}:{self.protocol}" if self.fingerprint else None
@@ -143,8 +145,9 @@ def task_key(record: RunRecord) -> str:
 
 
 def group_by_dataset(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
-    """Group runs by (data fingerprint, task), in order of first appearance; runs of a resplit or k-fold
-    protocol group by (dataset name, protocol, task), since each of their seeds has its own split.
+    """Group runs by (data fingerprint, task), in order of first appearance; runs of a resplit, k-fold or
+    rolling-origin protocol group by (dataset name, protocol, task), since each of their seeds has its own
+    split.
 
     A run without a fingerprint (it failed before loading data) joins the fingerprinted group of the same
     dataset name and task when there is exactly one, so it is still listed next to its siblings.

@@ -20,6 +20,7 @@ from behave.report.groups import group_blocks
 from behave.report.headline import column_metric, is_regression, section_headline, section_kind
 from behave.report.item_map import item_map_blocks
 from behave.report.multiplicity import Correction
+from behave.report.origins import origin_blocks
 from behave.report.paired import Comparison
 from behave.report.per_row import per_row_blocks
 from behave.report.pretraining import pretraining_blocks
@@ -389,6 +390,10 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         ),
         *comparison_blocks(comparisons, predictions, compared),
     ]
+    origins_figure = out_dir / "figures" / f"{file_prefix}_origins.png"
+    blocks += origin_blocks(
+        records, predictions, compared, pairs, options.n_boot, options.seed, origins_figure, oracle_value
+    )
     if not over_runs:
         blocks += per_row_blocks(
             predictions, paired.paired_metrics(headline, kind), pairs, options.n_boot, options.seed,
