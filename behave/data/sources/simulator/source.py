@@ -166,7 +166,8 @@ class ClickstreamSimulator:
             raise ValueError(f"n_skills must be at least 1 when outcome is on, got {self.n_skills}")
 
     def _label_probabilities(self, steps: Walk, events: Rendered) -> pd.DataFrame:
-        """Per user: the clean probability, the oracle (noisy-label) probability, and the two logit parts."""
+        """Per user: the clean probability, the oracle (noisy-label) probability, and the two logit parts
+        (as the law before a `label_drift` change has them: what a model of the log's first half learns)."""
         n_users = len(steps.offsets) - 1
         counts = label_model.count_features(steps, events.user, n_users)
         order = label_model.order_features(steps, events)
