@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from behave.data.errors import DataError
 
 
 class LabelKind(str, Enum):
@@ -136,9 +139,31 @@ class TokenSpec:
 
     fields: list[str] = MISSING
     aliases: dict[str, str] = field(default_factory=dict)
-    buckets: dict[str, BucketSpec] = field(default_factory=dict)
+    # {field: BucketSpec}. Typed by `__post_init__`, not by the annotation: OmegaConf cannot add a new key
+    # to a dict of dataclasses from a plain dict, which is what the command line's
+    # `data.tokens.buckets.price={method:log,n_bins:3}` gives it.
+    buckets: dict[str, Any] = field(default_factory=dict)
     min_freq: int = 1
     max_size: int | None = None
+
+    def __post_init__(self) -> None:
+        self.buckets = {name: bucket_spec(name, value) for name, value in self.buckets.items()}
+
+
+def bucket_spec(name: str, value: Any) -> BucketSpec:
+    """`value` (a BucketSpec or its keys as a mapping) checked against the BucketSpec schema; a DataError
+    naming `data.tokens.buckets.<name>` when it does not fit."""
+    if isinstance(value, BucketSpec):
+        return value
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(BucketSpec), value))
+    except (OmegaConfBaseException, ValueError) as error:
+        reason = str(error).splitlines()[0]
+        raise DataError(
+            f"data.tokens.buckets.{name}={value!r} is not a bucket setting ({reason}); write e.g. "
+            f"'data.tokens.buckets.{name}={{method:log,n_bins:3}}' (method: "
+            f"{' | '.join(m.value for m in BucketMethod)}; n_bins: a whole number)."
+        ) from None
 
 
 @dataclass
