@@ -3,6 +3,10 @@ config key (and the documented command-line form for bins that must work). Each 
 
 from __future__ import annotations
 
+import logging
+
+import numpy as np
+import pandas as pd
 import pytest
 
 from behave.data.config import dataset_spec, prepare_from_config
@@ -25,6 +29,62 @@ def compose_shop(tmp_path, *overrides: str):
     searchpath = f"hydra.searchpath=[file://{tmp_path / 'conf'}]"
     base = ["data=shop", searchpath, f"paths.data_dir={tmp_path}"]
     return compose_train([*base, *overrides], tmp_path / "run", tmp_path / "cache")
+
+
+def parquet_folder(tmp_path, log: pd.DataFrame, drop_price_from: int | None = None):
+    """The log cut into three Parquet files; `drop_price_from`: the file that lacks the 'price' column."""
+    folder = tmp_path / "raw" / "parts"
+    folder.mkdir(parents=True)
+    for k, rows in enumerate(np.array_split(np.arange(len(log)), 3)):
+        part = log.iloc[rows]
+        if k == drop_price_from:
+            part = part.drop(columns=["price"])
+        part.to_parquet(folder / f"part-{k}.parquet", index=False)
+    return folder
+
+
+def test_item1_a_parquet_file_lacking_a_column_is_an_error_naming_file_and_column(tmp_path, shop):
+    folder = parquet_folder(tmp_path, shop, drop_price_from=0)
+    cfg = compose_shop(tmp_path, f"data.source.events={folder}")
+    with pytest.raises(DataError) as error:
+        prepare_from_config(cfg.data)
+    message = str(error.value)
+    assert f"{folder / 'part-0.parquet'}: column 'price' is missing from this file" in message
+    assert "2 other file(s)" in message and "data.schema.columns_missing_in_files=empty" in message
+
+
+@pytest.mark.parametrize("out_of_core", [False, True])
+def test_item1_the_switch_reads_the_missing_cells_as_empty_and_says_how_many(
+    tmp_path, shop, caplog, out_of_core
+):
+    folder = parquet_folder(tmp_path, shop, drop_price_from=0)
+    cfg = compose_shop(
+        tmp_path,
+        f"data.source.events={folder}",
+        "data.schema.columns_missing_in_files=empty",
+        f"data.source.out_of_core={str(out_of_core).lower()}",
+    )
+    with caplog.at_level(logging.WARNING):
+        data = prepare_from_config(cfg.data)
+    lacking = len(np.array_split(np.arange(len(shop)), 3)[0])
+    warned = " ".join(record.getMessage() for record in caplog.records)
+    assert "column 'price' is missing from 1 file(s) (part-0.parquet)" in warned
+    assert f"{lacking / len(shop):.1%} of the events ({lacking:,} of {len(shop):,})" in warned
+    # The first file lacks the column, yet the other files' prices are read (not the first file's columns).
+    price = data.log.numeric["price"]
+    assert np.isfinite(price).sum() == shop.iloc[lacking:]["price"].notna().sum() > 0
+
+
+def test_item2_a_truncated_parquet_file_is_named(tmp_path, shop):
+    folder = parquet_folder(tmp_path, shop)
+    whole = (folder / "part-2.parquet").read_bytes()
+    (folder / "part-2.parquet").write_bytes(whole[: len(whole) // 2])
+    for out_of_core in ("auto", "true", "false"):
+        cfg = compose_shop(tmp_path, f"data.source.events={folder}", f"data.source.out_of_core={out_of_core}")
+        with pytest.raises(
+            DataError, match=r"part-2\.parquet: not a readable Parquet file \(truncated copy\?\)"
+        ):
+            prepare_from_config(cfg.data)
 
 
 @pytest.mark.parametrize(

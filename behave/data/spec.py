@@ -47,6 +47,13 @@ class BucketMethod(str, Enum):
     log = "log"
 
 
+class ColumnsMissingInFiles(str, Enum):
+    """What a Parquet folder's file that lacks a column the other files have means."""
+
+    error = "error"  # a drifted export: stop, naming the file and the column
+    empty = "empty"  # accepted: that file's cells of the column are empty (a warning gives the share)
+
+
 class Keep(str, Enum):
     last = "last"  # the most recent max_len events
     first = "first"  # the earliest max_len events
@@ -73,6 +80,11 @@ class EventSchema:
     # Per-sequence attributes (constant within a sequence): tabular features and inputs to the neural head.
     static_categorical: list[str] = field(default_factory=list)
     static_numeric: list[str] = field(default_factory=list)
+    # A Parquet folder whose files do not all hold the same columns (see ColumnsMissingInFiles).
+    columns_missing_in_files: ColumnsMissingInFiles = ColumnsMissingInFiles.error
+
+    def __post_init__(self) -> None:
+        self.columns_missing_in_files = ColumnsMissingInFiles(self.columns_missing_in_files)
 
 
 @dataclass
