@@ -87,6 +87,24 @@ def test_item2_a_truncated_parquet_file_is_named(tmp_path, shop):
             prepare_from_config(cfg.data)
 
 
+def test_item3_empty_label_cells_are_counted_with_their_rows_and_can_be_dropped(tmp_path, shop, caplog):
+    log = pd.read_csv(tmp_path / "raw" / "shop" / "log.csv", sep=";", dtype=str)
+    log.loc[[3, 10, 11], "outcome"] = None
+    log.to_csv(tmp_path / "raw" / "shop" / "log.csv", sep=";", index=False)
+    with pytest.raises(DataError) as error:
+        prepare_from_config(compose_shop(tmp_path).data)
+    message = str(error.value)
+    # Data rows count from 1 below the header; in the CSV they are lines 5, 12 and 13 (the header is line 1).
+    assert "3 row(s) have no label (column 'outcome' is empty): rows 4, 11, 12" in message
+    assert "lines 5, 12, 13 of the file" in message and "data.label.missing=drop" in message
+    lines = (tmp_path / "raw" / "shop" / "log.csv").read_text().splitlines()
+    assert all(lines[number - 1].endswith(";") for number in (5, 12, 13))
+    data = prepare_from_config(compose_shop(tmp_path, "data.label.missing=drop").data)
+    unlabelled = log.loc[[3, 10, 11], "session"].nunique()
+    assert data.log.n_sequences == log["session"].nunique() - unlabelled
+    assert data.card["dropped"]["sequences_without_label"] == unlabelled
+
+
 @pytest.mark.parametrize(
     "override",
     [

@@ -26,6 +26,13 @@ class LabelKind(str, Enum):
     multiclass = "multiclass"
 
 
+class MissingLabel(str, Enum):
+    """What a row whose label cell is empty means."""
+
+    error = "error"  # stop, naming the rows: an empty label is usually an export mistake
+    drop = "drop"  # intended: the sequences such rows belong to are dropped whole, as unlabelled sequences
+
+
 class LabelTable(str, Enum):
     labels = "labels"  # the source's label table, keyed by the sequence id column
     events = "events"  # a column of the events table, constant within a sequence
@@ -104,9 +111,12 @@ class LabelSpec:
     positive: Any = None
     # Optional closed set of allowed raw values; anything else is an error. Multiclass order follows it.
     classes: list[Any] | None = None
+    # Rows with an empty label cell: an error naming them, or their sequences dropped (see MissingLabel).
+    missing: MissingLabel = MissingLabel.error
 
     def __post_init__(self) -> None:
         self.table, self.kind = LabelTable(self.table), LabelKind(self.kind)
+        self.missing = MissingLabel(self.missing)
 
     @property
     def given(self) -> bool:

@@ -108,7 +108,7 @@ class PreparedDataset:
 
 
 # (group, key) -> its default: see spec_payload.
-LATER_KEYS = {("schema", "columns_missing_in_files"): "error"}
+LATER_KEYS = {("schema", "columns_missing_in_files"): "error", ("label", "missing"): "error"}
 
 
 def spec_payload(spec: DatasetSpec) -> dict:
