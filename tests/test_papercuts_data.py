@@ -3,6 +3,7 @@ config key (and the documented command-line form for bins that must work). Each 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -12,6 +13,8 @@ import pytest
 from behave.data.config import dataset_spec, prepare_from_config
 from behave.data.errors import DataError
 from behave.data.spec import BucketMethod, BucketSpec
+from behave.report.records import load_records
+from behave.train import run
 from tests.compose import compose_train
 from tests.test_csv_source import SHOP_YAML, write_log
 
@@ -137,3 +140,14 @@ def test_item4_a_wrong_bin_setting_names_data_tokens_buckets(tmp_path, shop, ove
     with pytest.raises(DataError) as error:
         dataset_spec(cfg.data)
     assert "data.tokens.buckets.price=" in str(error.value) and reason in str(error.value)
+
+
+def test_item10_a_run_failing_before_its_data_is_read_is_listed_under_its_data_name(tmp_path, shop):
+    cfg = compose_shop(tmp_path, "data.source.events=shop/absent.csv", "model=logreg")
+    result = run(cfg)
+    assert result.status == "failed" and "absent.csv" in result.error
+    (record,) = load_records([tmp_path / "run"])
+    assert record.dataset_name == "shop"
+    # A failed record written before the name was recorded: the report reads it from the run's config.
+    earlier = dataclasses.replace(record, dataset={})
+    assert earlier.dataset_name == "shop"
