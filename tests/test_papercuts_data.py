@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+from collections import namedtuple
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import behave.data.storage.cache as cache_module
+import behave.data.storage.prepared as prepared_module
 from behave.data.config import dataset_spec, prepare_from_config
 from behave.data.errors import DataError
+from behave.data.sources.files import FileSource
 from behave.data.spec import BucketMethod, BucketSpec
+from behave.data.storage.prepared import prepare
 from behave.report.records import load_records
 from behave.train import run
 from tests.compose import compose_train
@@ -151,3 +157,37 @@ def test_item10_a_run_failing_before_its_data_is_read_is_listed_under_its_data_n
     # A failed record written before the name was recorded: the report reads it from the run's config.
     earlier = dataclasses.replace(record, dataset={})
     assert earlier.dataset_name == "shop"
+
+
+def test_item12_a_full_disk_names_the_disk_and_what_the_preparation_needs(tmp_path, shop, monkeypatch):
+    cfg = compose_shop(tmp_path)
+
+    def short_write(*args, **kwargs):
+        raise OSError("132131 requested and 38384 written")  # numpy's words for a full disk: no errno
+
+    monkeypatch.setattr(prepared_module.np, "save", short_write)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(cache_module.shutil, "disk_usage", lambda path: usage(10e9, 8.5e9, 1.5e9))
+    with pytest.raises(DataError) as error:
+        prepare_from_config(cfg.data)
+    message = str(error.value)
+    assert (
+        f"cannot write the prepared data under {tmp_path / 'cache'}: the disk (or your quota) is full"
+        in message
+    )
+    assert "on the disk mounted at /" in message and "132131 requested and 38384 written" in message
+    assert "needs more than the 1.50 GB that were free on that disk" in message
+    assert list(os.scandir(tmp_path / "cache")) == []
+
+
+def test_item12_a_full_disk_out_of_core_is_said_the_same_way(tmp_path, shop, monkeypatch):
+    folder = parquet_folder(tmp_path, shop)
+    spec = dataset_spec(compose_shop(tmp_path).data)
+    source = FileSource(str(folder), categorical=["action"], out_of_core=True)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(prepared_module, "write_fitted", full)
+    with pytest.raises(DataError, match=r"the disk \(or your quota\) is full.*GB that were free"):
+        prepare(spec, source)
