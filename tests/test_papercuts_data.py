@@ -172,7 +172,7 @@ def test_item12_a_full_disk_names_the_disk_and_what_the_preparation_needs(tmp_pa
         prepare_from_config(cfg.data)
     message = str(error.value)
     assert (
-        f"cannot write the prepared data under {tmp_path / 'cache'}: the disk (or your quota) is full"
+        f"cannot write the prepared data under {tmp_path / 'cache'}: the disk (or your quota) is full there"
         in message
     )
     assert "on the disk mounted at /" in message and "132131 requested and 38384 written" in message

@@ -75,7 +75,7 @@ def cache_writes(folder: Path) -> Iterator[None]:
 
 def _disk_full(folder: Path, free: int, error: OSError) -> DataError:
     return DataError(
-        f"cannot write the prepared data under {folder}: the disk (or your quota) is full, on the disk "
+        f"cannot write the prepared data under {folder}: the disk (or your quota) is full there, on the disk "
         f"mounted at {_mount_point(folder)} ({error}). The preparation needs more than the "
         f"{free / 1e9:.2f} GB that were free on that disk when it began (a quota may allow less). Free some "
         "space there or point the cache elsewhere with paths.cache_dir=... (nothing half-written was kept)."
