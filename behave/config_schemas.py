@@ -82,7 +82,12 @@ def register() -> None:
     store.store(name=DATA_CARD_SCHEMA, node=DataCardConfig)
     # A composed config caches prepared data under `paths.cache_dir`, the one place a user moves it; the
     # dataclass's own default serves specs built in Python.
-    store.store(group="data", name=DATASET_SCHEMA, node=DatasetSpec(cache_dir="${paths.cache_dir}"))
+    dataset = OmegaConf.structured(DatasetSpec(cache_dir="${paths.cache_dir}"))
+    # A field's bins are a new key of data.tokens.buckets: open to the command line without `+`
+    # ('data.tokens.buckets.price={method:log,n_bins:3}'); TokenSpec checks each entry (and check_spec its
+    # field) when the spec is built.
+    OmegaConf.set_struct(dataset.tokens.buckets, False)
+    store.store(group="data", name=DATASET_SCHEMA, node=dataset)
 
 
 def check_top_level(cfg: DictConfig) -> None:

@@ -177,6 +177,7 @@ def read_log(spec: DatasetSpec, events: Path, labels: Path | None = None) -> Eve
         labels=str(labels) if labels else None,
         read_options=read_options,
         categorical=list(spec.schema.categorical),
+        columns_missing_in_files=spec.schema.columns_missing_in_files,
     )
     event_log, _ = validate(source.load(), spec, with_labels=labels is not None)
     return event_log

@@ -80,6 +80,8 @@ def _new_result(cfg: DictConfig, run_dir: Path) -> RunResult:
     return RunResult(
         status="failed",
         model={"name": str(cfg.model.get("name", "?")), "family": str(cfg.model.get("family", "?"))},
+        # The configured name, so a run that fails before its data is read is still listed under it.
+        dataset={"name": OmegaConf.select(cfg, "data.name", default=None, throw_on_missing=False)},
         seed=int(cfg.seed),
         config=_resolved(cfg),
         overrides=overrides,

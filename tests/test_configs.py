@@ -183,7 +183,6 @@ def test_debug_fast_works_with_every_dataset(data, tmp_path):
         ("data.label.kind=ordinal", "[binary, multiclass]"),
         ("data.label.table=sidecar", "[labels, events]"),
         ("data.sequences.keep=middle", "[last, first]"),
-        ("data.tokens.buckets={scroll_px: {method: sqrt}}", "[quantile, log]"),
         ("data.sequences.numeric_transform={dwell_s: log2}", "[none, log1p]"),
     ],
 )

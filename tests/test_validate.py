@@ -161,7 +161,7 @@ def test_missing_label_value(load_log, tmp_path):
     labels.loc[1, "y"] = np.nan
     message = raises(load_log, events, labels)
     assert str(tmp_path / "labels.csv") in message
-    assert "'y' (label) is empty in 1 row(s): 1" in message
+    assert "1 row(s) have no label (column 'y' is empty): row 2 (data rows counted from 1" in message
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,22 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from behave.data.errors import DataError
 
 
 class LabelKind(str, Enum):
     binary = "binary"
     multiclass = "multiclass"
+
+
+class MissingLabel(str, Enum):
+    """What a row whose label cell is empty means."""
+
+    error = "error"  # stop, naming the rows: an empty label is usually an export mistake
+    drop = "drop"  # intended: the sequences such rows belong to are dropped whole, as unlabelled sequences
 
 
 class LabelTable(str, Enum):
@@ -55,6 +65,13 @@ class BucketMethod(str, Enum):
     log = "log"
 
 
+class ColumnsMissingInFiles(str, Enum):
+    """What a Parquet folder's file that lacks a column the other files have means."""
+
+    error = "error"  # a drifted export: stop, naming the file and the column
+    empty = "empty"  # accepted: that file's cells of the column are empty (a warning gives the share)
+
+
 class Keep(str, Enum):
     last = "last"  # the most recent max_len events
     first = "first"  # the earliest max_len events
@@ -81,6 +98,11 @@ class EventSchema:
     # Per-sequence attributes (constant within a sequence): tabular features and inputs to the neural head.
     static_categorical: list[str] = field(default_factory=list)
     static_numeric: list[str] = field(default_factory=list)
+    # A Parquet folder whose files do not all hold the same columns (see ColumnsMissingInFiles).
+    columns_missing_in_files: ColumnsMissingInFiles = ColumnsMissingInFiles.error
+
+    def __post_init__(self) -> None:
+        self.columns_missing_in_files = ColumnsMissingInFiles(self.columns_missing_in_files)
 
 
 @dataclass
@@ -100,9 +122,12 @@ class LabelSpec:
     positive: Any = None
     # Optional closed set of allowed raw values; anything else is an error. Multiclass order follows it.
     classes: list[Any] | None = None
+    # Rows with an empty label cell: an error naming them, or their sequences dropped (see MissingLabel).
+    missing: MissingLabel = MissingLabel.error
 
     def __post_init__(self) -> None:
         self.table, self.kind = LabelTable(self.table), LabelKind(self.kind)
+        self.missing = MissingLabel(self.missing)
 
     @property
     def given(self) -> bool:
@@ -149,9 +174,31 @@ class TokenSpec:
 
     fields: list[str] = MISSING
     aliases: dict[str, str] = field(default_factory=dict)
-    buckets: dict[str, BucketSpec] = field(default_factory=dict)
+    # {field: BucketSpec}. Typed by `__post_init__`, not by the annotation: OmegaConf cannot add a new key
+    # to a dict of dataclasses from a plain dict, which is what the command line's
+    # `data.tokens.buckets.price={method:log,n_bins:3}` gives it.
+    buckets: dict[str, Any] = field(default_factory=dict)
     min_freq: int = 1
     max_size: int | None = None
+
+    def __post_init__(self) -> None:
+        self.buckets = {name: bucket_spec(name, value) for name, value in self.buckets.items()}
+
+
+def bucket_spec(name: str, value: Any) -> BucketSpec:
+    """`value` (a BucketSpec or its keys as a mapping) checked against the BucketSpec schema; a DataError
+    naming `data.tokens.buckets.<name>` when it does not fit."""
+    if isinstance(value, BucketSpec):
+        return value
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(BucketSpec), value))
+    except (OmegaConfBaseException, ValueError) as error:
+        reason = str(error).splitlines()[0]
+        raise DataError(
+            f"data.tokens.buckets.{name}={value!r} is not a bucket setting ({reason}); write e.g. "
+            f"'data.tokens.buckets.{name}={{method:log,n_bins:3}}' (method: "
+            f"{' | '.join(m.value for m in BucketMethod)}; n_bins: a whole number)."
+        ) from None
 
 
 @dataclass

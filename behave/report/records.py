@@ -54,7 +54,9 @@ class RunRecord:
 
     @property
     def dataset_name(self) -> str:
-        return str(self.dataset.get("name") or "unknown")
+        # A failed run's record (older ones too) may lack the dataset block: its config names the data.
+        configured = ((self.raw.get("config") or {}).get("data") or {}).get("name")
+        return str(self.dataset.get("name") or configured or "unknown")
 
     @property
     def fingerprint(self) -> str | None:

@@ -9,14 +9,15 @@ else sorted.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from behave.data.errors import DataError, describe_rows
+from behave.data.errors import DataError
 from behave.data.event_log import RawTables
 from behave.data.ingestion.columns import constant_per_sequence, is_missing, require_columns
-from behave.data.spec import DatasetSpec, LabelKind, LabelSpec
+from behave.data.spec import DatasetSpec, LabelKind, LabelSpec, MissingLabel
 
 log = logging.getLogger(__name__)
 
@@ -87,25 +88,59 @@ def sequence_labels(raw: RawTables, spec: DatasetSpec, events: pd.DataFrame) -> 
     """Raw label per raw sequence id (index), from the label table or from the events."""
     seq_col, label = spec.schema.sequence_id, spec.label
     if label.table == "events":
-        return constant_per_sequence(events, seq_col, label.column, raw.events_name, "label")
+        labelled = without_missing_labels(events, spec, raw.events_name)
+        return constant_per_sequence(labelled, seq_col, label.column, raw.events_name, "label")
     if raw.labels is None:
         raise DataError(f"{raw.events_name}: label.table is 'labels' but the source provides no label table.")
     table, name = raw.labels.reset_index(drop=True), raw.labels_name or "labels"
     if table.empty:
         raise DataError(f"{name}: the label table is empty (no rows).")
     require_columns(table, name, {seq_col: "sequence id", label.column: "label"})
-    missing = is_missing(table[label.column])
-    if missing.any():
-        raise DataError(
-            f"{name}: column '{label.column}' (label) is empty in "
-            f"{describe_rows(table, missing, label.column)}"
-        )
+    table = without_missing_labels(table, spec, name)
     duplicated = table[seq_col].duplicated(keep=False)
     conflicting = table[duplicated].groupby(seq_col)[label.column].nunique() > 1
     if conflicting.any():
         ids = conflicting[conflicting].index[:5].tolist()
         raise DataError(f"{name}: column '{label.column}' (label) has different values for sequences {ids}")
     return table.drop_duplicates(seq_col).set_index(seq_col)[label.column]
+
+
+def without_missing_labels(table: pd.DataFrame, spec: DatasetSpec, name: str) -> pd.DataFrame:
+    """`table` (events or labels) without the rows of sequences that have a row with an empty label cell,
+    under `label.missing: drop` (align_labels then drops those sequences as unlabelled); under `error`, a
+    DataError naming those rows."""
+    seq_col, column = spec.schema.sequence_id, spec.label.column
+    missing = is_missing(table[column]).to_numpy()
+    if not missing.any():
+        return table
+    if spec.label.missing == MissingLabel.error:
+        raise DataError(
+            f"{name}: {int(missing.sum())} row(s) have no label (column '{column}' is empty): "
+            f"{user_rows(table.index[missing], name)}. If those sequences are meant to be left out, set "
+            "data.label.missing=drop."
+        )
+    dropped = table[seq_col].isin(table.loc[missing, seq_col])
+    log.warning(
+        "%s: %d row(s) have no label (column '%s' is empty); dropping their %d sequence(s) "
+        "(data.label.missing=drop)",
+        name,
+        int(missing.sum()),
+        column,
+        table.loc[missing, seq_col].nunique(),
+    )
+    return table[~dropped.to_numpy()]
+
+
+def user_rows(rows: pd.Index, name: str, limit: int = 10) -> str:
+    """Rows (0-based positions among the data rows) as a user counts them: from 1, the header not counted;
+    a CSV's line numbers too (header on line 1), as a text editor shows them."""
+    plural = "s" if len(rows) > 1 else ""
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    shown = f"row{plural} {', '.join(str(row + 1) for row in rows[:limit])}{more}"
+    lines = ""
+    if {".csv", ".tsv", ".txt"} & set(Path(name).suffixes):
+        lines = f"; line{plural} {', '.join(str(row + 2) for row in rows[:limit])}{more} of the file"
+    return f"{shown} (data rows counted from 1, the header not counted{lines})"
 
 
 def align_labels(sequence_ids, seq_labels: pd.Series, spec: DatasetSpec, raw: RawTables):

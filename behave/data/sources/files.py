@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.dataset
+import pyarrow
 import pyarrow.types
 
 from behave.data.errors import DataError
 from behave.data.event_log import ParquetLog, RawTables
+from behave.data.sources.parquet_parts import as_dictionaries, checked_schema, parquet_files, read_parts
+from behave.data.spec import ColumnsMissingInFiles
 from behave.data.storage.cache import file_digest
 
 DATA_DIR_ENV = "BEHAVE_DATA_DIR"
@@ -38,7 +40,10 @@ def is_parquet(path: Path) -> bool:
 
 
 def read_table(
-    path: Path, read_options: dict[str, Any] | None = None, categorical: list[str] | tuple = ()
+    path: Path,
+    read_options: dict[str, Any] | None = None,
+    categorical: list[str] | tuple = (),
+    columns_missing_in_files: ColumnsMissingInFiles | str = ColumnsMissingInFiles.error,
 ) -> pd.DataFrame:
     """Read a CSV (any compression pandas knows), a Parquet file or a folder of Parquet files, turning
     pandas errors into DataErrors.
@@ -46,19 +51,26 @@ def read_table(
     `read_options` go to pandas.read_csv; for Parquet only the few that read_parquet knows are passed on,
     so one data config serves a log whether it comes as CSV or as Parquet. Parquet string columns named in
     `categorical` are read as categories (Parquet's dictionary encoding kept): each distinct value is held
-    and hashed once instead of once per row, which saves memory and validation time on large logs.
+    and hashed once instead of once per row, which saves memory and validation time on large logs. A
+    Parquet folder's files are checked against each other first (parquet_parts.py), and read with every
+    file's columns, not the first file's.
     """
     options = dict(read_options or {})
     if not path.exists():
         raise DataError(f"{path}: file not found.")
     try:
         if is_parquet(path):
+            schema = checked_schema(path, columns_missing_in_files)
             parquet = {k: v for k, v in options.items() if k in PARQUET_OPTIONS}
-            dictionary = string_columns(path, categorical)
+            dictionary = string_columns(schema, categorical)
             if dictionary:
                 parquet["read_dictionary"] = dictionary
+            if path.is_dir():
+                parquet["schema"] = as_dictionaries(schema, dictionary)
             return pd.read_parquet(path, **parquet)
         return pd.read_csv(path, **options)
+    except DataError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty.") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as error:
@@ -68,11 +80,8 @@ def read_table(
         ) from None
 
 
-def string_columns(path: Path, names: list[str] | tuple) -> list[str]:
-    """Those of `names` that the Parquet file or folder stores as strings (numbers are read as they are)."""
-    if not names:
-        return []
-    schema = pyarrow.dataset.dataset(path, format="parquet").schema
+def string_columns(schema: pyarrow.Schema, names: list[str] | tuple) -> list[str]:
+    """Those of `names` that a Parquet log's `schema` stores as strings (numbers are read as they are)."""
     return [name for name in names if name in schema.names and _is_text(schema.field(name).type)]
 
 
@@ -95,7 +104,7 @@ def half_of_memory() -> int:
 def digest(path: Path) -> list[dict]:
     """Content hashes of a file, or of every file a Parquet folder is read from (the reader's own list)."""
     if path.is_dir():
-        return [file_digest(p) for p in sorted(pyarrow.dataset.dataset(path, format="parquet").files)]
+        return [file_digest(p) for p in parquet_files(path)]
     return [file_digest(path)]
 
 
@@ -112,11 +121,13 @@ class FileSource:
         categorical: list[str] | None = None,
         out_of_core: bool | str = "auto",
         memory_cap_gb: float | None = None,
+        columns_missing_in_files: ColumnsMissingInFiles | str = ColumnsMissingInFiles.error,
     ):
         """`categorical`: the log's categorical event fields (the data config passes its schema's), read
         from Parquet as categories. `out_of_core`: prepare Parquet events in slices (true), whole (false), or
         in slices when the in-memory preparation would need more than `memory_cap_gb` (auto; the cap
-        defaults to half of this machine's memory)."""
+        defaults to half of this machine's memory). `columns_missing_in_files`: the data config passes its
+        schema's (data.schema.columns_missing_in_files), for a Parquet folder whose files disagree."""
         if out_of_core not in (True, False, "auto"):
             raise DataError(f"data.source.out_of_core must be true, false or auto, got {out_of_core!r}.")
         if memory_cap_gb is not None and not memory_cap_gb > 0:
@@ -133,6 +144,16 @@ class FileSource:
             labels_read_options if labels_read_options is not None else self.read_options
         )
         self.categorical = list(categorical or [])
+        try:
+            self.columns_missing_in_files = ColumnsMissingInFiles(columns_missing_in_files)
+        except ValueError:
+            choices = " | ".join(choice.value for choice in ColumnsMissingInFiles)
+            raise DataError(
+                f"data.schema.columns_missing_in_files must be {choices}, got {columns_missing_in_files!r}."
+            ) from None
+
+    def _read(self, path: Path, read_options: dict, categorical: list[str] | tuple = ()) -> pd.DataFrame:
+        return read_table(path, read_options, categorical, self.columns_missing_in_files)
 
     def _resolve(self, name: str) -> Path:
         path = Path(name).expanduser()
@@ -148,8 +169,8 @@ class FileSource:
 
     def load(self) -> RawTables:
         self._check_present()
-        events = read_table(self.events_path, self.read_options, self.categorical)
-        labels = read_table(self.labels_path, self.labels_read_options) if self.labels_path else None
+        events = self._read(self.events_path, self.read_options, self.categorical)
+        labels = self._read(self.labels_path, self.labels_read_options) if self.labels_path else None
         return RawTables(
             events=events,
             events_name=str(self.events_path),
@@ -170,16 +191,17 @@ class FileSource:
                 )
             return None
         if self.out_of_core == "auto":
-            rows = pyarrow.dataset.dataset(self.events_path, format="parquet").count_rows()
+            rows = sum(part.rows for part in read_parts(self.events_path))
             if rows * IN_MEMORY_BYTES_PER_EVENT <= self.memory_cap_bytes:
                 return None
-        labels = read_table(self.labels_path, self.labels_read_options) if self.labels_path else None
+        schema = checked_schema(self.events_path, self.columns_missing_in_files)
+        labels = self._read(self.labels_path, self.labels_read_options) if self.labels_path else None
         return ParquetLog(
             events=self.events_path,
             labels=labels,
             labels_name=str(self.labels_path) if self.labels_path else None,
             memory_cap_bytes=self.memory_cap_bytes,
-            string_fields=string_columns(self.events_path, self.categorical),
+            string_fields=string_columns(schema, self.categorical),
         )
 
     def fingerprint(self) -> dict:

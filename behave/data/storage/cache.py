@@ -11,6 +11,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -51,18 +52,53 @@ HOST = socket.gethostname().replace("-", "_")
 UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
+# A full disk as numpy (a short write, no errno) and Arrow (the errno in the text only) report it.
+DISK_FULL_TEXT = re.compile(r"\d+ requested and \d+ written|No space left on device|Disk quota exceeded")
+
+
 @contextlib.contextmanager
 def cache_writes(folder: Path) -> Iterator[None]:
     """Turn a full disk or a read-only folder into a DataError naming the cache folder and the way out."""
+    free = _free_bytes(folder)
     try:
         yield
     except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT) or DISK_FULL_TEXT.search(str(error)):
+            raise _disk_full(folder, free, error) from None
         if error.errno not in UNWRITABLE:
             raise
         raise DataError(
             f"cannot write the prepared data under {folder} ({error.strerror}). Free some space there or "
             "point the cache elsewhere with paths.cache_dir=... (nothing half-written was kept)."
         ) from None
+
+
+def _disk_full(folder: Path, free: int, error: OSError) -> DataError:
+    return DataError(
+        f"cannot write the prepared data under {folder}: the disk (or your quota) is full there, on the disk "
+        f"mounted at {_mount_point(folder)} ({error}). The preparation needs more than the "
+        f"{free / 1e9:.2f} GB that were free on that disk when it began (a quota may allow less). Free some "
+        "space there or point the cache elsewhere with paths.cache_dir=... (nothing half-written was kept)."
+    )
+
+
+def _existing(folder: Path) -> Path:
+    """`folder`, or its nearest ancestor that exists (a cache folder is created by the preparation)."""
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _free_bytes(folder: Path) -> int:
+    return shutil.disk_usage(_existing(folder)).free
+
+
+def _mount_point(folder: Path) -> Path:
+    folder = _existing(folder)
+    while not os.path.ismount(folder) and folder != folder.parent:
+        folder = folder.parent
+    return folder
 
 
 def clean_stale_temporaries(parent: Path) -> list[Path]:

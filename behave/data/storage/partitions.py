@@ -23,6 +23,7 @@ import pyarrow.ipc
 from behave.data.errors import DataError
 from behave.data.event_log import ParquetLog
 from behave.data.ingestion.validate import distinct_categorical, event_roles
+from behave.data.sources.parquet_parts import log_schema
 from behave.data.spec import DatasetSpec
 
 BATCH_ROWS = 1 << 20
@@ -79,7 +80,7 @@ def partition_events(source: ParquetLog, n_events: int, n_sequences: int, spec: 
 def plan(source: ParquetLog, spec: DatasetSpec) -> PartitionPlan:
     """Count events per sequence id from the id column alone, then cut the sorted ids into ranges."""
     id_column = spec.schema.sequence_id
-    dataset = pyarrow.dataset.dataset(source.events, format="parquet")
+    dataset = pyarrow.dataset.dataset(source.events, format="parquet", schema=log_schema(source.events))
     if id_column not in dataset.schema.names:
         raise DataError(
             f"{source.events}: column '{id_column}' (sequence id) not found; columns: {dataset.schema.names}"
@@ -110,7 +111,8 @@ def scatter(
     # String fields come as dictionaries, as Parquet stores them: no string is hashed here.
     read_options = pyarrow.dataset.ParquetReadOptions(dictionary_columns=source.string_fields)
     parquet = pyarrow.dataset.ParquetFileFormat(read_options=read_options)
-    dataset = pyarrow.dataset.dataset(source.events, format=parquet)
+    schema = log_schema(source.events, source.string_fields)
+    dataset = pyarrow.dataset.dataset(source.events, format=parquet, schema=schema)
     columns = [c for c in event_roles(spec) if c in dataset.schema.names]
     id_column, categorical = spec.schema.sequence_id, list(spec.schema.categorical)
     distinct: dict[str, list] = {name: [] for name in categorical}

@@ -107,12 +107,21 @@ class PreparedDataset:
         return extras["oracle_prob"].to_numpy() if "oracle_prob" in extras else None
 
 
+# (group, key) -> its default: see spec_payload.
+LATER_KEYS = {("schema", "columns_missing_in_files"): "error", ("label", "missing"): "error"}
+
+
 def spec_payload(spec: DatasetSpec) -> dict:
     """The spec as plain data, without the source node, the cache location and the item roles (none of them
     changes the prepared data)."""
     payload = OmegaConf.to_container(OmegaConf.structured(spec), resolve=True, enum_to_str=True)
     for key in ("source", "cache_dir", "item"):
         payload.pop(key, None)
+    # Keys added since caches were first named are left out at their default, so those caches keep their
+    # names; set otherwise they name a cache of their own (never reused under the default).
+    for (group, key), default in LATER_KEYS.items():
+        if payload[group].get(key) == default:
+            del payload[group][key]
     return payload
 
 
