@@ -174,10 +174,11 @@ def run(cfg: DictConfig) -> RunResult:
 
 def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
     config_schemas.check_top_level(cfg)  # keys added with `+` (the schema refuses the rest)
-    task = instantiate(cfg.task)
-    recipe = task.model_recipe(instantiate(cfg.model))
+    # First, so even a run that fails below is recorded under the model name it would have had.
     feature_set = instantiate(cfg.features) if cfg.get("features") else None
     result.model["name"] = model_label(result.model["name"], result.model["family"], feature_set)
+    task = instantiate(cfg.task)
+    recipe = task.model_recipe(instantiate(cfg.model))
     refuse_unsupported(recipe, task)  # before any data is prepared
     _check_search_direction(result.hparams_search, task.headline(cfg.data.label.kind))
     data = prepare_task(cfg.data, task, feature_set)
