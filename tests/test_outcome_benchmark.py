@@ -106,6 +106,10 @@ def test_a_saved_encoding_round_trips_through_json(log_and_builder):
     restored = FeatureBuilder.from_state_dict(json.loads(json.dumps(index.state_dict())))
     assert restored.encoding == IndexFeatures(positions=2)
     pd.testing.assert_frame_equal(restored.transform(log, token_ids), index.transform(log, token_ids))
+    # A run folder may come from someone else: what it names is looked up, never imported.
+    foreign = {**index.state_dict(), "encoding": {"name": "os.system"}}
+    with pytest.raises(DataError, match="unknown feature set 'os.system'"):
+        FeatureBuilder.from_state_dict(foreign)
 
 
 def test_only_feature_table_models_are_named_by_their_set():

@@ -29,11 +29,15 @@ from dataclasses import asdict, dataclass, is_dataclass
 
 import numpy as np
 import pandas as pd
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from behave.data.event_log import EventLog
-from behave.data.features.encodings import FeatureSet, feature_set_record, is_default
+from behave.data.features.encodings import (
+    FeatureSet,
+    feature_set_from_record,
+    feature_set_record,
+    is_default,
+)
 from behave.data.features.fields import CategoricalField, EventInputs, FeatureGroup, NumericField
 from behave.data.features.groups import (
     Bigrams,
@@ -127,7 +131,7 @@ class FeatureBuilder:
 
     @classmethod
     def from_state_dict(cls, state: dict) -> FeatureBuilder:
-        encoding = instantiate(state["encoding"]) if "encoding" in state else None
+        encoding = feature_set_from_record(state["encoding"]) if "encoding" in state else None
         return cls(
             spec=FeatureSpec(**state["spec"]),
             state_=FeatureState.from_dict(state["state"]),

@@ -145,10 +145,27 @@ class IndexFeatures:
         return {"positions": self.positions}
 
 
+# Every feature set by the name a saved pipeline records: a run folder may come from someone else, so what it
+# names is looked up here and never imported from the file (the trust rule of behave-predict).
+FEATURE_SETS: dict[str, type] = {
+    kind.name: kind for kind in (DefaultFeatures, AggregateFeatures, LastStateFeatures, IndexFeatures)
+}
+
+
 def feature_set_record(feature_set: FeatureSet) -> dict:
-    """What a saved pipeline records of the set: its `_target_` and settings (instantiated back by Hydra)."""
-    kind = type(feature_set)
-    return {"_target_": f"{kind.__module__}.{kind.__qualname__}", **feature_set.settings()}
+    """What a saved pipeline (and a task's cache key) records of the set: its name and settings."""
+    return {"name": feature_set.name, **feature_set.settings()}
+
+
+def feature_set_from_record(record: dict) -> FeatureSet:
+    """The set a saved pipeline recorded (`feature_set_record`); a DataError for a name behave lacks."""
+    settings = dict(record)
+    name = settings.pop("name", None)
+    if name not in FEATURE_SETS:
+        raise DataError(
+            f"the saved pipeline names an unknown feature set {name!r}; known: {sorted(FEATURE_SETS)}"
+        )
+    return FEATURE_SETS[name](**settings)
 
 
 def is_default(feature_set: FeatureSet | None) -> bool:
