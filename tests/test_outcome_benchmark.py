@@ -185,3 +185,12 @@ def test_the_experiment_runs_end_to_end_and_reports_pooled_and_per_length_auroc(
         assert 0.0 <= record["test_metrics"]["auroc"] <= 1.0 and "1" in record["test_metrics_by_group"]
     markdown = (sweep / "report.md").read_text()
     assert "### auroc by prefix length (events)" in markdown and "xgboost.aggregate auroc" in markdown
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (CONFIG_DIR / "features").glob("*.yaml")))
+def test_every_feature_set_config_composes_and_builds_columns(name, log_and_builder):
+    chosen = instantiate(compose_train([f"features={name}"]).features)
+    assert chosen.name == name  # the option a user types is the name runs are recorded under
+    frame = encoded(log_and_builder, chosen)
+    own = encoded(log_and_builder, None)
+    assert len(frame.columns) > 0 and (name == "default") == (list(frame.columns) == list(own.columns))
