@@ -51,6 +51,7 @@ class TrainConfig:
     data: Any = MISSING  # conf/data/*.yaml, typed by DatasetSpec through their `dataset_schema` default
     task: Any = MISSING
     model: Any = MISSING
+    features: Any = None  # conf/features/*.yaml: the tabular family's columns (a `_target_` node)
     objective: Any = None
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     trainer: Any = MISSING
@@ -73,6 +74,7 @@ class DataCardConfig:
 
     data: Any = MISSING
     task: Any = MISSING
+    features: Any = None
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 

@@ -28,7 +28,8 @@ config_schemas.register()
 def main(cfg: DictConfig) -> None:
     try:
         config_schemas.check_top_level(cfg)
-        data = prepare_task(cfg.data, instantiate(cfg.task))
+        feature_set = instantiate(cfg.features) if cfg.get("features") else None
+        data = prepare_task(cfg.data, instantiate(cfg.task), feature_set)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import shutil
 import sys
 import time
 import traceback
@@ -32,6 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from behave import config_schemas
 from behave.data.errors import DataError
+from behave.data.features.selection import model_label, write_run_pipeline
 from behave.paths import CONFIG_DIR
 from behave.run.checkpoint_folder import config_digest
 from behave.run.record import (
@@ -176,16 +176,19 @@ def run(cfg: DictConfig) -> RunResult:
 
 def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
     config_schemas.check_top_level(cfg)  # keys added with `+` (the schema refuses the rest)
+    # First, so even a run that fails below is recorded under the model name it would have had.
+    feature_set = instantiate(cfg.features) if cfg.get("features") else None
+    result.model["name"] = model_label(result.model["name"], result.model["family"], feature_set)
     task = instantiate(cfg.task)
     recipe = task.model_recipe(instantiate(cfg.model))
     refuse_unsupported(recipe, task)  # before any data is prepared
     _check_search_direction(result.hparams_search, task.headline(cfg.data.label.kind))
-    data = prepare_task(cfg.data, task)
+    data = prepare_task(cfg.data, task, feature_set)
     result.dataset = _dataset_record(data)
     result.task = task.describe(data.label_kind)
     # The run carries its own fitted pipeline and task state, so behave-predict works even after the cache
     # is deleted.
-    shutil.copyfile(data.base.directory / "pipeline.json", run_dir / "pipeline.json")
+    write_run_pipeline(data.base, run_dir / "pipeline.json")
     (run_dir / TASK_STATE_FILE).write_text(json.dumps(json_plain(data.info)))
     board = instantiate(cfg.logger) if cfg.get("logger") else None
     context = run_context(cfg, run_dir, board)

@@ -28,7 +28,9 @@ from omegaconf import DictConfig
 
 from behave.data.config import build_source, dataset_spec, require_label
 from behave.data.errors import DataError
+from behave.data.features.encodings import FeatureSet
 from behave.data.features.kinds import checked_kinds
+from behave.data.features.selection import cache_key_part, card_entry, check_applies, with_feature_set
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.data.split import PARTS
@@ -125,12 +127,17 @@ class TaskDataset:
         return self.rows.take(self.rows.in_part(part))
 
 
-def prepare_task(data_cfg: DictConfig | dict, task: Task) -> TaskDataset:
-    """Validate the data config, prepare (or load) the task-free base, then the task's rows and features."""
+def prepare_task(
+    data_cfg: DictConfig | dict, task: Task, feature_set: FeatureSet | None = None
+) -> TaskDataset:
+    """Validate the data config, prepare (or load) the task-free base, then the task's rows and features
+    (the tabular columns of `feature_set`, `features=<name>`; None: the pipeline's own)."""
     spec = dataset_spec(data_cfg)
     require_label(spec, task.name, task.reads_label)
     base = prepare(spec, build_source(spec), strata=task.strata, strata_name=task.strata_name)
-    return task_dataset(base, task)
+    encoded = with_feature_set(base, feature_set)
+    check_applies(task, base, encoded, feature_set)
+    return task_dataset(encoded, task)
 
 
 def task_dataset(base: PreparedDataset, task: Task) -> TaskDataset:
@@ -149,14 +156,14 @@ def task_dataset(base: PreparedDataset, task: Task) -> TaskDataset:
 TASK_CACHE_FORMAT = 2
 
 
-def task_cache_key(task: Task) -> str:
-    """The name of the task's cache folder: its config and the folder format."""
-    return fingerprint({"task": task.fingerprint(), "format": TASK_CACHE_FORMAT})
+def task_cache_key(task: Task, feature_set: dict | None = None) -> str:
+    """The name of the task's cache folder: its config, the folder format and a non-default feature set."""
+    return fingerprint({"task": task.fingerprint(), "format": TASK_CACHE_FORMAT, **(feature_set or {})})
 
 
 def task_cache(base: PreparedDataset, task: Task) -> Path:
     """The folder of the task's cached rows and features, built first if needed (nothing is loaded)."""
-    folder = base.directory / "tasks" / task_cache_key(task)
+    folder = base.directory / "tasks" / task_cache_key(task, cache_key_part(base))
     if not (folder / "task.json").exists():
         with cache_writes(folder.parent), atomic_directory(folder) as temp:
             _build(base, task, temp)
@@ -177,6 +184,7 @@ def _build(base: PreparedDataset, task: Task, out: Path) -> None:
     if unseen:  # e.g. test ratings whose user or item has no training rating: models fall back for those
         card["test_rows_unseen_in_train"] = unseen
     card.update(task.card_extras(base, rows))
+    card.update(card_entry(base))
     inputs = task.family_inputs(feature_names)
     if inputs is not None:
         card["inputs"] = inputs
@@ -236,6 +244,9 @@ def format_task_card(name: str, card: dict) -> str:
         unseen = card["test_rows_unseen_in_train"]
         shown = ", ".join(f"{name} {n:,}" for name, n in unseen.items() if name != "any")
         lines.append(f"  test rows unseen in train: {unseen['any']:,} ({shown})")
+    if card.get("feature_set"):
+        chosen = card["feature_set"]
+        lines.append(f"  tabular features: {chosen['name']} (leaves out {chosen['leaves_out']})")
     if card["test_groups"]:
         shown = ", ".join(f"{g}: {n}" for g, n in list(card["test_groups"].items())[:12])
         more = f", ... ({len(card['test_groups'])} groups)" if len(card["test_groups"]) > 12 else ""

@@ -11,13 +11,15 @@ is not early prediction. `include_complete: true` scores whole sequences too (e.
 
 Lengths: `lengths` (a list), else the range `min_length..max_length` by `step`; `max_length: null` takes
 the `length_percentile` of the training sequences' lengths (the positive class's, for a binary label),
-capped at `length_cap`. `fractions` instead cuts each sequence at a share f of its duration: the events
+rounded as `length_rounding` says (down, or up as the outcome-prediction benchmark does), capped at
+`length_cap`. `fractions` instead cuts each sequence at a share f of its duration: the events
 at or before start + f * (end - start).
 """
 
 from __future__ import annotations
 
 import logging
+from enum import Enum
 
 import numpy as np
 
@@ -28,6 +30,14 @@ from behave.tasks.base import ClassificationTask
 from behave.tasks.rows import TaskRows
 
 log = logging.getLogger(__name__)
+
+
+class LengthRounding(str, Enum):
+    """How a fractional percentile of lengths becomes the longest prefix: `floor` (behave's default) or
+    `ceil` (the outcome-prediction benchmark's `ceil(quantile(0.9))`, Teinemaa et al. 2019)."""
+
+    floor = "floor"
+    ceil = "ceil"
 
 
 class PrefixTask(ClassificationTask):
@@ -44,6 +54,7 @@ class PrefixTask(ClassificationTask):
         train_on: list[float] | None = None,
         length_percentile: float = 90.0,
         length_cap: int = 40,
+        length_rounding: str = LengthRounding.floor.value,
     ) -> None:
         self.lengths = None if lengths is None else [_whole(k, "task.lengths") for k in lengths]
         self.min_length = _whole(min_length, "task.min_length")
@@ -54,6 +65,7 @@ class PrefixTask(ClassificationTask):
         self.train_on = None if train_on is None else [float(v) for v in train_on]
         self.length_percentile = float(length_percentile)
         self.length_cap = _whole(length_cap, "task.length_cap")
+        self.length_rounding = _rounding(length_rounding)
         self._check()
 
     def _check(self) -> None:
@@ -96,6 +108,12 @@ class PrefixTask(ClassificationTask):
             "train_on": self.train_on,
             "length_percentile": self.length_percentile,
             "length_cap": self.length_cap,
+            # Only when not the default, so the cache keys of every earlier prefix task stay as they were.
+            **(
+                {"length_rounding": self.length_rounding.value}
+                if self.length_rounding != LengthRounding.floor
+                else {}
+            ),
         }
 
     def rows(self, log_: EventLog, split: Split) -> TaskRows:
@@ -156,7 +174,9 @@ class PrefixTask(ClassificationTask):
         lengths = log_.lengths[train]
         if len(log_.class_names) == 2 and (log_.labels[train] == 1).any():
             lengths = lengths[log_.labels[train] == 1]
-        return max(1, min(self.length_cap, int(np.percentile(lengths, self.length_percentile))))
+        percentile = float(np.percentile(lengths, self.length_percentile))
+        rounded = np.ceil(percentile) if self.length_rounding == LengthRounding.ceil else np.floor(percentile)
+        return max(1, min(self.length_cap, int(rounded)))
 
     @staticmethod
     def _fraction_cutoffs(log_: EventLog, fraction: float) -> np.ndarray:
@@ -194,6 +214,15 @@ class PrefixTask(ClassificationTask):
         return (
             f"{key}: prefix {name} leaves no rows: {what}; the longest sequence has {longest} events{hint}."
         )
+
+
+def _rounding(value) -> LengthRounding:
+    """The `task.length_rounding` choice, or an error naming the key and the valid values."""
+    try:
+        return LengthRounding(getattr(value, "value", value))
+    except ValueError:
+        valid = ", ".join(choice.value for choice in LengthRounding)
+        raise DataError(f"task.length_rounding must be one of {valid}, got {value!r}.") from None
 
 
 def _whole(value, key: str) -> int:

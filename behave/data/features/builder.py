@@ -32,6 +32,12 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from behave.data.event_log import EventLog
+from behave.data.features.encodings import (
+    FeatureSet,
+    feature_set_from_record,
+    feature_set_record,
+    is_default,
+)
 from behave.data.features.fields import CategoricalField, EventInputs, FeatureGroup, NumericField
 from behave.data.features.groups import (
     Bigrams,
@@ -59,6 +65,8 @@ class FeatureBuilder:
     spec: FeatureSpec
     n_threads: int = 2  # a runtime setting, not part of the saved state
     state_: FeatureState | None = None
+    # Which of the fitted state's columns a row gets (`encodings.py`); None: every group below.
+    encoding: FeatureSet | None = None
 
     def fit(
         self, train: EventLog, token_ids: np.ndarray, tokens: list[str], static: StaticEncoder | None = None
@@ -116,11 +124,19 @@ class FeatureBuilder:
 
     def state_dict(self) -> dict:
         """JSON-serialisable spec and fitted state."""
-        return {"spec": _spec_dict(self.spec), "state": self._fitted().to_dict()}
+        saved = {"spec": _spec_dict(self.spec), "state": self._fitted().to_dict()}
+        if not is_default(self.encoding):  # the default's saved state stays as it always was
+            saved["encoding"] = feature_set_record(self.encoding)
+        return saved
 
     @classmethod
     def from_state_dict(cls, state: dict) -> FeatureBuilder:
-        return cls(spec=FeatureSpec(**state["spec"]), state_=FeatureState.from_dict(state["state"]))
+        encoding = feature_set_from_record(state["encoding"]) if "encoding" in state else None
+        return cls(
+            spec=FeatureSpec(**state["spec"]),
+            state_=FeatureState.from_dict(state["state"]),
+            encoding=encoding,
+        )
 
     def _fitted(self) -> FeatureState:
         if self.state_ is None:
@@ -129,6 +145,9 @@ class FeatureBuilder:
 
     def _groups(self) -> list[FeatureGroup]:
         state = self._fitted()
+        chosen = None if self.encoding is None else self.encoding.groups(state)
+        if chosen is not None:
+            return chosen
         window_s = float(self.spec.last_window_s)
         return [
             SequenceShape(window_s=window_s),
