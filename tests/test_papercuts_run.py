@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+from behave.data.errors import DataError
 from behave.paths import REPO_ROOT
 from behave.run.torch_file import UnreadableTorchFile, UnsafeTorchFile, read_torch_file
 from behave.training.lightning.checkpoints import RunFolderCheckpointIO
@@ -121,3 +123,21 @@ def test_item7_a_checkpoint_write_that_fails_leaves_the_previous_one_whole(tmp_p
         io.save_checkpoint({"epoch": 2, "state_dict": {"w": torch.ones(2)}, "f": lambda: 0}, tmp_path / LAST)
     assert io.load_checkpoint(tmp_path / LAST)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == [LAST]  # no temporary left behind
+
+
+# Item 5.
+def test_item5_transfer_from_a_classification_run_names_what_the_user_typed(tmp_path):
+    from behave.training.lightning.transfer import TokenInit
+
+    run = tmp_path / "gru_run"
+    run.mkdir()
+    shutil.copy(REPO_ROOT / "tests/fixtures/runs_2026_12/gru/result.json", run / "result.json")
+    with pytest.raises(DataError) as refused:
+        TokenInit(str(run)).load()
+    message = str(refused.value)
+    assert message.startswith(f"transfer_from={run}: not a rating run")
+    assert "task=sequence run" in message and "model.token_init" not in message
+    with pytest.raises(DataError, match="transfer_from is not set"):
+        TokenInit(None)
+    with pytest.raises(DataError, match=r"transfer_from=.*nope: not a rating run \(no such folder\)"):
+        TokenInit(str(tmp_path / "nope")).load()
