@@ -141,3 +141,29 @@ def test_item5_transfer_from_a_classification_run_names_what_the_user_typed(tmp_
         TokenInit(None)
     with pytest.raises(DataError, match=r"transfer_from=.*nope: not a rating run \(no such folder\)"):
         TokenInit(str(tmp_path / "nope")).load()
+
+
+# Item 9.
+def failed_jobs(sweep: Path, errors: list[str]) -> None:
+    for number, error in enumerate(errors):
+        run_dir = sweep / f"{number}_seed={number}"
+        run_dir.mkdir(parents=True)
+        record = {"status": "failed", "run_dir": str(run_dir), "model": {"name": "gru"}, "seed": number}
+        (run_dir / "result.json").write_text(json.dumps(record | {"error": error.format(run_dir=run_dir)}))
+
+
+def test_item9_a_sweep_whose_jobs_fail_for_one_reason_tells_it_once(tmp_path):
+    from behave.run.summary import sweep_summary
+
+    bad = "DataError: data.label.column: 'churned' is not a column of log.csv (columns: a, b, c)"
+    failed_jobs(tmp_path / "one", [bad] * 10)
+    (verdict,) = [line for line in sweep_summary(tmp_path / "one").splitlines() if "FAILED" in line]
+    assert verdict == f"10 of 10 jobs FAILED: {bad}, e.g. job 0_seed=0"
+    # Errors that differ only by the job's own folder are one error; two errors are told once each.
+    unsafe = "UnsafeTorchFile: {run_dir}/checkpoints/last.ckpt: refused to load"
+    failed_jobs(tmp_path / "two", [unsafe, unsafe, bad, unsafe])
+    text = sweep_summary(tmp_path / "two")
+    assert "4 of 4 jobs FAILED, for 2 reasons:" in text
+    assert f"  3 jobs: {unsafe.format(run_dir=tmp_path / 'two' / '0_seed=0')}, e.g. job 0_seed=0" in text
+    assert f"  1 job: {bad}, job 2_seed=2" in text
+    assert text.count("refused to load") == 1
