@@ -167,3 +167,42 @@ def test_item9_a_sweep_whose_jobs_fail_for_one_reason_tells_it_once(tmp_path):
     assert f"  3 jobs: {unsafe.format(run_dir=tmp_path / 'two' / '0_seed=0')}, e.g. job 0_seed=0" in text
     assert f"  1 job: {bad}, job 2_seed=2" in text
     assert text.count("refused to load") == 1
+
+
+# Item 8.
+def test_item8_behave_tune_passes_hydra_config_flags_to_every_search_and_final_run(tmp_path, monkeypatch):
+    from behave import tune
+
+    own = tmp_path / "conf"
+    (own / "data").mkdir(parents=True)
+    (own / "data" / "mine.yaml").write_text("defaults:\n  - synthetic\nname: mine\n")
+    request = tune.parse(
+        [
+            "models=xgboost",
+            "seeds=0",
+            f"out={tmp_path / 'out'}",
+            "--config-dir",
+            str(own),
+            "data=mine",
+            "-cn=train",
+        ]
+    )
+    assert request.hydra_flags == [f"--config-dir={own}", "--config-name=train"]
+    assert request.shared == ["data=mine"]
+    steps = []
+    monkeypatch.setattr(tune, "behave_train", steps.append)
+    monkeypatch.setattr(tune, "best_of_search", lambda folder: ({"model.params.max_depth": 3}, 0.7, 2))
+    monkeypatch.setattr("behave.report.__main__.main", lambda argv: 0)
+    assert (
+        tune.main(
+            ["models=xgboost", "seeds=0,1", f"out={tmp_path / 'out'}", f"--config-dir={own}", "data=mine"]
+        )
+        == 0
+    )
+    assert len(steps) == 2 and all(step[0] == f"--config-dir={own}" and "data=mine" in step for step in steps)
+    with pytest.raises(DataError, match="'--multirun' is not a flag it passes on"):
+        tune.parse(["models=gru", "seeds=0", "out=x", "--multirun"])
+    with pytest.raises(DataError, match="--config-dir needs a value"):
+        tune.parse(["models=gru", "seeds=0", "out=x", "--config-dir"])
+    with pytest.raises(DataError, match="no such folder"):
+        tune.parse(["models=gru", "seeds=0", "out=x", f"-cd={tmp_path / 'nope'}"])
