@@ -14,9 +14,11 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from behave.data.errors import DataError
 from behave.paths import REPO_ROOT
+from behave.run.checkpoint_folder import WRITTEN_FOR, config_digest
 from behave.run.torch_file import UnreadableTorchFile, UnsafeTorchFile, read_torch_file
 from behave.training.lightning.checkpoints import RunFolderCheckpointIO
 from behave.training.lightning.pretrain import ENCODER_RECORD, ENCODER_WEIGHTS, load_encoder_state
@@ -206,3 +208,77 @@ def test_item8_behave_tune_passes_hydra_config_flags_to_every_search_and_final_r
         tune.parse(["models=gru", "seeds=0", "out=x", "--config-dir"])
     with pytest.raises(DataError, match="no such folder"):
         tune.parse(["models=gru", "seeds=0", "out=x", f"-cd={tmp_path / 'nope'}"])
+
+
+# Items 6 and 7 through behave-train, and a planted weights file through behave-predict and behave-explain.
+TINY_GRU = ["model=gru", "trainer.max_epochs=1", "data.source.n_users=200"]
+
+
+def stamped_checkpoints(cfg) -> Path:
+    """The run's checkpoint folder as a killed run of this config leaves it (its config stamp written)."""
+    folder = Path(cfg.paths.run_dir) / "checkpoints"
+    folder.mkdir(parents=True)
+    digest = config_digest(OmegaConf.to_container(cfg, resolve=True))
+    (folder / WRITTEN_FOR).write_text(config_digest({"config_sha256": digest}))
+    return folder
+
+
+@pytest.mark.slow
+def test_item6_and_7_a_rerun_refuses_a_planted_checkpoint_and_restarts_past_a_truncated_one(tmp_path):
+    from behave.train import run
+    from tests.compose import compose_train
+
+    marker = tmp_path / "ran.txt"
+    cfg = compose_train(TINY_GRU, tmp_path / "run", tmp_path / "cache")
+    plant(stamped_checkpoints(cfg) / LAST, marker)
+    refused = run(cfg)
+    assert refused.status == "failed" and "checkpoints/last.ckpt: refused to load" in refused.error
+    assert not marker.exists()
+    shutil.rmtree(tmp_path / "run")
+    a_checkpoint(stamped_checkpoints(cfg) / LAST, epoch=4)
+    truncate(tmp_path / "run" / "checkpoints" / LAST)
+    again = run(cfg)
+    assert again.status == "ok", again.error
+    assert "resumed_at_epoch" not in again.extra and again.extra["epochs_trained"] == 1  # afresh
+
+
+@pytest.fixture(scope="module")
+def neural_shop_run(tmp_path_factory):
+    """A one-epoch GRU on the README's shop example (a log file behave-predict can score)."""
+    from behave.train import run
+    from tests.compose import compose_train
+    from tests.test_csv_source import SHOP_YAML, write_log
+
+    root = tmp_path_factory.mktemp("shop")
+    (root / "conf" / "data").mkdir(parents=True)
+    (root / "conf" / "data" / "shop.yaml").write_text(SHOP_YAML)
+    (root / "raw" / "shop").mkdir(parents=True)
+    write_log(root / "raw" / "shop" / "log.csv")
+    overrides = [
+        "data=shop",
+        "model=gru",
+        "trainer.max_epochs=1",
+        f"hydra.searchpath=[file://{root / 'conf'}]",
+    ]
+    cfg = compose_train([*overrides, f"paths.data_dir={root}"], root / "run", root / "cache")
+    result = run(cfg)
+    assert result.status == "ok", result.error
+    return root
+
+
+@pytest.mark.slow
+def test_item6_predict_and_explain_refuse_a_planted_weights_file_without_running_it(
+    neural_shop_run, tmp_path
+):
+    from behave.explain.__main__ import explain
+    from behave.predict import predict
+
+    marker = tmp_path / "ran.txt"
+    tampered = tmp_path / "run"
+    shutil.copytree(neural_shop_run / "run", tampered)
+    plant(tampered / "model.pt", marker)
+    with pytest.raises(UnsafeTorchFile, match=r"model\.pt: refused to load"):
+        predict(tampered, neural_shop_run / "raw/shop/log.csv")
+    with pytest.raises(UnsafeTorchFile, match=r"model\.pt: refused to load"):
+        explain(tampered, rows=20)
+    assert not marker.exists()
