@@ -282,3 +282,12 @@ def test_item6_predict_and_explain_refuse_a_planted_weights_file_without_running
     with pytest.raises(UnsafeTorchFile, match=r"model\.pt: refused to load"):
         explain(tampered, rows=20)
     assert not marker.exists()
+
+
+def test_item7_a_damaged_booster_checkpoint_is_reported_and_boosting_starts_afresh(tmp_path, caplog):
+    from behave.training.tabular.booster_checkpoint import BOOSTER_CHECKPOINT, resumable_state
+
+    (tmp_path / BOOSTER_CHECKPOINT).write_text('{"rounds": 25, "booster_ubj_base64": "AAAA')  # cut short
+    path, state = resumable_state(tmp_path)
+    assert path == tmp_path / BOOSTER_CHECKPOINT and state is None
+    assert "booster.json: not a readable booster checkpoint" in caplog.text
