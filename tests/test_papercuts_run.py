@@ -291,3 +291,35 @@ def test_item7_a_damaged_booster_checkpoint_is_reported_and_boosting_starts_afre
     path, state = resumable_state(tmp_path)
     assert path == tmp_path / BOOSTER_CHECKPOINT and state is None
     assert "booster.json: not a readable booster checkpoint" in caplog.text
+
+
+def test_item6_a_scikit_learn_model_file_that_calls_a_builtin_while_loading_is_refused(tmp_path):
+    """skops builds what its schema names; a node that constructs `builtins.exec` with a string would run
+    that string. Trusting every `builtins.` name let it through."""
+    import io
+    import zipfile
+
+    import numpy as np
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    from behave.training.tabular.sklearn import load_model
+
+    marker = tmp_path / "ran.txt"
+    model = LogisticRegression().fit(np.eye(4), [0, 1, 0, 1])
+    (tmp_path / "model.skops").write_bytes(sio.dumps(model))
+    load_model(tmp_path / "model.skops")  # the genuine file loads
+    code = sio.dumps((f"open({str(marker)!r}, 'w').write('ran')",))
+    call = {
+        "__class__": "exec", "__module__": "builtins", "__loader__": "ConstructorFromReduceNode", "__id__": 1,
+        "content": json.loads(zipfile.ZipFile(io.BytesIO(code)).read("schema.json")),
+    }  # fmt: skip
+    genuine = zipfile.ZipFile(tmp_path / "model.skops")
+    schema = json.loads(genuine.read("schema.json"))
+    schema["content"]["content"]["tol"] = call
+    with zipfile.ZipFile(tmp_path / "planted.skops", "w") as planted:
+        for name in genuine.namelist():
+            planted.writestr(name, json.dumps(schema) if name == "schema.json" else genuine.read(name))
+    with pytest.raises(DataError, match=r"planted\.skops: the model holds types .*builtins\.exec"):
+        load_model(tmp_path / "planted.skops")
+    assert not marker.exists()
