@@ -16,10 +16,9 @@ def test_arguments_are_checked_before_anything_runs(tmp_path):
         parse(["models=gru", f"out={tmp_path}"])
     with pytest.raises(DataError, match="no search space for dot_product_x"):
         parse(["models=gru,dot_product_x", "seeds=0", f"out={tmp_path}"])
-    models, seeds, out, shared, trials = parse(
-        ["models=gru,xgboost", "seeds=0,1", f"out={tmp_path}", "data=cdnow"]
-    )
-    assert models == ["gru", "xgboost"] and seeds == "0,1" and shared == ["data=cdnow"] and trials is None
+    request = parse(["models=gru,xgboost", "seeds=0,1", f"out={tmp_path}", "data=cdnow"])
+    assert request.models == ["gru", "xgboost"] and request.seeds == "0,1" and request.trials is None
+    assert request.shared == ["data=cdnow"] and request.hydra_flags == []
     assert tune_main(["models=gru"]) == 2  # a usage error, not a traceback
 
 

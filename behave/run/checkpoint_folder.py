@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from behave.data.storage.cache import digest
+from behave.data.storage.cache import atomic_path, digest
 
 CHECKPOINTS = "checkpoints"
 WRITTEN_FOR = "config.sha256"
@@ -26,5 +26,6 @@ def checkpoint_folder(run_dir: Path, config: dict) -> Path:
     if folder.exists() and (not stamp.exists() or stamp.read_text() != digest):
         shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(digest)
+    with atomic_path(stamp) as temp:
+        temp.write_text(digest)
     return folder

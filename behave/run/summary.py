@@ -1,8 +1,8 @@
 """What a user reads when a run or a sweep ends: the result in a few lines, failures named with their error.
 
 `run_summary` ends every `behave-train` run. `SweepSummary` is a Hydra callback (conf/hydra/default.yaml)
-that ends every multirun with a table of its jobs and a line per failed job, read from their result.json
-files, so a sweep with a failed job never ends as if all went well.
+that ends every multirun with a table of its jobs and their failures, each error once with how many jobs
+met it, read from their result.json files, so a sweep with a failed job never ends as if all went well.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def sweep_rows(sweep_dir: Path) -> list[dict]:
 
 
 def sweep_summary(sweep_dir: Path) -> str:
-    """The jobs of a sweep as a table, then one line per failed job with its error."""
+    """The jobs of a sweep as a table, then the failed jobs' errors (`failures`)."""
     rows = sweep_rows(sweep_dir)
     if not rows:
         return f"sweep {sweep_dir}: no job wrote a result"
@@ -76,13 +76,33 @@ def sweep_summary(sweep_dir: Path) -> str:
             f"{row['model']['name']:<14} {seed:>4}  {task:<10} {row['status']:<8} {test:>18} {fit:>8}"
         )
     failed = [row for row in rows if row["status"] != "ok"]
-    verdict = (
-        f"{len(rows)} jobs, all ok."
-        if not failed
-        else f"{len(failed)} of {len(rows)} jobs FAILED: "
-        + "; ".join(f"{Path(row['run_dir']).name}: {row.get('error') or row['status']}" for row in failed)
-    )
+    verdict = f"{len(rows)} jobs, all ok." if not failed else failures(failed, len(rows))
     return "\n".join([*lines, verdict, f"next: behave-report {sweep_dir}"])
+
+
+def failures(failed: list[dict], n_jobs: int) -> str:
+    """The failed jobs grouped by their error, each error told once with the first job that met it: ten
+    jobs that stop on one bad input make one line, not ten copies of it."""
+    groups: dict[str, list[dict]] = {}
+    for row in failed:
+        error = row.get("error") or row["status"]
+        # A job's own folder in its message (a file path) does not make its error another one.
+        groups.setdefault(error.replace(row["run_dir"], "<run folder>"), []).append(row)
+    head = f"{len(failed)} of {n_jobs} jobs FAILED"
+    told = [(rows, rows[0].get("error") or rows[0]["status"]) for rows in groups.values()]
+    if len(told) == 1:
+        rows, error = told[0]
+        return f"{head}: {error}, {example(rows)}"
+    reasons = [
+        f"  {len(rows)} {'job' if len(rows) == 1 else 'jobs'}: {error}, {example(rows)}"
+        for rows, error in told
+    ]
+    return "\n".join([f"{head}, for {len(told)} reasons:", *reasons])
+
+
+def example(rows: list[dict]) -> str:
+    job = Path(rows[0]["run_dir"]).name
+    return f"job {job}" if len(rows) == 1 else f"e.g. job {job}"
 
 
 class SweepSummary(Callback):

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
 from torch import nn
 
 from behave.data.errors import DataError
+from behave.run.torch_file import write_torch_file
 from behave.training.lightning.board import BoardLogger
-from behave.training.lightning.checkpoints import restore_best
+from behave.training.lightning.checkpoints import RunFolderCheckpointIO, restore_best
 from behave.training.lightning.processes import ProcessSettings, log_device, refuse_data_parallel
+from behave.training.lightning.resume import ResumePoint
 
 
 def start(seed: int, torch_threads: int | None) -> ProcessSettings:
@@ -47,7 +48,7 @@ def fit_module(
     *,
     datamodule: pl.LightningDataModule | None = None,
     loaders: tuple = (),
-    resume: Path | None = None,
+    resume: ResumePoint | None = None,
     val_rows: int | None = None,
     one_process: str | None = None,
     **trainer_overrides,
@@ -57,6 +58,7 @@ def fit_module(
     trains, for modules that cannot share rows out by rank (refused if the trainer starts several)."""
     logger = BoardLogger(board) if board is not None else False
     trainer = make_trainer(logger=logger, callbacks=callbacks, **trainer_overrides)
+    trainer.strategy.checkpoint_io = RunFolderCheckpointIO()  # whole files, read weights-only
     if one_process is not None:
         refuse_data_parallel(trainer, one_process)
     else:
@@ -67,13 +69,11 @@ def fit_module(
                 f"trainer.devices: {trainer.world_size} processes would share {val_rows} validation rows; "
                 "use fewer processes"
             )
-    resumed_at = None
-    if resume is not None:  # read before fitting: training overwrites the file every epoch
-        resumed_at = int(torch.load(resume, map_location="cpu", weights_only=False)["epoch"]) + 1
+    resumed_at = resume.epoch + 1 if resume is not None else None
     started = time.perf_counter()
     if datamodule is not None:
-        # weights_only=False: the checkpoint is this run's own, written a moment ago in its own folder.
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=False if resume else None)
+        ckpt_path = resume.path if resume is not None else None
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     else:
         trainer.fit(module, *loaders)
     fit_seconds = time.perf_counter() - started
@@ -82,4 +82,4 @@ def fit_module(
 
 
 def save_weights(module: nn.Module, path: Path) -> None:
-    torch.save(module.state_dict(), path)
+    write_torch_file(module.state_dict(), path)

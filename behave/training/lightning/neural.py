@@ -21,6 +21,7 @@ from behave.data.spec import DatasetSpec
 from behave.data.transforms.vocabulary import Vocabulary
 from behave.explain.summary import Explanation, event_explanation
 from behave.run.embedding_table import TOKEN_EMBEDDINGS_FILE, write_embedding_table
+from behave.run.torch_file import read_torch_file
 from behave.tasks.dataset import TaskDataset
 from behave.training.lightning.fit import fit_module, save_weights, start
 from behave.training.lightning.pretrain import EncoderInit, FreezeEncoder
@@ -139,7 +140,7 @@ def save_sized_weights(model: pl.LightningModule, sizes: dict, run_dir: Path) ->
 def load_sized_model(build, run_dir: Path) -> pl.LightningModule:
     """The model `save_sized_weights` wrote: `build(sizes)` with its weights loaded."""
     model = build(json.loads((Path(run_dir) / SIZES_FILE).read_text()))
-    model.load_state_dict(torch.load(Path(run_dir) / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+    model.load_state_dict(read_torch_file(Path(run_dir) / WEIGHTS_FILE))
     return model
 
 

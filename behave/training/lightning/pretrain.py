@@ -38,6 +38,7 @@ from behave.models.contrastive import ContrastivePretrainer, Objective, slice_ba
 from behave.models.encoder import EventEncoder
 from behave.models.sequence_classifier import factory_config
 from behave.run.board import TensorBoard
+from behave.run.torch_file import read_torch_file
 from behave.tasks.dataset import TaskDataset
 from behave.tasks.metric_registry import monitor_mode
 from behave.training.lightning.fit import fit_module, save_weights, start
@@ -198,7 +199,7 @@ def load_encoder_state(run_dir: Path, base: PreparedDataset, key: str) -> tuple[
             f"data is {base.fingerprint} (another dataset, split or vocabulary); pretrain again with the "
             "same data settings, so no validation or test sequence of this split was pretrained on"
         )
-    return torch.load(weights, map_location="cpu", weights_only=True), record
+    return read_torch_file(weights), record
 
 
 def load_into(encoder: nn.Module, state: dict, key: str, source: Path) -> None:
@@ -297,9 +298,7 @@ class PretrainRecipe:
             context.board,
         )  # fmt: skip
         encoder = build_encoder(self.encoder, record["sizes"])
-        encoder.load_state_dict(
-            torch.load(context.run_dir / ENCODER_WEIGHTS, map_location="cpu", weights_only=True)
-        )
+        encoder.load_state_dict(read_torch_file(context.run_dir / ENCODER_WEIGHTS))
         return Fitted(
             model=encoder,
             n_parameters=int(sum(p.numel() for p in encoder.parameters())),

@@ -22,6 +22,7 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.run.embedding_table import ITEM_EMBEDDINGS_FILE, write_embedding_table
 from behave.run.record import RATING_RUN_FILE
+from behave.run.torch_file import read_torch_file
 from behave.tasks.dataset import TaskDataset
 from behave.training.lightning.fit import fit_module, save_weights, start
 from behave.training.recipe import Fitted, RunContext
@@ -94,7 +95,7 @@ class RatingRecipe:
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())
         model = self.build(sizes)
-        model.load_state_dict(torch.load(Path(run_dir) / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+        model.load_state_dict(read_torch_file(Path(run_dir) / WEIGHTS_FILE))
         return self.predict(model, inputs, spec)
 
 

@@ -5,10 +5,16 @@ The checkpoint holds what Lightning keeps (weights, optimizer, scheduler, loop p
 best-checkpoint state) plus, through `RandomState`, torch's random state; the
 bucketing sampler draws each epoch's batches from (seed, epoch number), so a resumed epoch sees the batches
 the uninterrupted run would have. A `last` checkpoint is only resumed for the config that wrote it.
+
+Before resuming, every checkpoint in the folder is read weights-only (`behave.run.torch_file`): one that
+would run code stops the run and names the file; one that cannot be read (a kill during its write on a
+version that wrote in place, a full disk) is reported and the run starts afresh.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +23,19 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from behave.run.checkpoint_folder import CHECKPOINTS
+from behave.run.torch_file import UnreadableTorchFile, read_torch_file
 
 LAST = "last.ckpt"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """A killed run's `last` checkpoint, checked safe and whole, and the epoch it saved (0-based)."""
+
+    path: Path
+    epoch: int
 
 
 class RandomState(pl.Callback):
@@ -50,8 +67,24 @@ def resume_callbacks(run_dir: Path) -> list[pl.Callback]:
     return [last, RandomState(), SamplerEpoch()]
 
 
-def resume_from(checkpoints: Path) -> Path | None:
-    """The `last` checkpoint to resume from, if a killed run of this same config left one in the run's
-    checkpoint folder (`RunContext.checkpoints()`)."""
+def resume_from(checkpoints: Path) -> ResumePoint | None:
+    """Where to resume, if a killed run of this same config left a `last` checkpoint in the run's checkpoint
+    folder (`RunContext.checkpoints()`). Raises `UnsafeTorchFile` for a checkpoint that would run code;
+    unreadable checkpoints are removed, and the run starts afresh."""
     last = checkpoints / LAST
-    return last if last.exists() else None
+    if not last.exists():
+        return None
+    states, unreadable = {}, []
+    for path in sorted(checkpoints.glob("*.ckpt")):
+        try:
+            states[path] = read_torch_file(path)  # UnsafeTorchFile stops the run here
+        except UnreadableTorchFile as error:
+            unreadable.append(error)
+    if unreadable:
+        for error in unreadable:
+            log.warning("%s", error)
+        log.warning("%s: starting this run afresh instead of resuming", checkpoints)
+        for path in checkpoints.glob("*.ckpt"):
+            path.unlink()
+        return None
+    return ResumePoint(last, int(states[last]["epoch"]))

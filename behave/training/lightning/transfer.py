@@ -25,7 +25,7 @@ from torch import nn
 from behave.data.errors import DataError
 from behave.data.transforms.vocabulary import Vocabulary
 from behave.run.embedding_table import ITEM_EMBEDDINGS_FILE, read_embedding_table, vectors_of
-from behave.run.record import RATING_RUN_FILE
+from behave.run.record import RATING_RUN_FILE, UnreadableResult, read_result, result_file
 from behave.tasks.dataset import TaskDataset
 
 
@@ -71,6 +71,25 @@ def leaked_users(trained_on: list[str], data: TaskDataset) -> list[str]:
     return sorted(held_out_ids & {str(u) for u in trained_on})
 
 
+# What a user types: `model.token_init.run_dir` is set from it (conf/model/gru_transfer_*.yaml).
+SETTING = "transfer_from"
+RATING_RUN_COMMAND = "behave-train task=rating task.split=users data=movielens100k_ratings model=dot_bias ..."
+
+
+def what_run(run_dir: Path, missing: Path) -> str:
+    """Why `run_dir` is not a rating run: the task its record names, or the file it lacks."""
+    if not run_dir.is_dir():
+        return "no such folder"
+    if result_file(run_dir).exists():
+        try:
+            task = (read_result(run_dir).get("task") or {}).get("name")
+        except UnreadableResult:
+            task = None
+        if task:
+            return f"its result.json is of a task={task} run, which leaves no {missing.name}"
+    return f"it has no {missing.name}"
+
+
 class TokenInit:
     """Initialise (and optionally freeze) token embeddings from a rating run's item embeddings.
 
@@ -86,8 +105,7 @@ class TokenInit:
     ):
         if not run_dir:
             raise DataError(
-                "model.token_init.run_dir is not set: pass transfer_from=<folder of a rating run> "
-                "(behave-train task=rating task.split=users data=movielens100k_ratings model=dot_bias ...)"
+                f"{SETTING} is not set: pass {SETTING}=<folder of a rating run> ({RATING_RUN_COMMAND})"
             )
         self.run_dir = Path(run_dir)
         self.field = field
@@ -99,7 +117,8 @@ class TokenInit:
         for path in (items_path, run_path):
             if not path.exists():
                 raise DataError(
-                    f"model.token_init.run_dir: {path} does not exist; is {self.run_dir} a rating run?"
+                    f"{SETTING}={self.run_dir}: not a rating run ({what_run(self.run_dir, path)}); "
+                    f"{SETTING} takes the folder of a rating run ({RATING_RUN_COMMAND})"
                 )
         return read_embedding_table(items_path), json.loads(run_path.read_text())
 
@@ -110,7 +129,7 @@ class TokenInit:
         if leaked:
             shown = ", ".join(leaked[:5]) + (f" ... ({len(leaked)} in all)" if len(leaked) > 5 else "")
             raise DataError(
-                f"model.token_init.run_dir: {self.run_dir} trained on ratings of users this run validates or "
+                f"{SETTING}={self.run_dir}: the rating run trained on ratings of users this run validates or "
                 f"tests on ({shown}); refit it with task.split=users so only training users' ratings reach "
                 "the embeddings"
             )

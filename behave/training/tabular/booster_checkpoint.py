@@ -10,7 +10,9 @@ checkpoint draw other (equally valid) samples; the run records the round it resu
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,8 @@ import xgboost as xgb
 from behave.data.storage.cache import write_json_atomic
 
 BOOSTER_CHECKPOINT = "booster.json"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -112,6 +116,11 @@ def resumable_state(checkpoints: Path) -> tuple[Path, BoosterState | None]:
     path = checkpoints / BOOSTER_CHECKPOINT
     if not path.exists():
         return path, None
-    payload = json.loads(path.read_text())
-    booster = base64.b64decode(payload["booster_ubj_base64"])
-    return path, BoosterState(payload["rounds"], booster, payload["history"], payload["stopping"])
+    try:
+        payload = json.loads(path.read_text())
+        booster = base64.b64decode(payload["booster_ubj_base64"], validate=True)
+        return path, BoosterState(payload["rounds"], booster, payload["history"], payload["stopping"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, binascii.Error) as error:
+        # Cut short by a full disk or a copy (behave writes it whole): the rounds it held are boosted again.
+        log.warning("%s: not a readable booster checkpoint (%s); boosting this run afresh", path, error)
+        return path, None

@@ -23,6 +23,7 @@ from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDatase
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.models.encoder import EventEncoder
+from behave.run.torch_file import read_torch_file, write_torch_file
 from behave.tasks.dataset import TaskDataset
 from behave.training.lightning.neural import NeuralRecipe
 from behave.training.lightning.pretrain import (
@@ -125,7 +126,7 @@ class EmbeddingTreesRecipe:
 
     def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
         encoder, trees = fitted.model
-        torch.save(encoder.state_dict(), context.run_dir / ENCODER_WEIGHTS)
+        write_torch_file(encoder.state_dict(), context.run_dir / ENCODER_WEIGHTS)
         (context.run_dir / SIZES_FILE).write_text(json.dumps(self.sizes_))
         self.trees.save(trees, fitted.view, context)
 
@@ -137,7 +138,7 @@ class EmbeddingTreesRecipe:
     def predict_proba(self, run_dir: Path, inputs: RowInputs, spec: DatasetSpec) -> np.ndarray:
         sizes = json.loads((Path(run_dir) / SIZES_FILE).read_text())
         encoder = build_encoder(self.encoder_factory, sizes)
-        weights = torch.load(Path(run_dir) / ENCODER_WEIGHTS, map_location="cpu", weights_only=True)
+        weights = read_torch_file(Path(run_dir) / ENCODER_WEIGHTS)
         encoder.load_state_dict(weights)
         vectors = encode_rows(encoder, inputs, spec, self.eval_batch_size)
         return self.trees.predict_proba(
