@@ -24,6 +24,7 @@ from behave.report.paired import Comparison
 from behave.report.per_row import per_row_blocks
 from behave.report.pretraining import pretraining_blocks
 from behave.report.records import RunRecord, readable_predictions
+from behave.report.resolution import Decision, rope_for, rule_sentence
 from behave.report.stats import delong_test
 from behave.report.tuning import tuning_blocks
 from behave.run.predictions import Predictions
@@ -36,7 +37,8 @@ class ReportOptions:
     n_boot: int = 2000
     seed: int = 0
     correction: Correction = Correction.holm
-    # Region of practical equivalence of the cross-dataset Bayesian test, in the headline metric's units.
+    # The difference that matters, in the headline metric's units: the region of practical equivalence of
+    # the cross-dataset Bayesian test, and the size below which a verdict says "too few test sequences".
     rope: float = 0.01
 
 
@@ -256,16 +258,21 @@ def answer_sentence(
     against = [c for c in comparisons if c.reference == reference and c.result is not None]
     if not against or reference is None:
         return text
-    better, tied, worse = [], [], []
+    better, tied, worse, too_few = [], [], [], []
     for c in against:
         gain = (-1.0 if c.lower_is_better else 1.0) * c.result.mean
         name_margin = f"{compare.display_name(c.model)} ({gain:+.3f})"
+        if c.decision is Decision.too_few:
+            too_few.append(f"{compare.display_name(c.model)} ({gain:+.3f}, cannot tell < {c.resolution:.3f})")
+            continue
         (better if c.significant and gain > 0 else worse if c.significant else tied).append(name_margin)
     parts = []
     if better:
         parts.append(f"better: {', '.join(better)}")
     if tied:
         parts.append(f"no significant difference: {', '.join(tied)}")
+    if too_few:
+        parts.append(f"too few {paired.DRAWN[against[0].over]} for a verdict: {', '.join(too_few)}")
     if worse:
         parts.append(f"worse: {', '.join(worse)}")
     return text + f" Against {compare.display_name(reference)}: " + "; ".join(parts) + "."
@@ -322,6 +329,8 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         flush=True,
     )
     over_runs = first.protocol != "fixed"  # each seed its own split: the unit is the run, not the test row
+    over_unit = "splits" if over_runs else "seeds"
+    compared = paired.comparison_metric(headline, kind)
     comparisons = multiplicity.adjust(
         [
             paired.compare_runs(records, model, reference, headline, kind)
@@ -333,8 +342,8 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         ],
         options.correction,
     )
+    comparisons = paired.with_rope(comparisons, rope_for(compared, headline, options.rope))
     n_tests = sum(c.p_adjusted is not None for c in comparisons)
-    compared = paired.comparison_metric(headline, kind)
     n_ok = sum(r.ok for r in records)
     blocks: list[Block] = [
         Heading(title, 2),
@@ -386,17 +395,18 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
                 if n_tests > 1
                 else ""
             )
+            + rule_sentence(comparisons[0].rope if comparisons else None, paired.DRAWN[over_unit])
         ),
         *comparison_blocks(comparisons, predictions, compared),
     ]
     if not over_runs:
         blocks += per_row_blocks(
             predictions, paired.paired_metrics(headline, kind), pairs, options.n_boot, options.seed,
-            options.correction,
+            options.correction, rope_for(compared, headline, options.rope),
         )  # fmt: skip
     blocks += group_blocks(
         records, predictions, headline, pairs, options.n_boot, options.seed, out_dir / "figures", file_prefix,
-        options.correction, kind,
+        options.correction, kind, rope=rope_for(compared, headline, options.rope),
     )  # fmt: skip
     calibration = calibration_table(summaries)
     if calibration is not None:
