@@ -231,6 +231,20 @@ def _rows_per_sequence(record: RunRecord) -> int | None:
     return model.get("rows_per_sequence") if isinstance(model, dict) else None
 
 
+def grouping_note(records: list[RunRecord]) -> list[Block]:
+    """Why runs of several splits were pooled by their dataset's name, where their records cannot say more."""
+    if not any(r.grouped_by_name for r in records):
+        return []
+    return [
+        Paragraph(
+            "**Grouped by name:** these records predate the fingerprint of the data without its split, so "
+            "their splits are pooled by the dataset's name and protocol; runs of other data under the same "
+            "name (another simulator seed, an edited file) would be pooled with them. Rerun them to group by "
+            "data."
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class DatasetSection:
     """One dataset's blocks, and the sentence that answers the question for it (the report's first screen)."""
@@ -297,12 +311,13 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     titled = first.task["named_in_titles"]
     file_prefix = slug(f"{first.dataset_name}-{(first.fingerprint or '')[:8]}-{task_name}")
     n_splits = len({r.fingerprint for r in records if r.fingerprint})
+    data = f"data {code_span(first.data_fingerprint[:12])}, " if first.data_fingerprint else ""
     title = (
         f"Dataset: {first.dataset_name}"
         + (
             f" ({code_span(first.fingerprint[:12])})"
             if first.fingerprint and first.protocol == "fixed"
-            else f" (protocol {first.protocol}, {n_splits} splits)"
+            else f" ({data}protocol {first.protocol}, {n_splits} splits)"
             if first.fingerprint
             else ""
         )
@@ -351,6 +366,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             f"{count(len(records), 'run')} ({n_ok} ok, {len(records) - n_ok} failed) of {', '.join(models)}. "
             + task_sentence(records)
         ),
+        *grouping_note(records),
         *data_blocks(records, is_regression(headline)),
         *reproduce_blocks(records),
         Heading("Results on the test split", 3),
@@ -426,6 +442,8 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             Bullets([code_span(problem) for problem in unreadable]),
         ]
     name = first.dataset_name + (f" ({task_name})" if titled else "")
+    if over_runs and first.data_fingerprint:  # two draws of a simulator may share a name: say which data
+        name += f" (data {first.data_fingerprint[:8]})"
     answer = answer_sentence(name, summaries, comparisons, headline, reference)
     return DatasetSection(blocks, answer, file_prefix)
 
