@@ -75,7 +75,7 @@ class Comparison:
 
     @property
     def resolution(self) -> float:
-        """The smallest difference this comparison tells from 0 (half its CI's width); NaN without one."""
+        """The smallest difference this comparison detects with 80% power; NaN without one."""
         return float("nan") if self.result is None else resolution(self.result.lo, self.result.hi)
 
 
@@ -276,7 +276,8 @@ def _too_few(comparison: Comparison, a: str, b: str, interval: str) -> str:
     drawn = DRAWN.get(comparison.over, "test sequences")
     return (
         f"Too few {drawn} for a verdict between {a} and {b}: differences smaller than "
-        f"{comparison.resolution:.3f} {comparison.metric} cannot be told from no difference at this size, "
+        f"{comparison.resolution:.3f} {comparison.metric} are missed more often than one time in five at "
+        "this size, "
         f"and the difference that matters (--rope) is {comparison.rope:g} ({interval})."
     )
 

@@ -4,12 +4,13 @@ Every verdict table of the report (the headline's verdict over seeds or splits, 
 per-metric table) asks `decide`; nothing else decides whether a difference gets a winner.
 
 The difference that matters is the report's `--rope` (region of practical equivalence, in the compared
-metric's units). A comparison's resolution is the half-width of its 95% interval: a true difference smaller
-than that keeps the interval on 0 more often than not, so at this number of test sequences (or splits) the
-comparison cannot tell it from no difference. When the resolution is coarser than the rope, two outcomes are
-not honest: a bare "no significant difference" (the test could not have seen a difference that matters)
-and a winner whose interval still reaches into the rope (the data cannot say whether the gain matters).
-Both become `too_few`. A winner whose whole interval clears the rope stays a winner, however wide.
+metric's units). A comparison's resolution is the smallest difference it detects with 80% power at this
+number of test sequences (or splits): (z 0.975 + z 0.80) standard errors, the standard error read from the
+95% interval's half-width. A smaller true difference leaves the interval on 0 more often than one time in
+five. When the resolution is coarser than the rope, two outcomes are not honest: a bare "no significant
+difference" (the test could easily have missed a difference that matters) and a winner whose interval still
+reaches into the rope (the data cannot say whether the gain matters). Both become `too_few`. A winner whose
+whole interval clears the rope stays a winner, however wide.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from enum import Enum
 
 import numpy as np
+from scipy.special import ndtri  # the normal quantile, without importing scipy.stats
 
 from behave.tasks.metric_registry import Metric
 
@@ -24,13 +26,19 @@ from behave.tasks.metric_registry import Metric
 class Decision(str, Enum):
     winner = "winner"  # significant, and (where the rope is known) not a question of size
     no_difference = "no_difference"  # not significant, at a size that could tell a difference that matters
-    too_few = "too_few"  # the interval is wider than the difference that matters and does not clear it
+    too_few = "too_few"  # cannot detect the difference that matters, and the interval does not clear it
     not_compared = "not_compared"  # no interval (the comparison could not be made)
 
 
+# Standard errors in a 95% interval's half-width, and in the difference detected with 80% power.
+_Z_INTERVAL = float(ndtri(0.975))
+_Z_DETECTED = _Z_INTERVAL + float(ndtri(0.80))
+
+
 def resolution(lo: float, hi: float) -> float:
-    """The smallest difference the comparison tells from 0: the half-width of its 95% interval."""
-    return (hi - lo) / 2.0
+    """The smallest difference a comparison with 95% interval [lo, hi] detects with 80% power: 2.80
+    standard errors, 1.43 times the interval's half-width."""
+    return (hi - lo) / 2.0 * _Z_DETECTED / _Z_INTERVAL
 
 
 def clears(lo: float, hi: float, rope: float) -> bool:
@@ -62,8 +70,8 @@ def rule_sentence(rope: float | None, drawn: str = "test sequences") -> str:
     if rope is None:
         return ""
     return (
-        f" The difference that matters (--rope) is {rope:g}: where a comparison's interval is wider than "
-        f"that (its half-width, the smallest difference it can tell from none, exceeds {rope:g}) and does "
-        f'not lie wholly beyond ±{rope:g}, the verdict is "too few {drawn}" with that smallest '
+        f" The difference that matters (--rope) is {rope:g}: where the smallest difference a comparison "
+        f"detects with 80% power (1.43 times its interval's half-width) exceeds {rope:g} and the interval "
+        f'does not lie wholly beyond ±{rope:g}, the verdict is "too few {drawn}" with that smallest '
         "difference, never a winner."
     )
