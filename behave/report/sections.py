@@ -166,7 +166,13 @@ def _comparison_rows(
     pair = f"{comparison.model} − {comparison.reference}"
     rows = []
     for i, seed in enumerate(comparison.seeds):
-        first, second = predictions[(comparison.model, seed)], predictions[(comparison.reference, seed)]
+        first, second = (
+            predictions.get((comparison.model, seed)),
+            predictions.get((comparison.reference, seed)),
+        )
+        if first is None or second is None:  # runs over splits compared on their records, files missing
+            rows.append([pair, str(seed), "—", "—", fmt(result.per_seed[i]), "—", "—"])
+            continue
         aucs = [fmt(paired.score_predictions(p, metric)) for p in (first, second)]
         ci = (
             f"{fmt(result.per_seed_lo[i])} to {fmt(result.per_seed_hi[i])}"
