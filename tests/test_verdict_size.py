@@ -20,6 +20,8 @@ from behave.report.paired import Comparison, verdict, verdict_cell, with_rope
 from behave.report.resolution import Decision, decide, resolution, rope_for
 from behave.report.stats import PairedAucDiff, paired_auc_comparison
 from behave.tasks import metric_registry as registry
+from behave.train import run
+from tests.compose import compose_train
 
 
 @pytest.mark.parametrize(
@@ -170,3 +172,21 @@ def test_the_card_names_small_parts(data_config, make_tables):
     large = prepare_from_config(data_config(*make_tables(1200, seed=3))).card
     assert large["parts"]["test"]["auroc_resolution"] < SMALL_PART_RESOLUTION
     assert not [w for w in large["warnings"] if w.startswith("small parts")]
+
+
+@pytest.mark.slow
+def test_a_trained_pair_on_a_pure_noise_label_with_forty_test_sequences_gets_no_winner(tmp_path):
+    # 264 simulated users: the default 70/15/15 split leaves 40 test sequences; neither order nor counts
+    # carry the label.
+    noise = ["data.source.n_users=264", "data.source.order_strength=0", "data.source.count_strength=0"]
+    root = tmp_path / "sweep"
+    for model in ("logreg", "xgboost"):
+        for seed in (0, 1):
+            overrides = [*noise, f"model={model}", f"seed={seed}"]
+            result = run(compose_train(overrides, root / f"{model}-{seed}", tmp_path))
+            assert result.status == "ok" and result.dataset["split_sizes"]["test"] == 40
+    assert report_main([str(root), "--n-boot", "200"]) == 0
+    markdown = (root / "report.md").read_text()
+    assert "beats" not in markdown
+    assert "Too few test sequences for a verdict between" in markdown
+    assert "**Warning:** `small parts: val" in markdown
