@@ -73,7 +73,7 @@ def test_two_draws_under_one_name_are_two_datasets(tmp_path):
     assert report_main([str(tmp_path / "runs"), "--n-boot", "50"]) == 0
     markdown = (tmp_path / "runs" / "report.md").read_text()
     assert "on 2 datasets" in markdown and "Grouped by name" not in markdown
-    titles = re.findall(r"Dataset: synthetic \(data `(\w+)`, protocol resplit, 3 splits\)", markdown)
+    titles = re.findall(r"Dataset: synthetic, data `(\w+)` \(protocol resplit, 3 splits\)", markdown)
     assert sorted(titles) == ["aaaa1111aaaa", "bbbb2222bbbb"]
     assert "On **synthetic (data aaaa1111)**" in markdown and "On **synthetic (data bbbb2222)**" in markdown
 
@@ -111,4 +111,4 @@ def test_two_simulator_seeds_trained_under_one_name_are_reported_as_two_datasets
     assert report_main([str(root), "--n-boot", "50"]) == 0
     markdown = (root / "report.md").read_text()
     assert "on 2 datasets" in markdown
-    assert len(re.findall(r"Dataset: synthetic \(data `\w+`, protocol resplit, 2 splits\)", markdown)) == 2
+    assert len(re.findall(r"Dataset: synthetic, data `\w+` \(protocol resplit, 2 splits\)", markdown)) == 2

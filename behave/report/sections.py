@@ -317,13 +317,13 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     titled = first.task["named_in_titles"]
     file_prefix = slug(f"{first.dataset_name}-{(first.fingerprint or '')[:8]}-{task_name}")
     n_splits = len({r.fingerprint for r in records if r.fingerprint})
-    data = f"data {code_span(first.data_fingerprint[:12])}, " if first.data_fingerprint else ""
+    data = f", data {code_span(first.data_fingerprint[:12])}" if first.data_fingerprint else ""
     title = (
         f"Dataset: {first.dataset_name}"
         + (
             f" ({code_span(first.fingerprint[:12])})"
             if first.fingerprint and first.protocol == "fixed"
-            else f" ({data}protocol {first.protocol}, {n_splits} splits)"
+            else f"{data} (protocol {first.protocol}, {n_splits} splits)"
             if first.fingerprint
             else ""
         )
