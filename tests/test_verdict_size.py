@@ -95,7 +95,7 @@ def noise_comparisons(n_sequences: int, replicates: int, correlated: bool) -> li
 
 
 def test_a_pure_noise_label_on_forty_test_sequences_says_too_few_not_no_difference():
-    found = noise_comparisons(40, 200, correlated=False)
+    found = noise_comparisons(40, 100, correlated=False)
     decisions = [c.decision for c in found]
     # A calibrated 95% test still crosses 0 about once in twenty; far from half the noise it says "too few".
     assert decisions.count(Decision.too_few) >= 0.9 * len(found)
@@ -137,7 +137,7 @@ def test_the_report_on_forty_noise_sequences_names_no_winner(tmp_path):
     for seed in range(3):
         for model in ("gru", "xgboost"):
             write_run(tmp_path / "runs" / f"{model}-{seed}", model, seed, labels, rng.random(40))
-    assert report_main([str(tmp_path / "runs"), "--n-boot", "200", "--reference", "xgboost"]) == 0
+    assert report_main([str(tmp_path / "runs"), "--n-boot", "100", "--reference", "xgboost"]) == 0
     markdown = (tmp_path / "runs" / "report.md").read_text()
     assert "beats" not in markdown
     assert (
@@ -146,7 +146,7 @@ def test_the_report_on_forty_noise_sequences_names_no_winner(tmp_path):
     assert "Against XGBoost: too few test sequences for a verdict: GRU (" in markdown
     assert 'the verdict is "too few test sequences"' in markdown
     # A difference that matters of 0.5 AUROC is one 40 sequences can see: the verdict is a bare one.
-    assert report_main([str(tmp_path / "runs"), "--n-boot", "200", "--rope", "0.5"]) == 0
+    assert report_main([str(tmp_path / "runs"), "--n-boot", "100", "--rope", "0.5"]) == 0
     coarse = (tmp_path / "runs" / "report.md").read_text()
     assert "No significant difference between GRU and XGBoost" in coarse and "Too few" not in coarse
 
@@ -181,10 +181,8 @@ def test_a_trained_pair_on_a_pure_noise_label_with_forty_test_sequences_gets_no_
     noise = ["data.source.n_users=264", "data.source.order_strength=0", "data.source.count_strength=0"]
     root = tmp_path / "sweep"
     for model in ("logreg", "xgboost"):
-        for seed in (0, 1):
-            overrides = [*noise, f"model={model}", f"seed={seed}"]
-            result = run(compose_train(overrides, root / f"{model}-{seed}", tmp_path))
-            assert result.status == "ok" and result.dataset["split_sizes"]["test"] == 40
+        result = run(compose_train([*noise, f"model={model}"], root / model, tmp_path))
+        assert result.status == "ok" and result.dataset["split_sizes"]["test"] == 40
     assert report_main([str(root), "--n-boot", "200"]) == 0
     markdown = (root / "report.md").read_text()
     assert "beats" not in markdown
