@@ -272,13 +272,12 @@ DRAWN = {"seeds": "test sequences", "splits": "splits"}
 
 
 def _too_few(comparison: Comparison, a: str, b: str, interval: str) -> str:
-    """The verdict of a comparison whose interval is wider than the difference that matters."""
+    """The verdict of a comparison that cannot detect the difference that matters (`Decision.too_few`)."""
     drawn = DRAWN.get(comparison.over, "test sequences")
     return (
         f"Too few {drawn} for a verdict between {a} and {b}: differences smaller than "
         f"{comparison.resolution:.3f} {comparison.metric} are missed more often than one time in five at "
-        "this size, "
-        f"and the difference that matters (--rope) is {comparison.rope:g} ({interval})."
+        f"this size, and the difference that matters (--rope) is {comparison.rope:g} ({interval})."
     )
 
 
