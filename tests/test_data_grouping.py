@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from behave.data.config import build_source, dataset_spec
@@ -76,6 +77,11 @@ def test_two_draws_under_one_name_are_two_datasets(tmp_path):
     titles = re.findall(r"Dataset: synthetic, data `(\w+)` \(protocol resplit, 3 splits\)", markdown)
     assert sorted(titles) == ["aaaa1111aaaa", "bbbb2222bbbb"]
     assert "On **synthetic (data aaaa1111)**" in markdown and "On **synthetic (data bbbb2222)**" in markdown
+    table = pd.read_csv(tmp_path / "runs" / "results.csv")
+    assert table.groupby("data_fingerprint")["fingerprint"].nunique().to_dict() == {
+        "aaaa1111aaaa1111": 3,
+        "bbbb2222bbbb2222": 3,
+    }
 
 
 def test_records_without_the_data_fingerprint_are_grouped_by_name_and_say_so(tmp_path):
