@@ -244,6 +244,8 @@ def _dataset_record(data: TaskDataset) -> dict:
     return {
         "name": data.spec.name,
         "fingerprint": data.fingerprint,
+        # The same data without its split: what the report groups resplit and k-fold runs by.
+        "data_fingerprint": data.base.data_fingerprint,
         "label_kind": data.label_kind,
         "class_names": data.class_names,
         "split_sizes": data.base.split.sizes(),

@@ -93,7 +93,9 @@ def test_a_pure_noise_label_gets_no_verdict_over_twenty_resplits(tmp_path):
     report = _resplit_sweep(tmp_path / "noise", noise, range(20))
     assert "(protocol resplit, 20 splits)" in report
     assert "beats" not in report
-    assert re.search(r"No significant difference between (logistic regression|XGBoost) and", report)
+    # 20 splits of 90 test sequences cannot resolve the default --rope of 0.01 AUROC: "too few splits".
+    verdict = r"(No significant difference|Too few splits for a verdict) between (logistic regression|XGB)"
+    assert re.search(verdict, report)
     # Every model's interval over the 20 splits holds 0.5, the oracle's AUROC on a label of pure noise.
     for line in report.splitlines():
         if line.startswith(("| 1 | ", "| 2 | ")):

@@ -36,7 +36,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rope",
         type=float,
         default=0.01,
-        help="region of practical equivalence of the cross-dataset Bayesian test (headline units)",
+        help="the difference that matters, in headline units: below it a verdict says 'too few test "
+        "sequences' where its interval is wider; also the cross-dataset Bayesian test's region of practical "
+        "equivalence",
     )
     parser.add_argument(
         "--correction",

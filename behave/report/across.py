@@ -58,6 +58,8 @@ def dataset_scores(groups: dict[str, list[RunRecord]]) -> tuple[Metric, pd.DataF
             continue
         first = next((r for r in records if r.ok), records[0])
         name = f"{first.dataset_name} ({first.task.get('name', 'sequence')}, {first.protocol})"
+        if name in rows:  # other data under the same name (another simulator seed): a row of its own
+            name += f" [{(first.data_fingerprint or first.fingerprint or '')[:8]}]"
         values = {}
         for record in records:
             value = record.test_metrics.get(metric.name)

@@ -78,6 +78,7 @@ def group_blocks(
     prefix: str,
     correction: Correction = Correction.holm,
     kind: str | None = None,
+    rope: float | None = None,
 ) -> list[Block]:
     """Figure and table of the headline metric by group, with per-group paired verdicts."""
     metric = headline.name
@@ -93,6 +94,7 @@ def group_blocks(
     comparisons = per_group_comparisons(predictions, pairs, groups, n_boot, seed, headline, kind)
     # One family of tests: every pair at every group.
     flat = multiplicity.adjust([c for g in groups for c in comparisons[g]], correction)
+    flat = paired.with_rope(flat, rope)  # each judged against the difference that matters
     comparisons = {g: flat[i * len(pairs) : (i + 1) * len(pairs)] for i, g in enumerate(groups)}
     n_tests = sum(c.p_adjusted is not None for c in flat)
     models = compare.model_names([r for r in records if r.ok])

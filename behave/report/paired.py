@@ -8,7 +8,7 @@ registry's `mean_over_rows`) is compared on those terms wherever `row_terms` can
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from behave.report.compare import display_name
 from behave.report.headline import is_regression
 from behave.report.mean_comparison import paired_mean_comparison
 from behave.report.records import RunRecord, check_same_rows
+from behave.report.resolution import Decision, decide, resolution
 from behave.report.stats import (
     PairedAucDiff,
     auc,
@@ -49,13 +50,38 @@ class Comparison:
     n_tests: int = 1
     # What the comparison's unit is: "seeds" on shared test rows (bootstrap), or "splits" (one run each).
     over: str = "seeds"
+    # The difference that matters, in the compared metric's units (`with_rope`); None: judged at 0 alone.
+    rope: float | None = None
 
     @property
-    def significant(self) -> bool:
+    def excludes_zero(self) -> bool:
         """The 95% CI excludes 0 and, where p-values were adjusted, the adjusted p is below 0.05."""
         if self.result is None or not (self.result.lo > 0 or self.result.hi < 0):
             return False
         return self.p_adjusted is None or self.p_adjusted < 0.05
+
+    @property
+    def decision(self) -> Decision:
+        """The verdict `resolution.decide` gives this comparison's interval."""
+        if self.result is None:
+            return Decision.not_compared
+        return decide(self.result.lo, self.result.hi, self.excludes_zero, self.rope)
+
+    @property
+    def significant(self) -> bool:
+        """The comparison names a winner: its CI excludes 0 (after any adjustment) and, where the rope is
+        known, the interval is narrow enough to say the difference matters or clears the rope altogether."""
+        return self.decision is Decision.winner
+
+    @property
+    def resolution(self) -> float:
+        """The smallest difference this comparison detects with 80% power; NaN without one."""
+        return float("nan") if self.result is None else resolution(self.result.lo, self.result.hi)
+
+
+def with_rope(comparisons: list[Comparison], rope: float | None) -> list[Comparison]:
+    """The comparisons judged against the difference that matters, `rope` (in their metric's units)."""
+    return [replace(c, rope=rope) for c in comparisons]
 
 
 # What `report.stats` can bootstrap on shared test rows (threshold metrics such as accuracy are too coarse
@@ -205,7 +231,8 @@ def metric_value(record: RunRecord, metric: Metric) -> float | None:
 
 
 def verdict(comparison: Comparison) -> str:
-    """One plain sentence: who wins by how much, or that the CI includes zero."""
+    """One plain sentence: who wins by how much, that the CI includes zero, or (`Decision.too_few`) the
+    smallest difference this many test sequences or splits can tell."""
     a, b = display_name(comparison.model), display_name(comparison.reference)
     result = comparison.result
     if result is None:
@@ -223,6 +250,9 @@ def verdict(comparison: Comparison) -> str:
         )
     elif comparison.p_adjusted is not None:
         adjusted = f", p {_p(comparison.p_adjusted)}"
+    interval = f"difference {result.mean:.3f}, 95% CI {result.lo:.3f} to {result.hi:.3f}{adjusted}, {over}"
+    if comparison.decision is Decision.too_few:
+        return _too_few(comparison, a, b, interval)
     if comparison.significant and low > 0:
         ci = f"95% CI {low:.3f} to {high:.3f}"
         return f"{a} beats {b} by {gain * result.mean:.3f} {comparison.metric} ({ci}{adjusted}, {over})."
@@ -234,9 +264,20 @@ def verdict(comparison: Comparison) -> str:
         if (low > 0 or high < 0) and comparison.n_tests > 1
         else ""
     )
+    return f"No significant difference between {a} and {b}{after} ({interval})."
+
+
+# What the comparison drew to get its interval, by its unit: more of them narrow it.
+DRAWN = {"seeds": "test sequences", "splits": "splits"}
+
+
+def _too_few(comparison: Comparison, a: str, b: str, interval: str) -> str:
+    """The verdict of a comparison that cannot detect the difference that matters (`Decision.too_few`)."""
+    drawn = DRAWN.get(comparison.over, "test sequences")
     return (
-        f"No significant difference between {a} and {b}{after} "
-        f"(difference {result.mean:.3f}, 95% CI {result.lo:.3f} to {result.hi:.3f}{adjusted}, {over})."
+        f"Too few {drawn} for a verdict between {a} and {b}: differences smaller than "
+        f"{comparison.resolution:.3f} {comparison.metric} are missed more often than one time in five at "
+        f"this size, and the difference that matters (--rope) is {comparison.rope:g} ({interval})."
     )
 
 
@@ -245,9 +286,12 @@ def _p(value: float) -> str:
 
 
 def verdict_cell(comparison: Comparison) -> str:
-    """A table cell of one comparison: the difference [95% CI], bold where significant; n/a without one."""
+    """A table cell of one comparison: the difference [95% CI], bold for a winner, with what it cannot tell
+    where its interval is wider than the difference that matters; n/a without one."""
     result = comparison.result
     if result is None or not np.isfinite(result.mean):
         return "n/a"
     text = f"{result.mean:+.3f} [{result.lo:+.3f}, {result.hi:+.3f}]"
+    if comparison.decision is Decision.too_few:
+        return f"{text} too few to tell < {comparison.resolution:.3f}"
     return f"**{text}**" if comparison.significant else text

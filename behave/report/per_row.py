@@ -8,12 +8,15 @@ they answer different questions: how often the model is right per event, and for
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from behave.report import compare, multiplicity, paired
 from behave.report.document import Block, Heading, Paragraph, Table
 from behave.report.multiplicity import Correction
+from behave.report.resolution import rope_for, rule_sentence
 from behave.run.predictions import Predictions
 from behave.tasks.metric_registry import Metric
 
@@ -54,15 +57,21 @@ def metric_verdict_table(
     n_boot: int,
     seed: int,
     correction: Correction,
+    rope: float | None = None,
 ) -> tuple[Table, int]:
-    """metric x pair: difference [95% CI], bold where significant after one correction over the table;
-    and the number of adjusted tests."""
+    """metric x pair: difference [95% CI], bold where significant after one correction over the table,
+    each metric judged against `rope` (in the first metric's units) where it lies on the same scale; and the
+    number of adjusted tests."""
     found = [
         paired.compare_models(predictions, a, b, n_boot, seed, metric, compared=metric)
         for metric in metrics
         for a, b in pairs
     ]
     flat = multiplicity.adjust(found, correction)
+    flat = [
+        replace(c, rope=rope_for(metric, metrics[0], rope))
+        for metric, c in zip([m for m in metrics for _ in pairs], flat)
+    ]
     rows = [
         [
             f"{metric.label} {metric.arrow}",
@@ -81,6 +90,7 @@ def per_row_blocks(
     n_boot: int,
     seed: int,
     correction: Correction = Correction.holm,
+    rope: float | None = None,
 ) -> list[Block]:
     """Where several metrics pair (a ranked task), a verdict on each (the headline's repeated first); and
     the first metric's mean per sequence where sequences give several rows and it has per-row terms."""
@@ -88,7 +98,7 @@ def per_row_blocks(
         return []
     blocks: list[Block] = []
     if len(metrics) > 1 and pairs:
-        table, n_tests = metric_verdict_table(predictions, metrics, pairs, n_boot, seed, correction)
+        table, n_tests = metric_verdict_table(predictions, metrics, pairs, n_boot, seed, correction, rope)
         adjusted = (
             f", and the p-value stays below 0.05 after {multiplicity.LABELS[Correction(correction)]} "
             f"correction over the {n_tests} comparisons of this table"
@@ -102,6 +112,8 @@ def per_row_blocks(
                 "(model − reference, mean over paired seeds; for a ↓ metric such as log loss a negative "
                 f"difference is better) with a 95% CI from {n_boot} bootstrap draws of test sequences, all "
                 f"rows of a drawn sequence together. Bold: significant (the CI excludes 0{adjusted})."
+                + rule_sentence(rope)
+                + (" Metrics on another scale (log loss) are judged at 0 alone." if rope is not None else "")
             ),
             table,
         ]

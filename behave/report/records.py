@@ -69,13 +69,27 @@ class RunRecord:
         return str(((self.raw.get("config") or {}).get("protocol") or {}).get("name", "fixed"))
 
     @property
+    def data_fingerprint(self) -> str | None:
+        """The data without its split (source and pipeline), recorded since resplit runs are grouped by it;
+        None in older records."""
+        return self.dataset.get("data_fingerprint")
+
+    @property
+    def grouped_by_name(self) -> bool:
+        """A run of a resplit or k-fold protocol whose record predates the data fingerprint: it can only be
+        grouped by its dataset's name, which cannot tell two draws of a simulator apart."""
+        return self.protocol != "fixed" and bool(self.fingerprint) and not self.data_fingerprint
+
+    @property
     def comparable_key(self) -> str | None:
         """What runs must share to be compared: the prepared data itself under a fixed split; under
-        resplit/kfold/rolling each seed has its own split (and fingerprint), so the dataset name and
-        protocol."""
+        resplit/kfold/rolling each seed has its own split (and fingerprint), so the data without its split
+        and the protocol (for older records without that fingerprint: the dataset's name and the protocol)."""
         if self.protocol == "fixed":
             return self.fingerprint
-        return f"{self.dataset_name}:{self.protocol}" if self.fingerprint else None
+        if not self.fingerprint:
+            return None
+        return f"{self.data_fingerprint or 'name:' + self.dataset_name}:{self.protocol}"
 
     def number(self, key: str) -> float:
         """A top-level numeric field (fit_seconds, n_parameters, ...) or NaN when absent."""
@@ -148,8 +162,9 @@ def task_key(record: RunRecord) -> str:
 
 def group_by_dataset(records: list[RunRecord]) -> dict[str, list[RunRecord]]:
     """Group runs by (data fingerprint, task), in order of first appearance; runs of a resplit, k-fold or
-    rolling-origin protocol group by (dataset name, protocol, task), since each of their seeds has its own
-    split.
+    rolling-origin protocol group by (the data's fingerprint without the split, protocol, task), since each
+    of their seeds has its own split; older records without that fingerprint by (dataset name, protocol,
+    task).
 
     A run without a fingerprint (it failed before loading data) joins the fingerprinted group of the same
     dataset name and task when there is exactly one, so it is still listed next to its siblings.

@@ -114,6 +114,7 @@ def results_frame(records: list[RunRecord]) -> pd.DataFrame:
         row = {
             "dataset": record.dataset_name,
             "fingerprint": record.fingerprint,
+            "data_fingerprint": record.data_fingerprint,  # the same for every split of one dataset
             "model": record.model,
             "family": record.family,
             "seed": record.seed,

@@ -25,6 +25,7 @@ from behave.report.paired import Comparison
 from behave.report.per_row import per_row_blocks
 from behave.report.pretraining import pretraining_blocks
 from behave.report.records import RunRecord, readable_predictions
+from behave.report.resolution import Decision, rope_for, rule_sentence
 from behave.report.stats import delong_test
 from behave.report.tuning import tuning_blocks
 from behave.run.predictions import Predictions
@@ -37,7 +38,8 @@ class ReportOptions:
     n_boot: int = 2000
     seed: int = 0
     correction: Correction = Correction.holm
-    # Region of practical equivalence of the cross-dataset Bayesian test, in the headline metric's units.
+    # The difference that matters, in the headline metric's units: the region of practical equivalence of
+    # the cross-dataset Bayesian test, and the size below which a verdict says "too few test sequences".
     rope: float = 0.01
 
 
@@ -165,7 +167,13 @@ def _comparison_rows(
     pair = f"{comparison.model} − {comparison.reference}"
     rows = []
     for i, seed in enumerate(comparison.seeds):
-        first, second = predictions[(comparison.model, seed)], predictions[(comparison.reference, seed)]
+        first, second = (
+            predictions.get((comparison.model, seed)),
+            predictions.get((comparison.reference, seed)),
+        )
+        if first is None or second is None:  # runs over splits compared on their records, files missing
+            rows.append([pair, str(seed), "—", "—", fmt(result.per_seed[i]), "—", "—"])
+            continue
         aucs = [fmt(paired.score_predictions(p, metric)) for p in (first, second)]
         ci = (
             f"{fmt(result.per_seed_lo[i])} to {fmt(result.per_seed_hi[i])}"
@@ -230,6 +238,20 @@ def _rows_per_sequence(record: RunRecord) -> int | None:
     return model.get("rows_per_sequence") if isinstance(model, dict) else None
 
 
+def grouping_note(records: list[RunRecord]) -> list[Block]:
+    """Why runs of several splits were pooled by their dataset's name, where their records cannot say more."""
+    if not any(r.grouped_by_name for r in records):
+        return []
+    return [
+        Paragraph(
+            "**Grouped by name:** these records predate the fingerprint of the data without its split, so "
+            "their splits are pooled by the dataset's name and protocol; runs of other data under the same "
+            "name (another simulator seed, an edited file) would be pooled with them. Rerun them to group by "
+            "data."
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class DatasetSection:
     """One dataset's blocks, and the sentence that answers the question for it (the report's first screen)."""
@@ -257,16 +279,21 @@ def answer_sentence(
     against = [c for c in comparisons if c.reference == reference and c.result is not None]
     if not against or reference is None:
         return text
-    better, tied, worse = [], [], []
+    better, tied, worse, too_few = [], [], [], []
     for c in against:
         gain = (-1.0 if c.lower_is_better else 1.0) * c.result.mean
         name_margin = f"{compare.display_name(c.model)} ({gain:+.3f})"
+        if c.decision is Decision.too_few:
+            too_few.append(f"{compare.display_name(c.model)} ({gain:+.3f}, cannot tell < {c.resolution:.3f})")
+            continue
         (better if c.significant and gain > 0 else worse if c.significant else tied).append(name_margin)
     parts = []
     if better:
         parts.append(f"better: {', '.join(better)}")
     if tied:
         parts.append(f"no significant difference: {', '.join(tied)}")
+    if too_few:
+        parts.append(f"too few {paired.DRAWN[against[0].over]} for a verdict: {', '.join(too_few)}")
     if worse:
         parts.append(f"worse: {', '.join(worse)}")
     return text + f" Against {compare.display_name(reference)}: " + "; ".join(parts) + "."
@@ -291,12 +318,13 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     titled = first.task["named_in_titles"]
     file_prefix = slug(f"{first.dataset_name}-{(first.fingerprint or '')[:8]}-{task_name}")
     n_splits = len({r.fingerprint for r in records if r.fingerprint})
+    data = f", data {code_span(first.data_fingerprint[:12])}" if first.data_fingerprint else ""
     title = (
         f"Dataset: {first.dataset_name}"
         + (
             f" ({code_span(first.fingerprint[:12])})"
             if first.fingerprint and first.protocol == "fixed"
-            else f" (protocol {first.protocol}, {n_splits} splits)"
+            else f"{data} (protocol {first.protocol}, {n_splits} splits)"
             if first.fingerprint
             else ""
         )
@@ -323,6 +351,8 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         flush=True,
     )
     over_runs = first.protocol != "fixed"  # each seed its own split: the unit is the run, not the test row
+    over_unit = "splits" if over_runs else "seeds"
+    compared = paired.comparison_metric(headline, kind)
     comparisons = multiplicity.adjust(
         [
             paired.compare_runs(records, model, reference, headline, kind)
@@ -334,8 +364,8 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
         ],
         options.correction,
     )
+    comparisons = paired.with_rope(comparisons, rope_for(compared, headline, options.rope))
     n_tests = sum(c.p_adjusted is not None for c in comparisons)
-    compared = paired.comparison_metric(headline, kind)
     n_ok = sum(r.ok for r in records)
     blocks: list[Block] = [
         Heading(title, 2),
@@ -343,6 +373,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             f"{count(len(records), 'run')} ({n_ok} ok, {len(records) - n_ok} failed) of {', '.join(models)}. "
             + task_sentence(records)
         ),
+        *grouping_note(records),
         *data_blocks(records, is_regression(headline)),
         *reproduce_blocks(records),
         Heading("Results on the test split", 3),
@@ -387,6 +418,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
                 if n_tests > 1
                 else ""
             )
+            + rule_sentence(comparisons[0].rope if comparisons else None, paired.DRAWN[over_unit])
         ),
         *comparison_blocks(comparisons, predictions, compared),
     ]
@@ -397,11 +429,11 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
     if not over_runs:
         blocks += per_row_blocks(
             predictions, paired.paired_metrics(headline, kind), pairs, options.n_boot, options.seed,
-            options.correction,
+            options.correction, rope_for(compared, headline, options.rope),
         )  # fmt: skip
     blocks += group_blocks(
         records, predictions, headline, pairs, options.n_boot, options.seed, out_dir / "figures", file_prefix,
-        options.correction, kind,
+        options.correction, kind, rope=rope_for(compared, headline, options.rope),
     )  # fmt: skip
     calibration = calibration_table(summaries)
     if calibration is not None:
@@ -421,6 +453,8 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             Bullets([code_span(problem) for problem in unreadable]),
         ]
     name = first.dataset_name + (f" ({task_name})" if titled else "")
+    if over_runs and first.data_fingerprint:  # two draws of a simulator may share a name: say which data
+        name += f" (data {first.data_fingerprint[:8]})"
     answer = answer_sentence(name, summaries, comparisons, headline, reference)
     return DatasetSection(blocks, answer, file_prefix)
 

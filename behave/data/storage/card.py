@@ -67,6 +67,48 @@ def drift_warning(card: dict) -> str | None:
     )
 
 
+# A part is small when one AUROC measured on it is uncertain by more than this (the 95% half-width at
+# chance): differences between model families are a few hundredths, so what is chosen on such a part (early
+# stopping, tuning) or told apart on it (a verdict) is told by noise.
+SMALL_PART_RESOLUTION = 0.1
+# The parts something is measured on: choices on validation, verdicts on test.
+MEASURED_PARTS = ("val", "test")
+
+
+def auroc_resolution(counts: np.ndarray) -> float | None:
+    """The 95% half-width of one AUROC at chance on a part with these class counts (classes,), for its
+    rarest present class against the rest: 1.96 * sqrt((m + n + 1) / (12 m n)), the null variance of the
+    Mann-Whitney statistic (Hanley & McNeil 1982). None with fewer than two classes present."""
+    present = counts[counts > 0]
+    if len(present) < 2:
+        return None
+    rare = int(present.min())
+    rest = int(present.sum()) - rare
+    return round(1.96 * float(np.sqrt((rare + rest + 1) / (12.0 * rare * rest))), 4)
+
+
+def small_parts_warning(card: dict) -> str | None:
+    """A sentence naming the measured parts whose `auroc_resolution` exceeds SMALL_PART_RESOLUTION."""
+    small = [
+        (name, part)
+        for name, part in card["parts"].items()
+        if name in MEASURED_PARTS and (part.get("auroc_resolution") or 0.0) > SMALL_PART_RESOLUTION
+    ]
+    if not small:
+        return None
+    named = "; ".join(
+        f"{name} {part['n_sequences']:,} sequences (one AUROC on it is uncertain by "
+        f"±{part['auroc_resolution']:.2f})"
+        for name, part in small
+    )
+    return (
+        f"small parts: {named}, 95% at chance, for the rarest class against the rest. Choices made on "
+        "validation (early stopping, tuning) and differences between models on test smaller than that are "
+        "noise; the report says 'too few test sequences' where a verdict cannot tell the difference that "
+        "matters."
+    )
+
+
 def unknown_tokens(events: SequenceStore) -> np.ndarray:
     """(S,) events per sequence whose token is unknown to the vocabulary."""
     return np.add.reduceat((events.tokens == UNK).astype(np.int64), events.offsets[:-1])
@@ -141,7 +183,8 @@ def build_card(
 
 
 def _label_shares(card: dict, log_: EventLog, split: Split) -> None:
-    """Each part's label shares, and a warning when they differ beyond sampling noise."""
+    """Each part's label shares and AUROC resolution, and warnings when the shares differ beyond sampling
+    noise or a measured part is small."""
     counts_by_part = []
     for name in PARTS:
         rows = split.part(name)
@@ -150,10 +193,10 @@ def _label_shares(card: dict, log_: EventLog, split: Split) -> None:
         card["parts"][name]["label_share"] = {
             c: round(float(n) / max(len(rows), 1), 4) for c, n in zip(log_.class_names, counts)
         }
+        card["parts"][name]["auroc_resolution"] = auroc_resolution(counts)
     card["label_drift_p"] = label_drift(np.stack(counts_by_part))
-    drift = drift_warning(card)
-    if drift:
-        card["warnings"].append(drift)
+    found = [drift_warning(card), small_parts_warning(card)]
+    card["warnings"] += [warning for warning in found if warning]
 
 
 def format_card(card: dict) -> str:
@@ -190,9 +233,15 @@ def format_card(card: dict) -> str:
         lines.append(f"note         fields only the tabular features see: {tabular_only}")
     for name, part in card["parts"].items():
         shares = ", ".join(f"{c}: {s:.1%}" for c, s in part.get("label_share", {}).items())
+        resolution = part.get("auroc_resolution")
+        small = (
+            f"   small: one AUROC ±{resolution:.2f}"
+            if name in MEASURED_PARTS and resolution and resolution > SMALL_PART_RESOLUTION
+            else ""
+        )
         lines.append(
             f"{name:<12} {part['n_sequences']:>7,} sequences {part['n_events']:>10,} events   "
-            f"labels {shares or 'none'}   unknown tokens {part['unknown_token_rate']:.2%}"
+            f"labels {shares or 'none'}   unknown tokens {part['unknown_token_rate']:.2%}{small}"
         )
     if card.get("oracle_test_auroc") is not None:
         lines.append(

@@ -79,6 +79,9 @@ class PreparedDataset:
     events: SequenceStore
     static: np.ndarray
     card: dict
+    # The source and pipeline without the split (`data_fingerprint`): what runs of a resplit or k-fold
+    # protocol share, and runs of other data never do.
+    data_fingerprint: str | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -125,14 +128,27 @@ def spec_payload(spec: DatasetSpec) -> dict:
     return payload
 
 
+def data_fingerprint(spec: DatasetSpec, source_key: dict) -> str:
+    """The fingerprint of the data a run learns from, without its split: the source's inputs (a simulator's
+    seed, a file's content) and the pipeline's settings, but not how sequences are dealt to train,
+    validation and test (method, seed, fold, shares) nor what the split stratifies on. Runs of a resplit or
+    k-fold protocol share it; two simulator seeds under one name do not. A sample of sequences
+    (`sample_sequences`) is drawn with the split's seed, so it counts as part of the draw, like the split.
+    `source_key`: the source's own fingerprint (hashing a large file once is enough)."""
+    payload = spec_payload(spec)
+    payload.pop("split", None)
+    return fingerprint({"spec": payload, "source": source_key, "version": PIPELINE_VERSION})
+
+
 def prepare(
     spec: DatasetSpec, source, strata: Strata = label_strata, strata_name: str | None = "label"
 ) -> PreparedDataset:
     """The cached dataset for (spec, source inputs, what the split stratifies on), built if needed."""
+    source_key = source.fingerprint()
     key = fingerprint(
         {
             "spec": spec_payload(spec),
-            "source": source.fingerprint(),
+            "source": source_key,
             "strata": strata_name,
             "version": PIPELINE_VERSION,
         }
@@ -141,7 +157,7 @@ def prepare(
     if not (directory / "card.json").exists():
         with cache_writes(directory.parent), atomic_directory(directory) as temp:
             _build(spec, source, strata, key, temp)
-    return load(directory, spec)
+    return load(directory, spec, data_fingerprint(spec, source_key))
 
 
 def sample_sequences(log_: EventLog, n: int | None, seed: int) -> EventLog:
@@ -205,7 +221,7 @@ def write_card(card: dict, out: Path, started: float, step: Steps) -> None:
     (out / "card.json").write_text(json.dumps(card, indent=2, default=str))
 
 
-def load(directory: Path, spec: DatasetSpec) -> PreparedDataset:
+def load(directory: Path, spec: DatasetSpec, data_key: str | None = None) -> PreparedDataset:
     event_log = load_log(directory / "log")
     state = json.loads((directory / "pipeline.json").read_text())
     split_parts = _split_parts(directory, event_log)
@@ -225,6 +241,7 @@ def load(directory: Path, spec: DatasetSpec) -> PreparedDataset:
         events=events,
         static=np.load(directory / "events" / "static.npy"),
         card=json.loads((directory / "card.json").read_text()),
+        data_fingerprint=data_key,
     )
 
 
