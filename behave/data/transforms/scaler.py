@@ -37,7 +37,7 @@ def column_moments(values: np.ndarray, shift: float | None = None) -> Moments:
     present = values[~np.isnan(values)]
     total = float(present.sum())
     shift = shift if shift is not None else (total / len(present) if len(present) else 0.0)
-    centred = present - shift
+    centred = np.subtract(present, shift, out=present)  # `present` is a copy already: reused
     centred_total = float(centred.sum())
     squares = float(np.multiply(centred, centred, out=centred).sum())
     return Moments(len(values), len(present), total, shift, centred_total, squares)
