@@ -99,26 +99,26 @@ class Vocabulary:
         sort = np.argsort(known)
         self.keys_, self.key_ids_ = known[sort], ids[sort]
 
-    def transform(self, log_: EventLog) -> np.ndarray:
-        """(N,) int64 token ids for every event of `log_`; never refits."""
-        return self.ids(self.keys(log_))
+    def transform(self, log_: EventLog, dtype=np.int64) -> np.ndarray:
+        """(N,) token ids (`dtype`) for every event of `log_`; never refits."""
+        return self.ids(self.keys(log_), dtype)
 
-    def ids(self, keys: np.ndarray) -> np.ndarray:
-        """(N,) int64 token ids of per-event keys (`keys`); never refits."""
+    def ids(self, keys: np.ndarray, dtype=np.int64) -> np.ndarray:
+        """(N,) token ids (`dtype`) of per-event keys (`keys`); never refits."""
         if not self.tokens_:
             raise RuntimeError("Vocabulary.transform called before fit")
-        return self._ids(keys)
+        return self._ids(keys, dtype)
 
-    def _ids(self, keys: np.ndarray) -> np.ndarray:
+    def _ids(self, keys: np.ndarray, dtype=np.int64) -> np.ndarray:
         n_keys = self._key_space()
         if n_keys <= DENSE_LOOKUP_MAX:
             # Small key space (the usual case): one gather from a dense table beats a binary search per event.
-            ids = np.full(n_keys, UNK, dtype=np.int64)
+            ids = np.full(n_keys, UNK, dtype=dtype)
             ids[self.keys_] = self.key_ids_
             return ids[keys]
         position = np.clip(np.searchsorted(self.keys_, keys), 0, max(len(self.keys_) - 1, 0))
         found = (self.keys_[position] == keys) if len(self.keys_) else np.zeros(len(keys), bool)
-        return np.where(found, self.key_ids_[position] if len(self.keys_) else UNK, UNK).astype(np.int64)
+        return np.where(found, self.key_ids_[position] if len(self.keys_) else UNK, UNK).astype(dtype)
 
     # --- codes and keys -------------------------------------------------------------------------
     def _radix(self, name: str) -> int:
