@@ -108,13 +108,19 @@ def segment_stats(values: np.ndarray, absent: np.ndarray, segments: Segments) ->
     starts = segments.starts
     count = segments.lengths - np.bincount(segments.sequence[absent], minlength=segments.n_sequences)
     safe_count = np.maximum(count, 1)
-    work = values.copy()
-    work[absent] = 0.0
-    total = np.add.reduceat(work, starts)
-    work[absent] = np.inf
-    low = np.minimum.reduceat(work, starts)
-    work[absent] = -np.inf
-    high = np.maximum.reduceat(work, starts)
+    if len(absent):
+        work = values.copy()
+        work[absent] = 0.0
+        total = np.add.reduceat(work, starts)
+        work[absent] = np.inf
+        low = np.minimum.reduceat(work, starts)
+        work[absent] = -np.inf
+        high = np.maximum.reduceat(work, starts)
+    else:  # every value present: reduced where it lies, without a masked copy
+        work = np.empty_like(values)
+        total = np.add.reduceat(values, starts)
+        low = np.minimum.reduceat(values, starts)
+        high = np.maximum.reduceat(values, starts)
     mean = total / safe_count
     # One-pass variance around a global shift (the overall mean): no per-event gather of each sequence's
     # mean, and the shift keeps the sum of squares precise for large offsets such as unix times.
