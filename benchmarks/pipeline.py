@@ -8,6 +8,10 @@
 Targets: >= 2M events/s for the whole pipeline once the table is in memory, >= 100x the naive version,
 peak RSS < 4 GB at 10M events. Run: python benchmarks/pipeline.py --quick (a smoke run of ~10 s).
 
+`--against REV` runs the same stages with another commit's behave (e.g. main) in a child process, run for
+run alternating with this checkout's, and checks that both produce the same cells
+(benchmarks/pipeline_against.py): the goal is >= 1.2x main's total.
+
 `--out-of-core` measures the preparation of a log larger than memory instead (benchmarks/out_of_core.py):
 >= 1M events/s end to end from Parquet with peak RSS < 4 GB, e.g. --events 100000000 --out-of-core.
 """
@@ -31,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import out_of_core
 import pandas as pd
+import pipeline_against
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
@@ -292,6 +297,34 @@ def print_stages(stages: list[Timing]) -> None:
     print("(M ev/s = events / wall s, the target's measure; M ev/s cpu = events / cpu s of all threads)")
 
 
+def print_against(baseline: pipeline_against.Baseline, theirs: list[Timing], ours: list[Timing]) -> None:
+    """The fastest run of each version side by side, stage by stage."""
+    name = f"{baseline.rev} ({baseline.commit})"
+    print(f"\n{'':<13}{name:>22}{'this checkout':>15}{'speed-up':>10}  (wall s, fastest run of each)")
+    for a, b in zip(theirs, ours):
+        print(f"{a.name:<13}{a.wall_s:>22.2f}{b.wall_s:>15.2f}{a.wall_s / max(b.wall_s, 1e-9):>9.2f}x")
+    speedup = theirs[-1].wall_s / max(ours[-1].wall_s, 1e-9)
+    target = pipeline_against.TARGET_SPEEDUP
+    cpu_a, cpu_b = theirs[-1].cpu_s, ours[-1].cpu_s
+    cpu = f"cpu s {cpu_a:.2f} vs {cpu_b:.2f}: {cpu_a / max(cpu_b, 1e-9):.2f}x"
+    print(f"total speed-up {speedup:.2f}x  vs {target}x  {verdict(speedup >= target)}  ({cpu})")
+
+
+def check_same_cells(
+    baseline: pipeline_against.Baseline, fitted: FittedPipeline, raw: RawTables, spec: DatasetSpec
+) -> None:
+    """Every output array of the transform stage, cell by cell, against the other commit's."""
+    with tempfile.TemporaryDirectory(prefix="behave-against-") as folder:
+        baseline.ask(f"save {folder}")
+        ours = pipeline_against.outputs_of(fitted, validate(raw, spec)[0], transform_whole_log)
+        differing, cells, mismatched = pipeline_against.compare_outputs(ours, Path(folder))
+    print(
+        f"same cells as {baseline.rev}: {cells - differing:,} of {cells:,} in {len(ours)} arrays"
+        + (f"; shapes differ: {mismatched}" if mismatched else "")
+        + f"  {verdict(differing == 0 and not mismatched)}"
+    )
+
+
 def compare_naive(raw: RawTables, spec: DatasetSpec, fitted: FittedPipeline, n_events: int) -> None:
     """Time behave (validate + full transform) and the naive subset on the same sample; check they agree."""
     sample = first_users(raw, spec, n_events)
@@ -414,6 +447,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="--out-of-core: keep the Parquet log here for the next run",
     )
+    parser.add_argument(
+        "--against",
+        default=None,
+        metavar="REV",
+        help="also run the stages with this git revision's behave (e.g. main) in a child process, "
+        "alternating run for run, print both side by side and check that every output cell is the same",
+    )
     parser.add_argument("--quick", action="store_true", help="500k events, naive on 20k: a smoke run")
     args = parser.parse_args(argv)
     if args.quick:
@@ -428,6 +468,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.out_of_core:
         run_out_of_core(spec, args)
         return
+    # The other commit's child simulates its copy of the log alongside this one (both untimed).
+    baseline = pipeline_against.Baseline(args.against, args.events, args.order) if args.against else None
     started = time.perf_counter()
     raw = simulate(spec, args.events, args.order)
     print(
@@ -435,6 +477,9 @@ def main(argv: list[str] | None = None) -> None:
         f"{time.perf_counter() - started:.1f} s (untimed), rows ordered by {args.order}; "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
     )
+    if baseline is not None and baseline.wait_ready() != len(raw.events):
+        counts = f"{baseline.events:,} events there, {len(raw.events):,} here"
+        raise SystemExit(f"--against: the two versions simulated different logs ({counts})")
     read = None
     if args.source == "parquet":
         folder = Path(tempfile.mkdtemp(prefix="behave-bench-"))
@@ -450,15 +495,24 @@ def main(argv: list[str] | None = None) -> None:
     loaded, simulator_peak = status_bytes("VmRSS"), status_bytes("VmHWM")
     can_reset = reset_peak()
     # Other jobs on a shared machine only slow a run down: the fastest of --repeat runs is the best estimate.
-    stages, fitted = min(
-        (run_stages(raw, spec, read) for _ in range(max(1, args.repeat))), key=lambda r: r[0][-1].wall_s
-    )
+    # With --against, the other commit runs just before each of this checkout's runs, under the same load.
+    runs, baseline_runs = [], []
+    for _ in range(max(1, args.repeat)):
+        if baseline is not None:
+            baseline_runs.append([Timing(**t) for t in baseline.ask("run")])
+        runs.append(run_stages(raw, spec, read))
+    stages, fitted = min(runs, key=lambda r: r[0][-1].wall_s)
     print_stages(stages)
     pipeline_peak = status_bytes("VmHWM") if can_reset else None
     through_pipeline = max(simulator_peak, max_rss())
+    if baseline is not None:
+        print_against(baseline, min(baseline_runs, key=lambda r: r[-1].wall_s), stages)
+        check_same_cells(baseline, fitted, raw, spec)
     compare_naive(raw, spec, fitted, args.naive_events)
     Memory(frame_bytes, loaded, pipeline_peak, through_pipeline, max(through_pipeline, max_rss())).report()
     print(f"load average at the end (1, 5, 15 min): {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if baseline is not None:
+        baseline.close()
     if args.quick:
         print("--quick: a smoke run; at these sizes fixed costs dominate and the targets are not meaningful")
 

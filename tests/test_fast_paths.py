@@ -16,7 +16,7 @@ import pytest
 
 from behave.data.event_log import EventLog, RawTables
 from behave.data.features import state as features_state
-from behave.data.features.segments import Segments
+from behave.data.features.segments import Segments, count_into, segment_stats
 from behave.data.ingestion.validate import _categorical, _sort_events, _stable_order, validate
 from behave.data.spec import BucketSpec, DatasetSpec, EventSchema, SequenceSpec, TokenSpec
 from behave.data.transforms import buckets, vocabulary
@@ -406,3 +406,38 @@ def test_top_bigrams_match_a_counter_of_within_sequence_pairs(dense, monkeypatch
         features_state.TokenFrequencies.of(token_ids, n_tokens, Segments.from_offsets(offsets)), n_tokens, 15
     )
     assert [tuple(pair) for pair in found] == expected
+
+
+def test_count_into_adds_per_sequence_counts_into_a_block_of_the_table():
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(1, 9, size=40)
+    segments = Segments.from_offsets(np.concatenate([[0], np.cumsum(lengths)]))
+    codes = rng.integers(0, 5, size=int(lengths.sum())).astype(np.int32)
+    table = np.zeros((40, 8), dtype=np.float32, order="F")
+    count_into(table[:, 2:7], codes, segments.narrow_sequence)
+    expected = np.zeros((40, 5))
+    for sequence, code in zip(segments.sequence, codes):
+        expected[sequence, code] += 1
+    np.testing.assert_array_equal(table[:, 2:7], expected)
+    assert not table[:, [0, 1, 7]].any()  # columns outside the block stay untouched
+    with pytest.raises(ValueError, match="column-major block"):
+        count_into(np.zeros((40, 5), dtype=np.float32)[:, 1:3], codes, segments.sequence)
+
+
+@pytest.mark.parametrize("missing", [[], [0, 5, 6]])
+def test_segment_stats_match_per_sequence_numpy(missing):
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(1, 7, size=30)
+    segments = Segments.from_offsets(np.concatenate([[0], np.cumsum(lengths)]))
+    values = rng.normal(5.0, 2.0, size=int(lengths.sum()))
+    values[missing] = np.nan
+    stats = segment_stats(values, np.array(missing, dtype=np.int64), segments)
+    for s, (start, stop) in enumerate(zip(segments.starts, segments.starts + lengths)):
+        present = values[start:stop][~np.isnan(values[start:stop])]
+        assert stats.count[s] == len(present)
+        if len(present) == 0:
+            assert stats.total[s] == stats.min[s] == stats.max[s] == stats.std[s] == 0.0
+            continue
+        assert stats.total[s] == pytest.approx(present.sum())
+        assert stats.min[s] == present.min() and stats.max[s] == present.max()
+        assert stats.std[s] == pytest.approx(present.std(), abs=1e-9)

@@ -13,7 +13,7 @@ import numpy as np
 
 from behave.data.event_log import EventLog
 from behave.data.features.kinds import FeatureKind
-from behave.data.features.segments import Segments, count_matrix, distinct_count, segment_stats
+from behave.data.features.segments import Segments, count_into, distinct_count, segment_stats
 from behave.data.ingestion.columns import missing_flag
 from behave.data.transforms.levels import Levels, one_hot_into
 
@@ -31,7 +31,8 @@ class EventInputs:
 
 class FeatureGroup(Protocol):
     """A block of feature columns: names from the fitted state alone, the kind of each column (what it is
-    about, for explanations), values written into `out` (S, width)."""
+    about, for explanations), values written into `out` (S, width): whole columns of the column-major
+    table, zeroed, so counts can be added to them in place."""
 
     def names(self) -> list[str]: ...
 
@@ -80,9 +81,9 @@ class CategoricalField:
         segments, width = inputs.segments, self.levels.width
         n_sequences, n_top = segments.n_sequences, len(self.levels.values)
         values = inputs.log.categorical[self.field]
-        codes = self.levels.codes(values)
-        counts = count_matrix(codes, segments.sequence, n_sequences, width)
-        out[:, :width] = counts
+        codes = self.levels.codes(values, np.int32)
+        counts = out[:, :width]
+        count_into(counts, codes, segments.narrow_sequence)
         np.divide(out[:, :width], segments.lengths[:, None].astype(np.float32), out=out[:, width : 2 * width])
         # Present values without their own column: unseen or rare ones, counted by raw category code.
         rest = (codes == n_top) & (values.codes >= 0)
@@ -96,21 +97,26 @@ class CategoricalField:
             events, sequence = segments.spans(
                 np.maximum(segments.lasts + 1 - self.last_k, segments.starts), segments.lasts + 1
             )
-            out[:, column : column + width] = count_matrix(codes[events], sequence, n_sequences, width)
+            count_into(out[:, column : column + width], codes[events], sequence)
             column += width
         if self.window_s is not None:
-            out[:, column:] = self._window_counts(inputs, codes, counts)
+            self._window_counts(inputs, codes, counts, out[:, column:])
 
-    def _window_counts(self, inputs: EventInputs, codes: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """(S, width) counts within the recent window, from whichever side of the window start is smaller."""
-        segments, width = inputs.segments, self.levels.width
+    def _window_counts(
+        self, inputs: EventInputs, codes: np.ndarray, counts: np.ndarray, out: np.ndarray
+    ) -> None:
+        """(S, width) counts within the recent window into `out`, from whichever side of the window start is
+        smaller: the events inside it, or all `counts` less those before it."""
+        segments = inputs.segments
         begin = inputs.window_starts
         n_before = int((begin - segments.starts).sum())
         if 2 * n_before > len(codes):
             events, sequence = segments.spans(begin, segments.lasts + 1)
-            return count_matrix(codes[events], sequence, segments.n_sequences, width)
+            count_into(out, codes[events], sequence)
+            return
         events, sequence = segments.spans(segments.starts, begin)
-        return counts - count_matrix(codes[events], sequence, segments.n_sequences, width)
+        count_into(out, codes[events], sequence)
+        np.subtract(counts, out, out=out)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from behave.data.features.fields import EventInputs, window_label
 from behave.data.features.kinds import FeatureKind, kinds_of
-from behave.data.features.segments import count_matrix, distinct_count, segment_stats
+from behave.data.features.segments import count_into, distinct_count, segment_stats
 from behave.data.ingestion.columns import missing_flag
 from behave.data.transforms.levels import OTHER, Levels, one_hot_into
 
@@ -78,11 +78,11 @@ class TokenCounts:
     def fill(self, inputs: EventInputs, out: np.ndarray) -> None:
         segments, n_top = inputs.segments, len(self.token_ids)
         width = n_top + 1
-        column_of_token = np.full(self.n_tokens, n_top, dtype=np.int64)
+        column_of_token = np.full(self.n_tokens, n_top, dtype=np.int32)
         column_of_token[self.token_ids] = np.arange(n_top)
         codes = column_of_token[inputs.token_ids]
-        counts = count_matrix(codes, segments.sequence, segments.n_sequences, width)
-        out[:, :width] = counts
+        counts = out[:, :width]
+        count_into(counts, codes, segments.narrow_sequence)
         np.divide(out[:, :width], segments.lengths[:, None].astype(np.float32), out=out[:, width : 2 * width])
         out[:, 2 * width] = distinct_count(
             counts[:, :n_top], inputs.token_ids, codes == n_top, segments.sequence, segments.n_sequences
@@ -122,7 +122,7 @@ class Bigrams:
         columns[segments.is_first[1:]] = -1
         closing = np.flatnonzero(columns >= 0)
         sequence = segments.sequence[closing + 1]
-        out[:] = count_matrix(columns[closing], sequence, segments.n_sequences, len(self.pairs))
+        count_into(out, columns[closing], sequence)
 
 
 @dataclass(frozen=True)

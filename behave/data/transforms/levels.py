@@ -36,14 +36,14 @@ class Levels:
     def labels(self) -> list[str]:
         return [*self.values, OTHER] + ([MISSING] if self.has_missing else [])
 
-    def codes(self, values: pd.Categorical) -> np.ndarray:
-        """(N,) int64 column of each value: 0..V-1 top values, V = OTHER, V + 1 = MISSING."""
+    def codes(self, values: pd.Categorical, dtype=np.int64) -> np.ndarray:
+        """(N,) column of each value (`dtype`): 0..V-1 top values, V = OTHER, V + 1 = MISSING."""
         n_top = len(self.values)
         column_of_category = pd.Index(self.values).get_indexer(values.categories.astype(str))
         column_of_category[column_of_category < 0] = n_top
         missing_column = n_top + 1 if self.has_missing else n_top
         # Appended last, so pandas' missing code -1 indexes it.
-        lookup = np.append(column_of_category, missing_column).astype(np.int64)
+        lookup = np.append(column_of_category, missing_column).astype(dtype)
         return lookup[values.codes]
 
 

@@ -110,10 +110,11 @@ class FittedPipeline:
         """The neural models' per-event inputs for every event of `log_` (independent of any task)."""
         with ThreadPoolExecutor(max_workers=1) as pool:
             numeric = pool.submit(self.scaler.transform, log_)  # independent of the tokens: runs alongside
-            token_ids = self.vocabulary.transform(log_)
+            # int32 straight from the lookup: no (N,) int64 array to narrow afterwards.
+            token_ids = self.vocabulary.transform(log_, np.int32)
         return SequenceStore(
             offsets=log_.offsets,
-            tokens=token_ids.astype(np.int32),
+            tokens=token_ids,
             numeric=numeric.result(),
             fields=self.event_fields.transform(log_),
         )

@@ -37,7 +37,7 @@ def column_moments(values: np.ndarray, shift: float | None = None) -> Moments:
     present = values[~np.isnan(values)]
     total = float(present.sum())
     shift = shift if shift is not None else (total / len(present) if len(present) else 0.0)
-    centred = present - shift
+    centred = np.subtract(present, shift, out=present)  # `present` is a copy already: reused
     centred_total = float(centred.sum())
     squares = float(np.multiply(centred, centred, out=centred).sum())
     return Moments(len(values), len(present), total, shift, centred_total, squares)
@@ -54,9 +54,10 @@ def mean_and_std(parts: list[Moments]) -> tuple[float, float]:
     return mean, (std if std > MIN_STD else 1.0)
 
 
-def standardise(values: np.ndarray, mean: float, std: float) -> np.ndarray:
-    """(values - mean) / std as a new float64 array; missing (NaN) and non-finite results are 0."""
-    scaled = values - mean  # a new array: the caller's column stays untouched
+def standardise(values: np.ndarray, mean: float, std: float, out: np.ndarray | None = None) -> np.ndarray:
+    """(values - mean) / std as a float64 array (`out` when given, which may be `values` itself, else a new
+    one); missing (NaN) and non-finite results are 0."""
+    scaled = np.subtract(values, mean, out=out)
     scaled /= std
     scaled[~np.isfinite(scaled)] = 0.0
     return scaled

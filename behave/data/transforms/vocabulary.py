@@ -99,26 +99,26 @@ class Vocabulary:
         sort = np.argsort(known)
         self.keys_, self.key_ids_ = known[sort], ids[sort]
 
-    def transform(self, log_: EventLog) -> np.ndarray:
-        """(N,) int64 token ids for every event of `log_`; never refits."""
-        return self.ids(self.keys(log_))
+    def transform(self, log_: EventLog, dtype=np.int64) -> np.ndarray:
+        """(N,) token ids (`dtype`) for every event of `log_`; never refits."""
+        return self.ids(self.keys(log_), dtype)
 
-    def ids(self, keys: np.ndarray) -> np.ndarray:
-        """(N,) int64 token ids of per-event keys (`keys`); never refits."""
+    def ids(self, keys: np.ndarray, dtype=np.int64) -> np.ndarray:
+        """(N,) token ids (`dtype`) of per-event keys (`keys`); never refits."""
         if not self.tokens_:
             raise RuntimeError("Vocabulary.transform called before fit")
-        return self._ids(keys)
+        return self._ids(keys, dtype)
 
-    def _ids(self, keys: np.ndarray) -> np.ndarray:
+    def _ids(self, keys: np.ndarray, dtype=np.int64) -> np.ndarray:
         n_keys = self._key_space()
         if n_keys <= DENSE_LOOKUP_MAX:
             # Small key space (the usual case): one gather from a dense table beats a binary search per event.
-            ids = np.full(n_keys, UNK, dtype=np.int64)
+            ids = np.full(n_keys, UNK, dtype=dtype)
             ids[self.keys_] = self.key_ids_
             return ids[keys]
         position = np.clip(np.searchsorted(self.keys_, keys), 0, max(len(self.keys_) - 1, 0))
         found = (self.keys_[position] == keys) if len(self.keys_) else np.zeros(len(keys), bool)
-        return np.where(found, self.key_ids_[position] if len(self.keys_) else UNK, UNK).astype(np.int64)
+        return np.where(found, self.key_ids_[position] if len(self.keys_) else UNK, UNK).astype(dtype)
 
     # --- codes and keys -------------------------------------------------------------------------
     def _radix(self, name: str) -> int:
@@ -126,15 +126,18 @@ class Vocabulary:
             return self.bucketers_[name].n_bins + 2
         return len(self.categories_[name]) + 2
 
-    def _field_codes(self, log_: EventLog, name: str, dtype=np.int64) -> np.ndarray:
+    def _field_codes(self, log_: EventLog, name: str, dtype=np.int64, scale: int = 1) -> np.ndarray:
+        """(N,) code of each event in field `name`, times `scale` (its place in the key), as a new array."""
         if name in self.bucketers_:
-            return self.bucketers_[name].codes(log_.numeric[name], dtype)
+            codes = self.bucketers_[name].codes(log_.numeric[name], dtype)
+            return codes if scale == 1 else np.multiply(codes, scale, out=codes)
         original = log_.categorical[name]
         # Code of each of the log's categories (1 = unseen in training), then one gather per event;
-        # the lookup's last slot serves missing values (category code -1) with code 0.
+        # the lookup's last slot serves missing values (category code -1) with code 0. Scaling the small
+        # lookup instead of the gathered column saves a pass over every event.
         trained = pd.Index(self.categories_[name]).get_indexer(original.categories)
         lookup = np.append(np.where(trained >= 0, trained + 2, 1), 0).astype(dtype)
-        return lookup[original.codes]
+        return np.multiply(lookup, scale, out=lookup)[original.codes]
 
     def count_keys(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(distinct keys ascending, their counts); over a small key space a bincount avoids sorting keys."""
@@ -159,13 +162,13 @@ class Vocabulary:
                 f"tokens.fields {self.spec.fields}: too many combinations; bucket or drop a field."
             )
         dtype = np.int32 if space < 2**31 else np.int64
-        keys, multiplier = np.zeros(log_.n_events, dtype=dtype), 1
+        keys, multiplier = None, 1
         for name in self.spec.fields:
-            codes = self._field_codes(log_, name, dtype)  # a new array: scaled in place
-            if multiplier > 1:
-                np.multiply(codes, multiplier, out=codes)
-            keys += codes
+            codes = self._field_codes(log_, name, dtype, multiplier)  # a new array: the first one is kept
+            keys = codes if keys is None else np.add(keys, codes, out=keys)
             multiplier *= self._radix(name)
+        if keys is None:
+            keys = np.zeros(log_.n_events, dtype=dtype)
         # Keys holding an unseen value (code 1) in any field are never known tokens.
         return keys
 
