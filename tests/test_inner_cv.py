@@ -173,6 +173,7 @@ def test_an_unknown_selection_fails_when_composed(tmp_path, override):
     "model, shrink, unit",
     [
         ("xgboost", ["model.params.n_estimators=30", "model.n_jobs=1"], "rounds"),
+        ("lightgbm", ["model.params.n_estimators=30", "model.n_jobs=1"], "rounds"),
         ("gru", ["trainer.max_epochs=3", "model.module.encoder.sequence.hidden_size=8"], "epochs"),
     ],
 )
