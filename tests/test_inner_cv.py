@@ -192,3 +192,16 @@ def test_inner_cv_run_refits_on_train_and_val_with_the_chosen_count(tmp_path, mo
         assert 1 <= chosen["chosen_count"] <= 3 and chosen["refit_count"] == chosen["chosen_count"]
         assert result.extra["epochs_trained"] == chosen["refit_count"]
     assert 0.0 <= result.test_metrics["auroc"] <= 1.0
+
+
+def test_the_run_summary_says_the_value_is_a_fold_mean():
+    from behave.run.summary import run_summary
+
+    record = {
+        "model": {"name": "xgboost"}, "seed": 0, "status": "ok", "run_dir": "r", "test_metrics": {"auroc": 0.8},
+        "best_val": {"metric": "val/auroc", "value": 0.75}, "fit_seconds": 1.0,
+        "extra": {"selection": {"kind": "inner_cv", "folds": 3, "chosen_count": 12, "unit": "rounds"}},
+    }  # fmt: skip
+    assert "(best val/auroc 0.750: mean of 3 inner folds at 12 rounds)" in run_summary(record)
+    record["extra"]["selection"] = {"kind": "holdout"}
+    assert "(best val/auroc 0.750)" in run_summary(record)
