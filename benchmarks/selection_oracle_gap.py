@@ -29,7 +29,9 @@ def read_gaps(sweeps: list[Path]) -> dict[str, dict[str, dict[int, float]]]:
             if record["status"] != "ok" or oracle is None:
                 continue
             selection = record["extra"]["selection"]["kind"]
-            gaps[record["model"]["name"]][selection][record["seed"]] = oracle - record["test_metrics"]["auroc"]
+            gaps[record["model"]["name"]][selection][record["seed"]] = (
+                oracle - record["test_metrics"]["auroc"]
+            )
     return gaps
 
 

@@ -198,8 +198,8 @@ def test_the_run_summary_says_the_value_is_a_fold_mean():
     from behave.run.summary import run_summary
 
     record = {
-        "model": {"name": "xgboost"}, "seed": 0, "status": "ok", "run_dir": "r", "test_metrics": {"auroc": 0.8},
-        "best_val": {"metric": "val/auroc", "value": 0.75}, "fit_seconds": 1.0,
+        "model": {"name": "xgboost"}, "seed": 0, "status": "ok", "run_dir": "r", "fit_seconds": 1.0,
+        "test_metrics": {"auroc": 0.8}, "best_val": {"metric": "val/auroc", "value": 0.75},
         "extra": {"selection": {"kind": "inner_cv", "folds": 3, "chosen_count": 12, "unit": "rounds"}},
     }  # fmt: skip
     assert "(best val/auroc 0.750: mean of 3 inner folds at 12 rounds)" in run_summary(record)
