@@ -143,15 +143,21 @@ def test_refit_count_grows_rounds_with_the_data_and_keeps_epochs():
 
 def test_auto_cross_validates_only_below_its_size(task_data):
     data = task_data()  # 150 sequences: about 105 in the train part
-    assert Auto(name="auto", folds=4, inner_cv_below=500).inner_folds_for(data) == 4
-    assert Auto(name="auto", folds=4, inner_cv_below=50).inner_folds_for(data) is None
-    assert InnerCV(name="inner_cv", folds=3).inner_folds_for(data) == 3
+    recipe = CountingRecipe()
+    assert Auto(name="auto", folds=4, inner_cv_below=500).inner_folds_for(data, recipe) == 4
+    assert Auto(name="auto", folds=4, inner_cv_below=50).inner_folds_for(data, recipe) is None
+    assert InnerCV(name="inner_cv", folds=3).inner_folds_for(data, recipe) == 3
+    # A model inner_cv refuses (pretraining) gets the holdout from auto, whatever the size.
+    assert Auto(name="auto", folds=4, inner_cv_below=500).inner_folds_for(data, Pretraining()) is None
+
+
+class Pretraining:
+    """A recipe that declares no budget."""
+
+    name = "coles"
 
 
 def test_a_recipe_without_a_budget_is_refused_naming_selection():
-    class Pretraining:
-        name = "coles"
-
     with pytest.raises(DataError, match="selection=holdout"):
         budget_unit(Pretraining())
 

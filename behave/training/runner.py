@@ -58,7 +58,7 @@ def run_recipe(
     fit train+val with it (behave/training/selection/inner_cv.py); the test rows are only ever predicted
     here, once, by the final fit."""
     selection = selection or Holdout()
-    folds = selection.inner_folds_for(data)
+    folds = selection.inner_folds_for(data, recipe)
     chosen = None
     if folds is not None:
         chosen = cross_validate(recipe, data, context, folds)

@@ -73,15 +73,19 @@ def refit_count(unit: BudgetUnit, chosen: int, fold_train_rows: float, refit_tra
     return chosen
 
 
+def can_cross_validate(recipe: Recipe) -> bool:
+    """Whether the recipe declares what a `Budget` counts for it (label-free pretraining never does)."""
+    return getattr(recipe, "budget_unit", None) is not None and not isinstance(recipe, SelfScoringRecipe)
+
+
 def budget_unit(recipe: Recipe) -> BudgetUnit:
     """What the recipe counts, or a clear refusal for one that cannot be cross-validated inside a run."""
-    unit = getattr(recipe, "budget_unit", None)
-    if unit is None or isinstance(recipe, SelfScoringRecipe):
+    if not can_cross_validate(recipe):
         raise DataError(
             f"model={recipe.name} cannot be selected by inner cross-validation (it fits no folds with a "
             "given budget): use selection=holdout"
         )
-    return BudgetUnit(unit)
+    return BudgetUnit(recipe.budget_unit)
 
 
 def cross_validate(recipe: Recipe, data: TaskDataset, context: RunContext, folds: int) -> CrossValidated:
