@@ -121,13 +121,17 @@ def _poisoned(data):
     return replace(data, rows=replace(data.rows, label=labels), feature_source=features)
 
 
-@pytest.mark.parametrize("recipe", ["counting", "logreg"])
+SHRUNK_XGBOOST = ["model=xgboost", "model.params.n_estimators=20", "model.n_jobs=1"]
+
+
+@pytest.mark.parametrize("recipe", ["counting", "logreg", pytest.param("xgboost", marks=pytest.mark.slow)])
 def test_selection_never_reads_a_test_row(task_data, tmp_path, recipe):
     data = task_data()
     if recipe == "counting":
         model = CountingRecipe()
     else:
-        model = instantiate(compose_train(["model=logreg"], tmp_path, tmp_path / "cache").model)
+        overrides = SHRUNK_XGBOOST if recipe == "xgboost" else [f"model={recipe}"]
+        model = instantiate(compose_train(overrides, tmp_path, tmp_path / "cache").model)
     context = RunContext(run_dir=tmp_path, seed=0, monitor="val/auroc")
     clean = cross_validate(model, data, context, folds=3)
     poisoned = cross_validate(model, _poisoned(data), context, folds=3)
