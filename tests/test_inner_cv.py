@@ -215,3 +215,13 @@ def test_the_run_summary_says_the_value_is_a_fold_mean():
     assert "(best val/auroc 0.750: mean of 3 inner folds at 12 rounds)" in run_summary(record)
     record["extra"]["selection"] = {"kind": "holdout"}
     assert "(best val/auroc 0.750)" in run_summary(record)
+
+
+def test_a_task_that_splits_a_sequence_across_parts_is_refused(task_data):
+    data = task_data()
+    rows = data.rows
+    sequence = rows.sequence.copy()
+    test = rows.in_part("test")
+    sequence[test[0]] = rows.sequence[rows.in_part("train")[0]]  # a training sequence with a test row
+    with pytest.raises(DataError, match="selection=holdout"):
+        inner_folds(replace(data, rows=replace(rows, sequence=sequence)), folds=3, seed=0)

@@ -45,6 +45,12 @@ def inner_folds(data: TaskDataset, folds: int, seed: int) -> list[InnerFold]:
     """`folds` inner folds over the train and val parts' sequences (forward chaining for a time split)."""
     split = data.base.split
     sequences = np.sort(np.concatenate([split.train, split.val]))
+    test_rows = data.rows.part == PARTS.index("test")
+    if np.isin(data.rows.sequence[test_rows], sequences).any():  # e.g. ratings split per rating
+        raise DataError(
+            f"selection=inner_cv cuts folds by sequence, and task={data.task.name} puts rows of one sequence "
+            "in test and in train/val: use selection=holdout"
+        )
     unit = _unit_of(data, sequences)
     n_units = int(unit.max()) + 1
     method = data.spec.split.method
@@ -99,7 +105,9 @@ def _unit_strata(data: TaskDataset, sequences: np.ndarray, unit: np.ndarray, n_u
 def fold_view(data: TaskDataset, fold: InnerFold) -> TaskDataset:
     """The fold's rows only (its train and val parts; no test row), for a recipe to fit as it fits a run."""
     rows = data.rows
-    in_train, in_val = np.isin(rows.sequence, fold.train), np.isin(rows.sequence, fold.val)
+    outside_test = rows.part != PARTS.index("test")
+    in_train = np.isin(rows.sequence, fold.train) & outside_test
+    in_val = np.isin(rows.sequence, fold.val) & outside_test
     keep = np.flatnonzero(in_train | in_val)
     part = np.where(in_train[keep], PARTS.index("train"), PARTS.index("val"))
     if fold.time_cut is None:
