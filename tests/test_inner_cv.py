@@ -187,7 +187,10 @@ def test_an_unknown_selection_fails_when_composed(tmp_path, override):
         ("gru", ["trainer.max_epochs=3", "model.module.encoder.sequence.hidden_size=8"], "epochs"),
     ],
 )
-def test_inner_cv_run_refits_on_train_and_val_with_the_chosen_count(tmp_path, model, shrink, unit):
+def test_inner_cv_run_refits_on_train_and_val_with_the_chosen_count(
+    tmp_path, model, shrink, unit, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # the folds write nothing outside the run folder: nothing lands here
     small = ["data.source.n_users=200", "selection=inner_cv", "selection.folds=3", "~logger"]
     cfg = compose_train([f"model={model}", *small, *shrink], tmp_path / "run", tmp_path / "cache")
     result = run(cfg)
@@ -202,6 +205,7 @@ def test_inner_cv_run_refits_on_train_and_val_with_the_chosen_count(tmp_path, mo
         assert 1 <= chosen["chosen_count"] <= 3 and chosen["refit_count"] == chosen["chosen_count"]
         assert result.extra["epochs_trained"] == chosen["refit_count"]
     assert 0.0 <= result.test_metrics["auroc"] <= 1.0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cache", "run"]
 
 
 def test_the_run_summary_says_the_value_is_a_fold_mean():

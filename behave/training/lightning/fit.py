@@ -115,7 +115,11 @@ def budget_fit(
     validation loop when there are no validation rows (the refit on train+val)."""
     curve = MonitorCurve(monitor)
     kept = [c for c in callbacks if not isinstance(c, (EarlyStopping, ModelCheckpoint))]
-    overrides: dict = {} if budget.count is None else {"max_epochs": budget.count, "min_epochs": None}
+    # enable_checkpointing=False: without our checkpoint callback Lightning would add its own, writing
+    # checkpoints into the working folder.
+    overrides: dict = {"enable_checkpointing": False}
+    if budget.count is not None:
+        overrides |= {"max_epochs": budget.count, "min_epochs": None}
     if val_rows == 0:
         overrides["limit_val_batches"] = 0
     return [*kept, curve], overrides, curve
