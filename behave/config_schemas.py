@@ -10,6 +10,7 @@ list of the keys each app knows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
+from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -42,6 +43,25 @@ class ProtocolConfig:
     origins: int | None = None  # rolling: how many test periods the seeds sweep
 
 
+class SelectionKind(str, Enum):
+    """conf/selection/: what chooses epochs, rounds and a search's value (behave/training/selection/)."""
+
+    holdout = "holdout"
+    inner_cv = "inner_cv"
+    auto = "auto"
+
+
+@dataclass
+class SelectionConfig:
+    """conf/selection/*.yaml: the policy built by `_target_`, its name, and its settings."""
+
+    _target_: str = MISSING
+    name: SelectionKind = MISSING
+    folds: int = 5
+    # auto: inner cross-validation below this many training sequences.
+    inner_cv_below: int = 500
+
+
 @dataclass
 class TrainConfig:
     """`behave-train`'s keys and their types; conf/train.yaml sets their values and says what each does.
@@ -54,6 +74,7 @@ class TrainConfig:
     features: Any = None  # conf/features/*.yaml: the tabular family's columns (a `_target_` node)
     objective: Any = None
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
     trainer: Any = MISSING
     logger: Any = None
     callbacks: Any = None

@@ -192,7 +192,7 @@ def _fit_and_score(cfg: DictConfig, run_dir: Path, result: RunResult) -> None:
     (run_dir / TASK_STATE_FILE).write_text(json.dumps(json_plain(data.info)))
     board = instantiate(cfg.logger) if cfg.get("logger") else None
     context = run_context(cfg, run_dir, board)
-    outcome = run_recipe(recipe, data, context)
+    outcome = run_recipe(recipe, data, context, instantiate(cfg.selection))
     test = data.part_rows("test")
     if outcome.test_metrics is not None:  # label-free: nothing to predict, the recipe scored the test part
         evaluation = Evaluation(overall=outcome.test_metrics)

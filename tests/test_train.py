@@ -222,6 +222,8 @@ def test_multiclass_xgboost_logs_the_neural_tags_and_counts_a_tree_per_class(tmp
     result = run(compose_train(overrides, tmp_path / "run", tmp_path / "cache"))
     assert result.status == "ok", result.error
     assert result.best_val["metric"] == "val/macro_auroc" and result.task["headline"] == "macro_auroc"
-    assert result.extra == {"best_iteration": 29, "n_trees": 30 * 3}  # one tree per class and round
+    assert result.extra["selection"] == {"requested": "holdout", "kind": "holdout"}
+    fitted = {key: value for key, value in result.extra.items() if key != "selection"}
+    assert fitted == {"best_iteration": 29, "n_trees": 30 * 3}  # one tree per class and round
     tags = _scalars(tmp_path / "run")
     assert {"train/loss", "val/loss", "test/macro_auroc"} <= tags and "val/log_loss" not in tags

@@ -41,6 +41,12 @@ def run_summary(result: dict) -> str:
     values = "  ".join(f"{name} {metrics[name]:.3f}" for name in shown if metrics[name] is not None)
     best = result.get("best_val") or {}
     best_text = f"  (best {best['metric']} {best['value']:.3f})" if best.get("value") is not None else ""
+    selection = (result.get("extra") or {}).get("selection") or {}
+    if best_text and selection.get("kind") == "inner_cv":  # selected on inner folds, refit on train+val
+        count = (
+            f" at {selection['chosen_count']} {selection['unit']}" if selection.get("chosen_count") else ""
+        )
+        best_text = f"{best_text[:-1]}: mean of {selection['folds']} inner folds{count})"
     return (
         f"{head}: ok\n  test {values}{best_text}\n"
         f"  fit {result.get('fit_seconds', 0):.1f} s, run folder {result['run_dir']}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -125,6 +125,24 @@ class TaskDataset:
 
     def part_rows(self, part: str) -> TaskRows:
         return self.rows.take(self.rows.in_part(part))
+
+    def view(self, keep: np.ndarray, part: np.ndarray, cutoff: np.ndarray | None = None) -> TaskDataset:
+        """The rows `keep` (indices into `rows`) with their parts reassigned (`part`, index into PARTS): an
+        inner cross-validation fold, or train+val as one training part. Rows left out are not in the view at
+        all, so a recipe fitting on it cannot read them. A new `cutoff` (a strict time cut inside a fold)
+        has the task compute those rows' features again, so both families see the same shortened rows."""
+        rows = self.rows.take(keep)
+        rows = replace(rows, part=np.asarray(part, dtype=np.int8))
+        if cutoff is None:
+            features = self.features.iloc[keep].reset_index(drop=True)
+        else:
+            rows = replace(rows, cutoff=np.asarray(cutoff, dtype=np.int64))
+            computed = self.task.features(self.base, rows)
+            features = (
+                computed if isinstance(computed, pd.DataFrame) else pd.concat(computed, ignore_index=True)
+            )
+        ids = self.ids.iloc[keep].reset_index(drop=True) if len(self.ids.columns) else self.ids
+        return replace(self, rows=rows, feature_source=features, ids=ids)
 
 
 def prepare_task(

@@ -13,12 +13,15 @@ the test prediction and fills the record, the same way for every family (the sha
     predict           (R, C) outputs of a fitted model for rows, as the model sees them (`Fitted.view`):
                       class probabilities, or one predicted value per row for a regression task
     predict_proba     the same from the model saved in a run folder (behave-predict, behave-explain)
+    budget_unit       what a `Budget` counts for it (epochs, boosting rounds, or none: nothing to choose);
+                      a recipe without it cannot be selected by inner cross-validation (`selection`)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -33,6 +36,34 @@ from behave.tasks.dataset import TaskDataset
 # rule a model must beat (baseline: the global mean of the rating task), models that start from an encoder
 # pretrained without labels (pretrained), and the label-free pretraining itself (pretraining).
 FAMILIES = ("neural", "tabular", "baseline", "pretrained", "pretraining")
+
+
+class BudgetUnit(str, Enum):
+    """What a recipe's fit counts when it is given a `Budget`; `none`: it has no count to choose (a linear
+    model, a constant), so inner cross-validation only reports its mean and refits it as it is."""
+
+    epochs = "epochs"
+    rounds = "rounds"
+    none = "none"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Fit exactly `count` epochs / boosting rounds (None: the recipe's configured maximum) with no early
+    stopping and the last weights kept; when the validation part has rows, score it after each epoch or
+    round into `Fitted.curve`. Inner cross-validation fits folds with `Budget()` and refits with the count
+    it chose; a run without a budget selects on its validation part as always."""
+
+    count: int | None = None
+
+
+@dataclass(frozen=True)
+class SelectionCurve:
+    """The run's monitor (e.g. val/auroc) on the validation part after each epoch or boosting round; which
+    way is better is the metric registry's (`monitor_mode`)."""
+
+    metric: str
+    values: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -57,6 +88,8 @@ class RunContext:
     config_digest: str = ""
     lightning: LightningSettings | None = None
     board: Any = None  # behave.run.board.TensorBoard, shared by both families (same folder, same tags)
+    # None: select on the validation part (early stopping, best checkpoint); else fit exactly this much.
+    budget: Budget | None = None
 
     def checkpoints(self) -> Path:
         """The run's checkpoint folder: kept if a killed run of this same config left it, else cleared."""
@@ -78,6 +111,8 @@ class Fitted:
     # A label-free recipe's own selection value (pretraining: the kept encoder's validation loss); a
     # labelled one's is the task's headline metric on the validation rows, which the runner computes.
     best_val: float | None = None
+    # The monitor per epoch / round on the validation part, from a fit given a `Budget`.
+    curve: SelectionCurve | None = None
 
 
 class Recipe(Protocol):

@@ -9,13 +9,15 @@ the record. A label-free recipe (pretraining) has nothing for the task to score 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from behave.data.errors import DataError
 from behave.tasks.dataset import TaskDataset
-from behave.training.recipe import Recipe, RunContext, SelfScoringRecipe
+from behave.training.recipe import Budget, Recipe, RunContext, SelfScoringRecipe
+from behave.training.selection.inner_cv import CrossValidated, cross_validate, refit_view
+from behave.training.selection.policies import Holdout, Selection
 
 
 @dataclass
@@ -48,8 +50,29 @@ def refuse_unsupported(recipe: Recipe, task) -> None:
         )
 
 
-def run_recipe(recipe: Recipe, data: TaskDataset, context: RunContext) -> FitOutcome:
-    """Fit, save, score validation with the task, predict the test rows; every family the same way."""
+def run_recipe(
+    recipe: Recipe, data: TaskDataset, context: RunContext, selection: Selection | None = None
+) -> FitOutcome:
+    """Fit, save, score validation with the task, predict the test rows; every family the same way.
+    With inner cross-validation (`selection`), first choose the count on inner folds of train+val, then
+    fit train+val with it (behave/training/selection/inner_cv.py); the test rows are only ever predicted
+    here, once, by the final fit."""
+    selection = selection or Holdout()
+    folds = selection.inner_folds_for(data, recipe)
+    chosen = None
+    if folds is not None:
+        chosen = cross_validate(recipe, data, context, folds)
+        data = refit_view(data)
+        context = replace(context, budget=Budget(chosen.refit_count) if chosen.count is not None else None)
+    outcome = _fit_and_predict(recipe, data, context, chosen)
+    record = chosen.record() if chosen is not None else {"kind": "holdout"}
+    outcome.extra["selection"] = {"requested": selection.requested, **record}
+    return outcome
+
+
+def _fit_and_predict(
+    recipe: Recipe, data: TaskDataset, context: RunContext, chosen: CrossValidated | None
+) -> FitOutcome:
     started = time.perf_counter()
     fitted = recipe.fit(data, context)
     fit_seconds = time.perf_counter() - started - fitted.setup_seconds
@@ -62,7 +85,7 @@ def run_recipe(recipe: Recipe, data: TaskDataset, context: RunContext) -> FitOut
         fit_seconds=fit_seconds,
         predict_seconds=0.0,
         embedding_dim=fitted.embedding_dim,
-        extra=fitted.extra,
+        extra=dict(fitted.extra),
     )
     if isinstance(recipe, SelfScoringRecipe):
         outcome.best_val = fitted.best_val
@@ -71,10 +94,13 @@ def run_recipe(recipe: Recipe, data: TaskDataset, context: RunContext) -> FitOut
         outcome.predict_seconds = time.perf_counter() - started
         return outcome
     view = fitted.view if fitted.view is not None else data
-    val = view.inputs("val")
-    scores = data.task.score(val.labels, recipe.predict(fitted.model, val, data.spec))
-    outcome.best_val = float(scores[data.headline])
-    outcome.best_val_metric = f"val/{data.headline}"
+    if chosen is not None:  # the refit has no validation part: the inner folds' mean is the run's value
+        outcome.best_val, outcome.best_val_metric = chosen.value, chosen.metric
+    else:
+        val = view.inputs("val")
+        scores = data.task.score(val.labels, recipe.predict(fitted.model, val, data.spec))
+        outcome.best_val = float(scores[data.headline])
+        outcome.best_val_metric = f"val/{data.headline}"
     started = time.perf_counter()
     test_probs = recipe.predict(fitted.model, view.inputs("test"), data.spec)
     outcome.predict_seconds = time.perf_counter() - started

@@ -5,6 +5,8 @@ start        seed everything (model initialisation, data order) and set up this 
 fit_module   the configured trainer with the given callbacks and the run's TensorBoard; fit (resuming
              from a killed run's `last` checkpoint when one is given); the best checkpoint restored
 save_weights the kept weights as a weights-only state dict (checkpoint folders are removed)
+budget_fit   what a fit given a `Budget` changes: exactly its epochs, no early stopping or checkpoint (the
+             last weights are kept), the monitor recorded after each validation epoch (`MonitorCurve`)
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from torch import nn
 
 from behave.data.errors import DataError
@@ -23,6 +27,7 @@ from behave.training.lightning.board import BoardLogger
 from behave.training.lightning.checkpoints import RunFolderCheckpointIO, restore_best
 from behave.training.lightning.processes import ProcessSettings, log_device, refuse_data_parallel
 from behave.training.lightning.resume import ResumePoint
+from behave.training.recipe import Budget, SelectionCurve
 
 
 def start(seed: int, torch_threads: int | None) -> ProcessSettings:
@@ -83,3 +88,38 @@ def fit_module(
 
 def save_weights(module: nn.Module, path: Path) -> None:
     write_torch_file(module.state_dict(), path)
+
+
+class MonitorCurve(pl.Callback):
+    """The monitor after each validation epoch: the selection curve of a fit given a `Budget`."""
+
+    def __init__(self, monitor: str) -> None:
+        self.monitor = monitor
+        self.values: list[float] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        self.values.append(float(value) if value is not None else float("nan"))
+
+    def curve(self) -> SelectionCurve | None:
+        return SelectionCurve(self.monitor, np.asarray(self.values)) if self.values else None
+
+
+def budget_fit(
+    budget: Budget, callbacks: list, monitor: str, val_rows: int
+) -> tuple[list, dict, MonitorCurve]:
+    """The callbacks and trainer overrides of a fit given `budget`: the configured callbacks less early
+    stopping and checkpoints, plus the curve; `count` epochs (None: the trainer's max_epochs); no
+    validation loop when there are no validation rows (the refit on train+val)."""
+    curve = MonitorCurve(monitor)
+    kept = [c for c in callbacks if not isinstance(c, (EarlyStopping, ModelCheckpoint))]
+    # enable_checkpointing=False: without our checkpoint callback Lightning would add its own, writing
+    # checkpoints into the working folder.
+    overrides: dict = {"enable_checkpointing": False}
+    if budget.count is not None:
+        overrides |= {"max_epochs": budget.count, "min_epochs": None}
+    if val_rows == 0:
+        overrides["limit_val_batches"] = 0
+    return [*kept, curve], overrides, curve

@@ -27,7 +27,7 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec, SequenceSpec
 from behave.models.next_event import NextEventModel
 from behave.tasks.dataset import TaskDataset
-from behave.training.lightning.fit import fit_module, start
+from behave.training.lightning.fit import budget_fit, fit_module, start
 from behave.training.lightning.neural import (
     NeuralRecipe,
     load_sized_model,
@@ -36,7 +36,7 @@ from behave.training.lightning.neural import (
 )
 from behave.training.lightning.processes import EpochCount, epochs_trained
 from behave.training.lightning.resume import resume_callbacks, resume_from
-from behave.training.recipe import Fitted, RunContext
+from behave.training.recipe import BudgetUnit, Fitted, RunContext
 
 # What the per-event model takes from the neural model's module config; the rest (its monitor, class
 # weights of the sequence label) belongs to the sequence classifier.
@@ -45,6 +45,7 @@ MODULE_KEYS = ("encoder", "head_hidden", "head_dropout", "optimizer", "scheduler
 
 class NextEventRecipe:
     supported_tasks = frozenset({"classification", "regression"})
+    budget_unit = BudgetUnit.epochs
 
     def __init__(self, neural_recipe: NeuralRecipe) -> None:
         keywords = dict(getattr(neural_recipe.module, "keywords", {}))
@@ -81,10 +82,19 @@ class NextEventRecipe:
             data.inputs("train"), data.inputs("val"), data.spec.sequences, self.batch_size,
             self.eval_batch_size, context.seed, model.known_fields, float_targets=model.target_kind == "time",
         )  # fmt: skip
-        callbacks = [*lightning.callbacks(), *resume_callbacks(context.run_dir), settings, EpochCount()]
+        val_rows = len(datamodule.dataset("val"))
+        overrides, curve = {}, None
+        if context.budget is None:
+            callbacks = [*lightning.callbacks(), *resume_callbacks(context.run_dir), settings, EpochCount()]
+            resume = resume_from(context.checkpoints())
+        else:  # inner folds and their refit: small fits, never resumed
+            callbacks, overrides, curve = budget_fit(
+                context.budget, [*lightning.callbacks(), settings, EpochCount()], context.monitor, val_rows
+            )
+            resume = None
         run = fit_module(
             model, lightning.trainer, callbacks, context.board, datamodule=datamodule,
-            resume=resume_from(context.checkpoints()), val_rows=len(datamodule.dataset("val")),
+            resume=resume, val_rows=val_rows, **overrides,
         )  # fmt: skip
         extra = {"epochs_trained": epochs_trained(run.trainer)}
         if run.resumed_at_epoch is not None:
@@ -94,6 +104,7 @@ class NextEventRecipe:
             n_parameters=int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
             embedding_dim=int(model.encoder.embedding_dim),
             extra=extra,
+            curve=curve.curve() if curve is not None else None,
         )
 
     def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
-from behave.training.recipe import RunContext
+from behave.data.errors import DataError
+from behave.training.recipe import RunContext, SelectionCurve
 
 log = logging.getLogger("behave.train")
 # Per-round metric names of the boosting libraries -> the tags the neural runs log per epoch.
@@ -43,6 +45,18 @@ def log_round_curves(curves: dict[str, dict[str, list[float]]], context: RunCont
                 continue
             for step, value in enumerate(values):
                 context.board.log_scalars({tag: float(value)}, step=step)
+
+
+def monitor_curve(metrics: dict[str, list[float]], monitor: str) -> SelectionCurve:
+    """The run's monitor per round from a booster's validation curves {library metric: values}, found by
+    the neural tag each library metric is logged under (auc -> val/auroc)."""
+    for metric, values in metrics.items():
+        if f"val/{ROUND_TAGS.get(metric, metric)}" == monitor:
+            return SelectionCurve(monitor, np.asarray(values, dtype=np.float64))
+    raise DataError(
+        f"the booster logs {sorted(metrics)} per round, not the monitor {monitor} that inner "
+        "cross-validation selects by: add its metric to model.params.eval_metric, or use selection=holdout"
+    )
 
 
 def log_importances(

@@ -2,7 +2,8 @@
 
 As XGBoost: early stopping on the validation rows' log loss, the task's metric on them reported for
 selection, per-round train/val loss under the neural tags, gain importances; the model is saved as
-LightGBM's own text format, never pickled.
+LightGBM's own text format, never pickled. Given a `Budget` (inner cross-validation), it boosts exactly that
+many rounds without early stopping and reports the run's monitor per round on the validation part.
 """
 
 from __future__ import annotations
@@ -17,15 +18,22 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.explain.summary import Explanation, feature_explanation
 from behave.tasks.dataset import TaskDataset
-from behave.training.recipe import Fitted, RunContext
+from behave.training.recipe import BudgetUnit, Fitted, RunContext
 from behave.training.tabular.class_limit import refuse_too_many_classes
-from behave.training.tabular.curves import log_importances, log_round_curves, positional, round_line
+from behave.training.tabular.curves import (
+    log_importances,
+    log_round_curves,
+    monitor_curve,
+    positional,
+    round_line,
+)
 
 MODEL_FILE = "model.lgb.txt"
 
 
 class LightGBMRecipe:
     supported_tasks = frozenset({"classification"})  # a classifier only (no regressor wired up)
+    budget_unit = BudgetUnit.rounds
 
     def __init__(
         self,
@@ -51,16 +59,26 @@ class LightGBMRecipe:
         train, val = data.inputs("train"), data.inputs("val")
         x_train, x_val = positional(train.features), positional(val.features)
         model = self.classifier(data.num_classes, context.seed)
-        callbacks = [lgb.early_stopping(self.early_stopping_rounds, first_metric_only=False, verbose=False),
-                     RoundLine()]  # fmt: skip
+        budget = context.budget
+        evals, names, callbacks = [(x_train, train.labels)], ["training"], [RoundLine()]
+        if len(val):
+            evals.append((x_val, val.labels))
+            names.append("val")
+        if budget is None:
+            callbacks.insert(
+                0, lgb.early_stopping(self.early_stopping_rounds, first_metric_only=False, verbose=False)
+            )
+        elif budget.count is not None:
+            model.set_params(n_estimators=budget.count)
+        # A budget fit's curve is the run's monitor: AUROC per round, which a binary booster then logs.
+        extra_metric = "auc" if budget is not None and data.num_classes == 2 else None
         model.fit(
-            x_train, train.labels, eval_set=[(x_train, train.labels), (x_val, val.labels)],
-            eval_names=["training", "val"], callbacks=callbacks,
+            x_train, train.labels, eval_set=evals, eval_names=names, callbacks=callbacks,
+            eval_metric=extra_metric,
         )  # fmt: skip
         # "training" is LightGBM's name for the training set, which early stopping then leaves out.
-        log_round_curves(
-            {"train": model.evals_result_["training"], "val": model.evals_result_["val"]}, context
-        )
+        val_curves = model.evals_result_.get("val", {})
+        log_round_curves({"train": model.evals_result_["training"], "val": val_curves}, context)
         booster = model.booster_
         best = int(model.best_iteration_ or booster.current_iteration())  # 1-based, as LightGBM counts
         n_trees = best * booster.num_trees() // max(booster.current_iteration(), 1)  # a tree per class
@@ -69,6 +87,7 @@ class LightGBMRecipe:
             model=model,
             n_parameters=int((nodes["tree_index"] < n_trees).sum()),
             extra={"best_iteration": best - 1, "n_trees": n_trees},
+            curve=monitor_curve(val_curves, context.monitor) if budget and val_curves else None,
         )
 
     def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:

@@ -34,7 +34,7 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.explain.summary import Explanation, linear_explanation
 from behave.tasks.dataset import TaskDataset
-from behave.training.recipe import Fitted, RunContext
+from behave.training.recipe import BudgetUnit, Fitted, RunContext
 from behave.training.tabular.curves import log_importances
 
 MODEL_FILE = "model.skops"
@@ -54,6 +54,7 @@ TRUSTED_TYPES = frozenset({
 
 class SklearnRecipe:
     supported_tasks = frozenset({"classification"})  # probabilities from `predict_proba`
+    budget_unit = BudgetUnit.none  # nothing counted: inner cross-validation reports its mean and refits it
 
     def __init__(
         self,
@@ -85,6 +86,11 @@ class SklearnRecipe:
         gaps = bool(train.features.isna().to_numpy().any())
         model = self.pipeline(context.seed, gaps).fit(train.features.to_numpy(), train.labels)
         if self.calibrate is not None:
+            if not len(val):  # the refit after inner cross-validation trains on train+val
+                raise DataError(
+                    f"model.calibrate={self.calibrate} calibrates on the validation part, which "
+                    "selection=inner_cv folds into training: use selection=holdout or model.calibrate=null"
+                )
             frozen = CalibratedClassifierCV(FrozenEstimator(model), method=self.calibrate)
             model = frozen.fit(val.features.to_numpy(), val.labels)
         return Fitted(model=model, n_parameters=count_parameters(model))

@@ -11,6 +11,8 @@ one step); the model is saved as XGBoost JSON, never pickled. The booster is che
 A feature table larger than memory is boosted from the task's feature file in batches with XGBoost's
 external memory (`external_memory`, training/tabular/xgboost_external.py); predictions are made batch
 by batch.
+Given a `Budget` (inner cross-validation), it boosts exactly that many rounds without early stopping or
+checkpoints and reports the run's monitor per round on the validation part (`Fitted.curve`).
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from behave.data.errors import DataError
 from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec
 from behave.explain.summary import Explanation, feature_explanation
 from behave.run.checkpoint_folder import CHECKPOINTS
 from behave.tasks.dataset import TaskDataset
-from behave.training.recipe import Fitted, RunContext
+from behave.training.recipe import Budget, BudgetUnit, Fitted, RunContext
 from behave.training.tabular.booster_checkpoint import (
     BoosterCheckpoint,
     early_stopping,
@@ -38,7 +41,13 @@ from behave.training.tabular.booster_checkpoint import (
     resumable_state,
 )
 from behave.training.tabular.class_limit import refuse_too_many_classes
-from behave.training.tabular.curves import log_importances, log_round_curves, positional, round_line
+from behave.training.tabular.curves import (
+    log_importances,
+    log_round_curves,
+    monitor_curve,
+    positional,
+    round_line,
+)
 from behave.training.tabular.xgboost_external import PAGES, ExternalMemory, boost_from_batches
 
 log = logging.getLogger("behave.train")
@@ -50,6 +59,7 @@ class XGBoostRecipe:
     # The estimator classes this recipe fits with (the Dask recipe swaps in XGBoost's Dask ones).
     estimator_classes = {"classifier": xgb.XGBClassifier, "regressor": xgb.XGBRegressor}
     progress_lines = True  # a line per 100 rounds in the run's log
+    budget_unit = BudgetUnit.rounds
 
     def __init__(
         self,
@@ -101,13 +111,18 @@ class XGBoostRecipe:
 
     def fit(self, data: TaskDataset, context: RunContext) -> Fitted:
         self.feature_names = data.feature_names
-        model, history, extra = self.boost(data, context)
-        log_round_curves({"train": history["validation_0"], "val": history["validation_1"]}, context)
+        if context.budget is None:
+            model, history, extra = self.boost(data, context)
+        else:
+            model, history, extra = self.boost_budget(data, context.budget, context.seed)
+        val_history = history.get("validation_1", {})
+        log_round_curves({"train": history["validation_0"], "val": val_history}, context)
         n_trees, n_nodes = used_trees(model)
         return Fitted(
             model=model,
             n_parameters=n_nodes,
             extra={"best_iteration": best_iteration(model), "n_trees": n_trees, **extra},
+            curve=monitor_curve(val_history, context.monitor) if context.budget and val_history else None,
         )
 
     def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
@@ -161,6 +176,23 @@ class XGBoostRecipe:
             )
             curves = model.evals_result()
         return model, joined(earlier.history if earlier is not None else {}, curves), extra
+
+    def boost_budget(self, data: TaskDataset, budget: Budget, seed: int) -> tuple[xgb.XGBModel, dict, dict]:
+        """Exactly `budget.count` rounds (None: `n_estimators`), no early stopping, no checkpoint; the
+        validation part, when it has rows, scored every round."""
+        if self.external_memory.applies(len(data.rows), len(self.feature_names)):
+            raise DataError(
+                f"model={self.name}: a feature table boosted from external memory is not cross-validated "
+                "inside a run; use selection=holdout"
+            )
+        train, val = data.inputs("train"), data.inputs("val")
+        x_train = positional(train.features)
+        evals = [(x_train, train.labels)]
+        if len(val):
+            evals.append((positional(val.features), val.labels))
+        model = self.estimator(data, seed, self.callbacks, budget.count or self.total_rounds)
+        model.fit(x_train, train.labels, eval_set=evals, verbose=False)
+        return model, model.evals_result(), {}
 
     def _log_importances(self, model: xgb.XGBClassifier, context: RunContext) -> None:
         """Total gain per feature."""

@@ -82,6 +82,8 @@ class DaskXGBoostRecipe(XGBoostRecipe):
     estimator_classes = {"classifier": xgb.dask.DaskXGBClassifier, "regressor": xgb.dask.DaskXGBRegressor}
     # Callbacks run on the workers: progress lines would land in their logs (and need behave installed there).
     progress_lines = False
+    # A cluster's booster is not cut into inner folds inside a run: selection=inner_cv refuses it.
+    budget_unit = None
 
     def __init__(
         self,
