@@ -167,7 +167,8 @@ def test_a_task_with_its_own_tabular_view_refuses_a_feature_set(tmp_path):
 @pytest.mark.slow
 def test_the_experiment_runs_end_to_end_and_reports_pooled_and_per_length_auroc(tmp_path):
     sweep = tmp_path / "sweep"
-    tiny = ["data.source.n_users=200", "trainer.max_epochs=1", "seed=0"]
+    # 2 inner folds instead of 5: the experiment's own selection (inner_cv below 500 training cases) runs
+    tiny = ["data.source.n_users=200", "trainer.max_epochs=1", "seed=0", "selection.folds=2"]
     paths = [
         f"paths.cache_dir={tmp_path / 'cache'}",
         f"paths.output_dir={tmp_path}",
@@ -182,6 +183,7 @@ def test_the_experiment_runs_end_to_end_and_reports_pooled_and_per_length_auroc(
         records[record["model"]["name"]] = record
     assert set(records) == {"gru", "xgboost.aggregate"}
     for record in records.values():
+        assert record["extra"]["selection"]["kind"] == "inner_cv", record["extra"]["selection"]
         assert 0.0 <= record["test_metrics"]["auroc"] <= 1.0 and "1" in record["test_metrics_by_group"]
     markdown = (sweep / "report.md").read_text()
     assert "### auroc by prefix length (events)" in markdown and "xgboost.aggregate auroc" in markdown
