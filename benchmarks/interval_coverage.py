@@ -14,6 +14,7 @@ resplit  two learners (logistic regression on all 6 features vs on the first 2) 
 
     python benchmarks/interval_coverage.py                      # ~2 min on 2 cores
     python benchmarks/interval_coverage.py --repetitions 1000   # tighter coverage estimates
+    python benchmarks/interval_coverage.py --quick              # a smoke run (figures meaningless)
 
 A well-calibrated 95% interval covers the truth in about 95% of repetitions (the binomial standard error
 with 400 repetitions is about 1.1 points).
@@ -33,13 +34,15 @@ from sklearn.metrics import roc_auc_score
 from behave.report.stats import corrected_resampled_t, paired_auc_comparison
 
 
-def fixed_protocol(repetitions: int, test_rows: int, n_boot: int, rng: np.random.Generator) -> dict:
+def fixed_protocol(
+    repetitions: int, test_rows: int, n_boot: int, rng: np.random.Generator, population: int = 2_000_000
+) -> dict:
     def draw(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         log_odds = rng.normal(-0.8, 1.2, n)
         labels = (rng.random(n) < 1 / (1 + np.exp(-log_odds))).astype(int)
         return labels, log_odds + rng.normal(0, 0.8, n), log_odds + rng.normal(0, 1.4, n)
 
-    labels, a, b = draw(2_000_000)
+    labels, a, b = draw(population)
     truth = roc_auc_score(labels, a) - roc_auc_score(labels, b)
     covered, widths = 0, []
     for repetition in range(repetitions):
@@ -50,7 +53,14 @@ def fixed_protocol(repetitions: int, test_rows: int, n_boot: int, rng: np.random
     return {"truth": truth, "coverage": covered / repetitions, "mean_width": float(np.mean(widths))}
 
 
-def resplit_protocol(repetitions: int, dataset_rows: int, splits: int, rng: np.random.Generator) -> dict:
+def resplit_protocol(
+    repetitions: int,
+    dataset_rows: int,
+    splits: int,
+    rng: np.random.Generator,
+    population: int = 200_000,
+    truth_sets: int = 200,
+) -> dict:
     weights = np.array([1.0, -0.8, 0.6, 0.5, -0.4, 0.3])
 
     def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,8 +73,10 @@ def resplit_protocol(repetitions: int, dataset_rows: int, splits: int, rng: np.r
         return roc_auc_score(y_test, full) - roc_auc_score(y_test, few)
 
     n_train = int(0.7 * dataset_rows)
-    population_x, population_y = draw(200_000)
-    truth = float(np.mean([difference(*draw(n_train), population_x, population_y) for _ in range(200)]))
+    population_x, population_y = draw(population)
+    truth = float(
+        np.mean([difference(*draw(n_train), population_x, population_y) for _ in range(truth_sets)])
+    )
     covered = {"corrected": 0, "naive": 0}
     for _ in range(repetitions):
         x, y = draw(dataset_rows)
@@ -81,7 +93,7 @@ def resplit_protocol(repetitions: int, dataset_rows: int, splits: int, rng: np.r
     return {"truth": truth} | {f"coverage_{k}": v / repetitions for k, v in covered.items()}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -91,16 +103,27 @@ def main() -> None:
     parser.add_argument("--dataset-rows", type=int, default=1000)
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes and truths from small samples: a smoke run"
+    )
+    args = parser.parse_args(argv)
+    # The truths' sample sizes: a population for the AUROC difference, training sets for the learners'.
+    population, truth_sets = 2_000_000, 200
+    if args.quick:
+        args.repetitions, args.test_rows, args.n_boot, args.dataset_rows, args.splits = 4, 200, 50, 200, 3
+        population, truth_sets = 20_000, 4
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     out = {
-        "fixed": fixed_protocol(args.repetitions, args.test_rows, args.n_boot, rng),
-        "resplit": resplit_protocol(args.repetitions, args.dataset_rows, args.splits, rng),
+        "fixed": fixed_protocol(args.repetitions, args.test_rows, args.n_boot, rng, population),
+        "resplit": resplit_protocol(
+            args.repetitions, args.dataset_rows, args.splits, rng, population // 10, truth_sets
+        ),
         "repetitions": args.repetitions,
         "seconds": round(time.perf_counter() - started, 1),
     }
     print(json.dumps(out, indent=2))
+    return out
 
 
 if __name__ == "__main__":

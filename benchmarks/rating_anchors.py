@@ -12,6 +12,7 @@ the standard protocol fits on everything outside the test fold (80%). Both are r
     pip install scikit-surprise     # not a dependency of behave: only this script uses it
     BEHAVE_DATA_DIR=... python benchmarks/rating_anchors.py --out outputs/rating_anchors.json
     python benchmarks/rating_anchors.py --folds 1 --algorithms svd,baseline_only   # a quick look
+    python benchmarks/rating_anchors.py --quick      # fold 1, baseline_only, fit on train: a smoke run
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def score(name: str, ratings: pd.DataFrame, fit_parts: tuple[int, ...], seed: in
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -96,7 +97,12 @@ def main() -> None:
     parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
     parser.add_argument("--fit", default="train,train+val", help="train, train+val or both (comma-separated)")
     parser.add_argument("--out", type=Path, default=None, help="write every fold's figures here (JSON)")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--quick", action="store_true", help="fold 1, baseline_only, fit on train: a smoke run"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.folds, args.algorithms, args.fit = 1, "baseline_only", "train"
     fits = {"train": (TRAIN,), "train+val": (TRAIN, VAL)}
     results = []
     for fold in range(1, args.folds + 1):
@@ -116,6 +122,7 @@ def main() -> None:
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2))
+    return results
 
 
 if __name__ == "__main__":

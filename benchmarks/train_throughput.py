@@ -1,11 +1,19 @@
-"""Training throughput in real (non-padding) tokens per second, three paths side by side in one run.
+"""Training step speed of every neural module behave fits: behave's loop against a bare PyTorch loop, one run.
 
-    behave   pl.Trainer (conf/trainer/default.yaml) over LengthBucketBatchSampler + SequenceDataset
-    bare     a plain PyTorch loop over the same batches, model, optimizer and gradient clipping
-    random   the bare loop over plain shuffled batches padded to the batch maximum (no bucketing)
+    behave   the module in pl.Trainer built from conf/trainer/default.yaml (TensorBoard logger, gradient
+             clipping, deterministic), as behave-train fits it, without validation or checkpoints
+    bare     a plain loop over the same batches (a fresh loader with the same seed): zero, the module's own
+             training_step (its self.log is a no-op without a trainer), backward, clip, step
+    random   (gru only) the bare loop over shuffled batches padded to the batch maximum (no bucketing)
 
-Ratios, not absolute speeds, are what the targets judge: behave/bare >= 0.90 (Lightning costs little) and
-bucketed/random >= 5 (bucketing pays on skewed lengths). Run: python benchmarks/train_throughput.py --quick
+Modules: the classifier with each sequence encoder of conf/model/ (gru, lstm, transformer, cnn, bag,
+flatten), CoLES pretraining (conf/objective/coles.yaml) of the GRU encoder, and the rating model
+(conf/model/dot.yaml), each with its config's batch size. Random sequences, lognormal lengths (median 30).
+Reported: real (non-padding) tokens/s (ratings/s for `dot`), ms per step, behave's overhead per step in ms
+and in % of the bare step, the Transformer's epoch over the GRU's, and bucketed over random batches.
+
+Targets: overhead <= 10% of the bare step (recurrent, convolutional, attention encoders), the Transformer's
+epoch <= 2x the GRU's, bucketed/random >= 5. Run: python benchmarks/train_throughput.py [--quick]
 """
 
 from __future__ import annotations
@@ -13,34 +21,39 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import statistics
 import tempfile
 import time
 import warnings
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
+import behave.train  # noqa: F401  (registers the config resolvers the configs use)
 from behave.data.batches.loaders import LengthBucketBatchSampler, SequenceDataset, keep_batch
 from behave.data.inputs import RowInputs
 from behave.data.transforms.sequences import SequenceStore
-from behave.models.sequence_classifier import SequenceClassifier
+from behave.models.contrastive import ContrastivePretrainer
+from behave.paths import CONFIG_DIR
 from behave.run.board import TensorBoard
 from behave.training.lightning.board import BoardLogger
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
-TARGET_BEHAVE_OVER_BARE = 0.90
+TRAINER = OmegaConf.load(CONFIG_DIR / "trainer" / "default.yaml")
+ENCODERS = ("gru", "lstm", "transformer", "cnn", "bag", "flatten")
+MODULES = (*ENCODERS, "coles", "dot")
+TARGET_OVERHEAD = 0.10
+TARGET_TRANSFORMER_OVER_GRU = 2.0
 TARGET_BUCKETED_OVER_RANDOM = 5.0
-VOCAB_SIZE = 1000
-N_NUMERIC = 4
-MAX_LEN = 512
-PATHS = ("behave", "bare", "random")
+VOCAB_SIZE, N_NUMERIC, MAX_LEN = 1000, 4, 512
+N_USERS, N_ITEMS = 2000, 1000
 
 
 def make_rows(n_sequences: int, seed: int) -> RowInputs:
@@ -61,43 +74,84 @@ def make_rows(n_sequences: int, seed: int) -> RowInputs:
         cutoff=lengths,
         labels=rng.integers(0, 2, n_sequences).astype(np.int64),
         static=np.zeros((n_sequences, 0), dtype=np.float32),
-        features=pd.DataFrame(index=rows),
+        feature_source=pd.DataFrame(index=rows),
         sequence_ids=rows,
     )
 
 
-def make_loader(dataset: SequenceDataset, bucketed: bool, batch_size: int, seed: int) -> DataLoader:
-    """A fresh loader per run, so all runs of one kind see the same batches in the same order."""
+def make_ratings(n_ratings: int, seed: int) -> TensorDataset:
+    rng = np.random.default_rng(seed)
+    return TensorDataset(
+        torch.from_numpy(rng.integers(0, N_USERS, n_ratings)),
+        torch.from_numpy(rng.integers(0, N_ITEMS, n_ratings)),
+        torch.from_numpy(rng.integers(1, 6, n_ratings).astype(np.float32)),
+    )
+
+
+def model_config(name: str):
+    """conf/model/<name>.yaml composed as behave-train composes it."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        task = ["task=rating"] if name == "dot" else []
+        return compose("train", overrides=[f"model={name}", *task]).model
+
+
+@dataclass
+class Module:
+    """How to build one module (seeded, so every path starts from the same weights) and its batches."""
+
+    build: Callable[[], pl.LightningModule]
+    batch_size: int
+    ratings: bool = False  # batches of (user, item, rating) rows, counted as rows, not tokens
+
+
+def modules(args) -> dict[str, Module]:
+    sizes = {"vocab_size": VOCAB_SIZE, "n_numeric": N_NUMERIC}
+    found = {}
+    for name in ENCODERS:
+        recipe = instantiate(model_config(name))
+        found[name] = Module(
+            partial(recipe.build, {**sizes, "n_static": 0, "num_classes": 2}), recipe.batch_size
+        )
+    encoder = instantiate(model_config("gru")).module.keywords["encoder"]
+    coles = instantiate(OmegaConf.load(CONFIG_DIR / "objective" / "coles.yaml"))
+    optimizer = partial(torch.optim.AdamW, lr=coles.lr, weight_decay=1e-4)
+    found["coles"] = Module(
+        partial(
+            ContrastivePretrainer, encoder, **sizes, slices=coles.slices, loss=coles.loss, optimizer=optimizer
+        ),
+        coles.batch_size,
+    )
+    rating = instantiate(model_config("dot"))
+    rating_sizes = {"n_users": N_USERS, "n_items": N_ITEMS, "global_mean": 3.0, "target_range": [1, 5]}
+    found["dot"] = Module(partial(rating.build, rating_sizes), rating.batch_size, ratings=True)
+    return {name: found[name] for name in args.modules}
+
+
+def make_loader(data, module: Module, bucketed: bool, seed: int) -> DataLoader:
+    """A fresh loader per run with the same seed, so every run of a module sees the same batches."""
+    generator = torch.Generator().manual_seed(seed)
+    if module.ratings:
+        return DataLoader(data, batch_size=module.batch_size, shuffle=True, generator=generator)
     if bucketed:
-        sampler = LengthBucketBatchSampler(dataset.lengths, batch_size, shuffle=True, seed=seed)
+        sampler = LengthBucketBatchSampler(data.lengths, module.batch_size, shuffle=True, seed=seed)
     else:
-        shuffled = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
-        sampler = BatchSampler(shuffled, batch_size, drop_last=False)
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=keep_batch, num_workers=0)
+        sampler = BatchSampler(RandomSampler(data, generator=generator), module.batch_size, drop_last=False)
+    return DataLoader(data, batch_sampler=sampler, collate_fn=keep_batch, num_workers=0)
 
 
-def build_model(cell: str, args: argparse.Namespace) -> SequenceClassifier:
-    """The model from conf/model/gru.yaml with E/H fixed by the arguments; same init for every path."""
-    cfg = OmegaConf.load(CONF / "model" / "neural_base.yaml").module
-    cfg.monitor = "val/auroc"  # the config reads it from the composed root, which a lone file lacks
-    cfg.encoder.sequence = OmegaConf.load(CONF / "model" / "gru.yaml").module.encoder.sequence
-    cfg.encoder.sequence.update(cell=cell, hidden_size=args.hidden_size)
-    cfg.encoder.tokens.embedding_dim = args.embedding_dim
-    torch.manual_seed(args.seed)
-    return instantiate(cfg)(vocab_size=VOCAB_SIZE, n_numeric=N_NUMERIC, n_static=0, num_classes=2)
-
-
-class TokenClock(pl.Callback):
-    """Epoch wall times (from each epoch's start to the next one's, so between-epoch work counts too) and
-    real / padded token counts. Also driven by hand from the bare loop, so both paths measure alike."""
+class Clock(pl.Callback):
+    """Epoch wall times (epoch start to the next epoch's start, so work between epochs counts), steps and
+    real tokens (or rating rows). Also driven by hand from the bare loop, so both paths measure alike."""
 
     def __init__(self) -> None:
         self.stamps: list[float] = []
+        self.steps: list[int] = []
         self.real: list[int] = []
         self.slots: list[int] = []
 
     def on_train_epoch_start(self, *_) -> None:
         self.stamps.append(time.perf_counter())
+        self.steps.append(0)
         self.real.append(0)
         self.slots.append(0)
 
@@ -105,180 +159,177 @@ class TokenClock(pl.Callback):
         self.count(batch)
 
     def count(self, batch) -> None:
-        self.real[-1] += int(batch.lengths.sum())
-        self.slots[-1] += batch.tokens.numel()
+        self.steps[-1] += 1
+        if isinstance(batch, (list, tuple)):  # rating rows
+            self.real[-1] += len(batch[0])
+            self.slots[-1] += len(batch[0])
+        else:
+            self.real[-1] += int(batch.lengths.sum())
+            self.slots[-1] += batch.tokens.numel()
 
     def on_train_end(self, *_) -> None:
         self.stamps.append(time.perf_counter())
 
-    def rates(self, warmup: int) -> list[float]:
-        """Real tokens/s of each epoch after the first `warmup` ones."""
-        return (np.array(self.real) / np.diff(self.stamps))[warmup:].tolist()
-
-    def padding_share(self) -> float:
-        return 1.0 - sum(self.real) / sum(self.slots)
+    def epochs(self, warmup: int) -> list[tuple[float, int, int]]:
+        """(seconds, steps, real tokens) of each epoch after the first `warmup` ones."""
+        return list(zip(np.diff(self.stamps), self.steps, self.real))[warmup:]
 
 
-def train_bare(model, loader: DataLoader, epochs: int, clip: float, clock: TokenClock) -> None:
-    """What Lightning's automatic optimisation does here: zero, forward, loss, backward, clip, step."""
+def train_bare(model: pl.LightningModule, loader: DataLoader, epochs: int, clock: Clock) -> None:
+    """What Lightning's automatic optimisation does here: zero, training_step, backward, clip, step."""
     optimizer = model.configure_optimizers()
+    optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     parameters = [p for p in model.parameters() if p.requires_grad]
     model.train()
     for _ in range(epochs):
         clock.on_train_epoch_start()
-        for batch in loader:
+        for index, batch in enumerate(loader):
             clock.count(batch)
             optimizer.zero_grad(set_to_none=True)
-            loss = model.loss(model(batch), batch.labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, clip)
+            model.training_step(batch, index).backward()
+            torch.nn.utils.clip_grad_norm_(parameters, float(TRAINER.gradient_clip_val))
             optimizer.step()
     clock.on_train_end()
 
 
-def train_lightning(model, loader: DataLoader, epochs: int, args, clock: TokenClock) -> None:
-    trainer_cfg = OmegaConf.load(CONF / "trainer" / "default.yaml")
+def train_behave(model: pl.LightningModule, loader: DataLoader, epochs: int, clock: Clock) -> None:
     with tempfile.TemporaryDirectory() as log_dir:
-        board = TensorBoard(log_dir, name="bench")
-        logger = BoardLogger(board) if args.logger == "tensorboard" else False
         trainer = instantiate(
-            trainer_cfg,
+            TRAINER,
             max_epochs=epochs,
-            logger=logger,
+            logger=BoardLogger(TensorBoard(log_dir, name="bench")),
             callbacks=[clock],
-            log_every_n_steps=args.log_every,
             enable_checkpointing=False,
             enable_progress_bar=False,
-            enable_model_summary=False,
-            num_sanity_val_steps=0,
             limit_val_batches=0,
         )
         trainer.fit(model, train_dataloaders=loader)
 
 
-def run_once(path: str, cell: str, dataset: SequenceDataset, args) -> TokenClock:
-    """One warm-up epoch(s) + timed epochs of `path`; a fresh model and loader each time."""
-    model = build_model(cell, args)
-    loader = make_loader(dataset, bucketed=path != "random", batch_size=args.batch_size, seed=args.seed)
-    clock, epochs = TokenClock(), args.warmup + args.epochs
-    if path == "behave":
-        train_lightning(model, loader, epochs, args, clock)
-    else:
-        train_bare(model, loader, epochs, args.clip, clock)
+def run_once(path: str, module: Module, data, args) -> Clock:
+    torch.manual_seed(args.seed)
+    model = module.build()
+    loader = make_loader(data, module, bucketed=path != "random", seed=args.seed)
+    clock = Clock()
+    train = train_behave if path == "behave" else train_bare
+    train(model, loader, args.warmup + args.epochs, clock)
     return clock
 
 
-# Extra rows, all the bare bucketed GRU loop: label -> (threads, flush denormals); None = as in the run.
-VARIANTS = {
-    "bare bucketed, 1 thread": (1, None),
-    "bare bucketed, 2 threads": (2, None),
-    "bare bucketed, flush denormal": (None, True),
-}
+@dataclass
+class Figures:
+    tokens_per_s: float
+    ms_per_step: float
 
 
-def run_variant(threads: int | None, flush: bool | None, dataset: SequenceDataset, args) -> TokenClock:
-    previous_threads, previous_flush = torch.get_num_threads(), args.flush_denormal
-    torch.set_num_threads(threads or previous_threads)
-    torch.set_flush_denormal(previous_flush if flush is None else flush)
-    try:
-        return run_once("bare", "gru", dataset, args)
-    finally:
-        torch.set_num_threads(previous_threads)
-        torch.set_flush_denormal(previous_flush)
+def figures(epochs: list[tuple[float, int, int]]) -> Figures:
+    """The fastest epoch's rates: epochs of one module hold the same batches, and other jobs on the machine
+    only ever add time (on the shared machine one repeat took 332 s, the next 117 s)."""
+    seconds = min(e[0] for e in epochs)
+    steps, real = epochs[0][1], epochs[0][2]
+    return Figures(real / seconds, 1e3 * seconds / steps)
 
 
-def verdict(ratio: float, target: float) -> str:
-    return f"{ratio:6.3f}  {'PASS' if ratio >= target else 'FAIL'} (target >= {target:g})"
+def print_report(results: dict[tuple[str, str], Figures]) -> None:
+    print(f"\n{'module':12} {'bare ms/step':>12} {'behave ms/step':>14} {'overhead ms':>11} {'overhead':>9} "
+          f"{'bare tokens/s':>14} {'behave tokens/s':>15}")  # fmt: skip
+    for name in dict.fromkeys(name for name, _ in results):
+        bare, ours = results[(name, "bare")], results[(name, "behave")]
+        overhead = ours.ms_per_step / bare.ms_per_step - 1.0
+        flag = (
+            ""
+            if name in ("bag", "flatten", "coles", "dot")
+            else (" PASS" if overhead <= TARGET_OVERHEAD else " FAIL")
+        )
+        print(f"{name:12} {bare.ms_per_step:12.1f} {ours.ms_per_step:14.1f} "
+              f"{ours.ms_per_step - bare.ms_per_step:11.1f} {overhead:9.1%} {bare.tokens_per_s:14,.0f} "
+              f"{ours.tokens_per_s:15,.0f}{flag}")  # fmt: skip
+    print(f"(dot: rating rows/s; overhead target <= {TARGET_OVERHEAD:.0%} for the recurrent, convolutional "
+          "and attention encoders)")  # fmt: skip
+    if ("transformer", "bare") in results and ("gru", "bare") in results:
+        for path in ("bare", "behave"):
+            ratio = results[("transformer", path)].ms_per_step / results[("gru", path)].ms_per_step
+            verdict = "PASS" if ratio <= TARGET_TRANSFORMER_OVER_GRU else "FAIL"
+            print(f"transformer epoch / gru epoch ({path}, same batches) {ratio:5.2f}  {verdict} "
+                  f"(target <= {TARGET_TRANSFORMER_OVER_GRU:g})")  # fmt: skip
+    if ("gru", "random") in results:
+        ratio = results[("gru", "bare")].tokens_per_s / results[("gru", "random")].tokens_per_s
+        verdict = "PASS" if ratio >= TARGET_BUCKETED_OVER_RANDOM else "FAIL"
+        target = TARGET_BUCKETED_OVER_RANDOM
+        print(f"gru bucketed / random batches {ratio:5.2f}  {verdict} (target >= {target:g})")
 
 
-def print_report(rates: dict, padding: dict, cells: list[str]) -> None:
-    median = {key: statistics.median(values) for key, values in rates.items()}
-    print(f"\n{'model':6} {'path':30} {'real tokens/s':>14} {'padding':>8} {'epochs':>7}")
-    for key in rates:
-        cell, path = key
-        print(f"{cell:6} {path:30} {median[key]:14,.0f} {padding[key]:8.1%} {len(rates[key]):7d}")
-    print()
-    for cell in cells:
-        behave_over_bare = median[(cell, "behave")] / median[(cell, "bare")]
-        bucketed_over_random = median[(cell, "bare")] / median[(cell, "random")]
-        print(f"{cell:6} behave/bare     {verdict(behave_over_bare, TARGET_BEHAVE_OVER_BARE)}")
-        print(f"{cell:6} bucketed/random {verdict(bucketed_over_random, TARGET_BUCKETED_OVER_RANDOM)}")
-    one, two = median[("gru", "bare bucketed, 1 thread")], median[("gru", "bare bucketed, 2 threads")]
-    print(f"gru    1 thread / 2 threads {one / two:6.2f}  (> 1 means one thread is faster)")
-    flushed = median[("gru", "bare bucketed, flush denormal")] / median[("gru", "bare")]
-    print(f"gru    flush denormal / as run {flushed:6.2f}  (> 1 means flushing denormal floats helps)")
-
-
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequences", type=int, default=4000)
+    parser.add_argument("--ratings", type=int, default=100_000)
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per run, after --warmup epochs")
     parser.add_argument("--warmup", type=int, default=1, help="untimed epochs at the start of each run")
     parser.add_argument("--repeats", type=int, default=3, help="runs per path, interleaved across paths")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--modules", default=",".join(MODULES), help=f"a subset of {','.join(MODULES)}")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
-    parser.add_argument("--cells", default="gru,lstm")
-    parser.add_argument("--embedding-dim", type=int, default=32)
-    parser.add_argument("--hidden-size", type=int, default=64)
-    parser.add_argument("--logger", choices=["tensorboard", "none"], default="tensorboard")
-    parser.add_argument("--log-every", type=int, default=1, help="Lightning log_every_n_steps (1 = per step)")
+    parser.add_argument(
+        "--keep-denormal", action="store_true", help="leave denormal floats on (behave-train flushes them)"
+    )
+    parser.add_argument("--no-random", action="store_true", help="skip the gru random-batch row")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--flush-denormal", action="store_true", help="torch.set_flush_denormal(True)")
-    parser.add_argument("--quick", action="store_true", help="a smoke-check setting that finishes in < 1 min")
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of a few seconds")
+    args = parser.parse_args(argv)
     if args.quick:
-        args.sequences, args.epochs, args.warmup, args.repeats = 1000, 1, 1, 1
-    args.clip = float(OmegaConf.load(CONF / "trainer" / "default.yaml").gradient_clip_val)
+        args.sequences, args.ratings, args.epochs, args.warmup, args.repeats = 100, 1000, 1, 0, 1
+        args.threads = args.threads or 1
+    args.modules = args.modules.split(",")
+    unknown = set(args.modules) - set(MODULES)
+    if unknown:
+        parser.error(f"--modules: unknown {sorted(unknown)}; valid: {','.join(MODULES)}")
     return args
 
 
 def quiet_lightning() -> None:
     for name in ("pytorch_lightning", "lightning_fabric", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    for message in (".*does not have many workers.*", ".*no `val_dataloader`.*", ".*treespec.*"):
+    for message in (
+        ".*does not have many workers.*",
+        ".*no `val_dataloader`.*",
+        ".*treespec.*",
+        ".*self.log.*",
+    ):
         warnings.filterwarnings("ignore", message=message)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> dict[tuple[str, str], Figures]:
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    # Gradients reaching back hundreds of steps from the last state shrink into denormal floats, which
-    # are slow on x86 CPUs; flushing them to zero was ~4x faster on a 512-step batch here.
-    torch.set_flush_denormal(args.flush_denormal)
+    # As behave-train's ProcessSettings does for every fit (training/lightning/processes.py).
+    torch.set_flush_denormal(not args.keep_denormal)
     quiet_lightning()
     # Lightning turns this on from the trainer config (deterministic: true); the bare loop runs under it too.
-    torch.use_deterministic_algorithms(bool(OmegaConf.load(CONF / "trainer" / "default.yaml").deterministic))
-    rows = make_rows(args.sequences, args.seed)
-    dataset = SequenceDataset(rows, MAX_LEN)
-    cells = args.cells.split(",")
-    print(
-        f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
-        f"flush denormal {args.flush_denormal}, load average {os.getloadavg()[0]:.2f}"
-    )
-    print(
-        f"{len(rows)} sequences, {dataset.lengths.sum():,} real tokens per epoch, median length "
-        f"{np.median(dataset.lengths):.0f}, max {dataset.lengths.max()}; batch {args.batch_size}, "
-        f"E{args.embedding_dim}/H{args.hidden_size}, logger {args.logger} every {args.log_every} step(s)"
-    )
-    rates: dict[tuple[str, str], list[float]] = {}
-    padding: dict[tuple[str, str], float] = {}
-
-    def record(key: tuple[str, str], clock: TokenClock) -> None:
-        rates.setdefault(key, []).extend(clock.rates(args.warmup))
-        padding[key] = clock.padding_share()
-
-    # Paths take turns within each repeat, so a change in machine load hits all of them alike.
+    torch.use_deterministic_algorithms(bool(TRAINER.deterministic))
+    sequences = SequenceDataset(make_rows(args.sequences, args.seed), MAX_LEN)
+    ratings = make_ratings(args.ratings, args.seed)
+    built = modules(args)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
+          f"flush denormal {not args.keep_denormal}, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    lengths = sequences.lengths
+    print(f"{len(sequences)} sequences, {lengths.sum():,} real tokens per epoch, median length "
+          f"{np.median(lengths):.0f}, max {lengths.max()}; {args.ratings:,} ratings")  # fmt: skip
+    epochs: dict[tuple[str, str], list] = {}
+    # Paths and modules take turns within each repeat, so a change in load hits all of them alike.
     for repeat in range(args.repeats):
         started = time.perf_counter()
-        for cell in cells:
-            for path in PATHS:
-                record((cell, path), run_once(path, cell, dataset, args))
-        for label, (threads, flush) in VARIANTS.items():
-            record(("gru", label), run_variant(threads, flush, dataset, args))
-        print(f"repeat {repeat + 1}/{args.repeats} took {time.perf_counter() - started:.0f} s")
-    print_report(rates, padding, cells)
+        for name, module in built.items():
+            data = ratings if module.ratings else sequences
+            paths = ["behave", "bare"] + (["random"] if name == "gru" and not args.no_random else [])
+            for path in paths:
+                epochs.setdefault((name, path), []).extend(
+                    run_once(path, module, data, args).epochs(args.warmup)
+                )
+        print(f"repeat {repeat + 1}/{args.repeats} took {time.perf_counter() - started:.0f} s", flush=True)
+    results = {key: figures(value) for key, value in epochs.items()}
+    print_report(results)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    return results
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ XGBoost's quantile sketch is exact, close where it merges per-batch sketches). T
 cell printed here is the figure `IN_MEMORY_BYTES_PER_CELL` (`external_memory.use=auto`) comes from.
 
     python benchmarks/xgboost_memory.py --events 10000000 --rounds 20
+    python benchmarks/xgboost_memory.py --quick      # 20k events, 3 rounds: a smoke run (figures meaningless)
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def gb(n: float) -> str:
     return f"{n / 1e9:.2f} GB"
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -125,15 +126,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parquet-dir", type=Path, default=None, help="default: a folder under /tmp, kept")
     parser.add_argument("--cache-dir", type=Path, default=None, help="default: <parquet-dir>/cache, kept")
     parser.add_argument("--child", choices=("prepare", *MODES), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--quick", action="store_true", help="20k events, 3 rounds, a fresh folder: a smoke run"
+    )
     args = parser.parse_args(argv)
+    if args.quick and not args.child:
+        args.events, args.rounds, args.batch_mb = 20_000, 3, 1
+        with tempfile.TemporaryDirectory() as folder:
+            args.parquet_dir = args.parquet_dir or Path(folder)
+            return run(args)
     args.parquet_dir = args.parquet_dir or Path(tempfile.gettempdir()) / f"behave-xgb-{args.events}"
-    args.cache_dir = args.cache_dir or args.parquet_dir / "cache"
     if args.child:
         child_main(
             args.child, args.parquet_dir, args.cache_dir, args.rounds, args.memory_cap_gb, args.batch_mb
         )
-        return
+        return None
+    return run(args)
 
+
+def run(args: argparse.Namespace) -> dict:
+    """Write (or reuse) the log, prepare it, and compare the modes, each step in its own process."""
+    args.cache_dir = args.cache_dir or args.parquet_dir / "cache"
     from pipeline import synthetic_spec  # the simulator's data config, as the pipeline benchmark's
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -161,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{result['test_auroc']:10.4f}"
         )
     if len(results) < len(MODES):
-        return
+        return results
     external, in_memory = results["external"], results["in_memory"]
     cap = args.memory_cap_gb * 1e9
     print(
@@ -171,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{external['test_auroc'] - in_memory['test_auroc']:+.4f}"
     )
     print(f"load average at the end (1, 5, 15 min): {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return results
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ import math
 import torch
 from torch import Tensor, nn
 
+from behave.models.attention import EncoderLayer, EncoderStack
 from behave.models.causal import (
     CAUSAL_KEY,
-    causal_attention_mask,
     running_mean,
     shift_right_by,
     windows_ending_at,
@@ -83,7 +83,7 @@ POSITIONS = ("from_end", "from_start", "none")
 
 
 class Transformer(nn.Module):
-    """Pre-norm Transformer encoder layers with a key padding mask.
+    """Pre-norm Transformer encoder layers with a key padding mask (attention.py).
 
     Time reaches it twice: the per-event inputs carry the (scaled, log) gap to the previous event, and a
     sinusoidal encoding of the event's index is added: counted from the end (`positions: from_end`, the
@@ -94,6 +94,10 @@ class Transformer(nn.Module):
     instead, since an index counted from the end depends on how many events follow. `from_start` and
     `none` are unchanged. The state at a sequence's last event differs from per-sequence `last` pooling:
     there, earlier positions attended to later ones in every layer below the last.
+
+    `attention_dropout` drops attention weights; off by default, since on the CPU it costs a (B, heads,
+    T, T) random mask per layer and forces the unfused attention kernel (see attention.py). `dropout`
+    still applies after the attention and inside and after the feed-forward block.
     """
 
     pools = True
@@ -107,6 +111,7 @@ class Transformer(nn.Module):
         num_layers: int = 2,
         dim_feedforward: int = 128,
         dropout: float = 0.1,
+        attention_dropout: float = 0.0,
         positions: str = "from_end",
         causal: bool = False,
     ):
@@ -116,12 +121,8 @@ class Transformer(nn.Module):
         self.causal = causal
         self.positions = "from_start" if causal and positions == "from_end" else positions
         self.project = nn.Linear(input_size, d_model)
-        layer = nn.TransformerEncoderLayer(
-            d_model, n_heads, dim_feedforward, dropout, batch_first=True, norm_first=True
-        )
-        # enable_nested_tensor=False: the nested fast path returns zeros, not states, at padded positions
-        # and is not deterministic; the plain path is, and padding is masked out of attention either way.
-        self.layers = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        layer = EncoderLayer(d_model, n_heads, dim_feedforward, dropout, attention_dropout)
+        self.layers = EncoderStack(layer, num_layers)
         self.norm = nn.LayerNorm(d_model)
         self.output_dim = d_model
 
@@ -132,10 +133,7 @@ class Transformer(nn.Module):
             if self.positions == "from_end":
                 index = (lengths[:, None] - 1 - index).clamp(min=0)  # padded positions: any value, masked
             states = states + sinusoidal(index, states.shape[2])
-        if not self.causal:
-            return self.norm(self.layers(states, src_key_padding_mask=~mask))
-        order = causal_attention_mask(states.shape[1], states.device)
-        return self.norm(self.layers(states, mask=order, src_key_padding_mask=~mask, is_causal=True))
+        return self.norm(self.layers(states, mask, causal=self.causal))
 
 
 class CNN(nn.Module):
