@@ -44,10 +44,10 @@ def paired(holdout: dict[int, float], inner: dict[int, float]) -> tuple[int, flo
     return len(seeds), mean, mean - half, mean + half, int((differences > 0).sum())
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweeps", nargs="+", type=Path)
-    gaps = read_gaps(parser.parse_args().sweeps)
+    gaps = read_gaps(parser.parse_args(argv).sweeps)
     print("model      gap holdout  gap inner_cv  difference [95% t interval]   inner_cv closer")
     for model, by_selection in sorted(gaps.items()):
         holdout, inner = by_selection.get("holdout", {}), by_selection.get("inner_cv", {})
@@ -59,6 +59,7 @@ def main() -> None:
             f"{model:<10} {np.mean(list(holdout.values())):>11.4f}  {np.mean(list(inner.values())):>12.4f}  "
             f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]   {closer}/{n}"
         )
+    return gaps
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ judged by its rule (`resolution.decide`) against a difference that matters (`--r
 
     python benchmarks/verdict_noise.py                          # 40 and 400 test sequences, ~5 s
     python benchmarks/verdict_noise.py --sequences 40 --repetitions 1000
+    python benchmarks/verdict_noise.py --quick                  # a smoke run, figures meaningless
 
 Every winner here is false: the label is noise. A calibrated 95% test names one in about 5% of repetitions
 whatever the size; what size changes is whether a non-winner is "no significant difference" (the test could
@@ -40,18 +41,24 @@ def noise_verdicts(n_sequences: int, repetitions: int, rope: float, n_boot: int)
     return {"test_sequences": n_sequences, "rope": rope, **counts, "winner_at_0_alone": winners_at_zero}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequences", type=int, nargs="+", default=[40, 400])
     parser.add_argument("--repetitions", type=int, default=400)
     parser.add_argument("--rope", type=float, default=0.01)
     parser.add_argument("--n-boot", type=int, default=300)
-    args = parser.parse_args()
+    parser.add_argument("--quick", action="store_true", help="5 repetitions of 50 draws at 40 sequences")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sequences, args.repetitions, args.n_boot = [40], 5, 50
     started = time.perf_counter()
+    results = []
     for n in args.sequences:
-        print(json.dumps(noise_verdicts(n, args.repetitions, args.rope, args.n_boot)))
+        results.append(noise_verdicts(n, args.repetitions, args.rope, args.n_boot))
+        print(json.dumps(results[-1]))
     load = os.getloadavg()[0]
     print(f"{time.perf_counter() - started:.1f} s, load average {load:.1f}")
+    return results
 
 
 if __name__ == "__main__":

@@ -58,3 +58,47 @@ def test_rating_anchors_scores_a_fold(benchmark_module):
     pytest.importorskip("surprise", reason="benchmarks/rating_anchors.py needs scikit-surprise")
     results = benchmark_module("rating_anchors").main(["--quick"])
     assert results and all(row["rmse"] > 0 for row in results)
+
+
+@pytest.mark.slow
+def test_verdict_noise_counts_every_repetition(benchmark_module):
+    from behave.report.resolution import Decision
+
+    (result,) = benchmark_module("verdict_noise").main(["--quick"])
+    assert sum(result[decision.value] for decision in Decision) == 5  # one decision per repetition
+
+
+@pytest.mark.slow
+def test_selection_oracle_gap_pairs_the_two_selections_by_seed(benchmark_module, tmp_path):
+    """Runs of a holdout and an inner_cv sweep, as behave-train records them: the script pairs them by seed
+    and the difference is holdout gap - inner_cv gap."""
+    import json
+
+    test_auroc = {("holdout", 0): 0.70, ("holdout", 1): 0.66, ("inner_cv", 0): 0.74, ("inner_cv", 1): 0.72}
+    for (selection, seed), auroc in test_auroc.items():
+        run = tmp_path / f"{selection}_{seed}"
+        run.mkdir()
+        record = {
+            "status": "ok", "seed": seed, "model": {"name": "gru"},
+            "extra": {"selection": {"kind": selection}},
+            "dataset": {"oracle_test_auroc": 0.80}, "test_metrics": {"auroc": auroc},
+        }  # fmt: skip
+        (run / "result.json").write_text(json.dumps(record))
+    module = benchmark_module("selection_oracle_gap")
+    gaps = module.main([str(tmp_path)])
+    n, mean, low, high, closer = module.paired(gaps["gru"]["holdout"], gaps["gru"]["inner_cv"])
+    assert (n, closer) == (2, 2) and mean == pytest.approx(0.05) and low < mean < high
+
+
+@pytest.mark.slow
+def test_pipeline_out_of_core_quick_run(tmp_path):
+    """The out-of-core path of benchmarks/pipeline.py (benchmarks/out_of_core.py) at a tiny size."""
+    import os
+    import subprocess
+
+    root = BENCHMARKS.parent
+    command = [sys.executable, "benchmarks/pipeline.py", "--events", "20000", "--out-of-core"]
+    env = {**os.environ, "PYTHONPATH": str(root), "TMPDIR": str(tmp_path)}
+    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "out of core" in done.stdout and "peak RSS" in done.stdout
