@@ -30,9 +30,9 @@ TARGET_SPEEDUP = 1.2
 
 
 def extract(rev: str) -> Path:
-    """REV's `behave/` package in a temporary folder (removed at exit)."""
+    """REV's `behave/` package and `conf/` folder in a temporary folder (removed at exit)."""
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "behave"], capture_output=True, check=False
+        ["git", "-C", str(ROOT), "archive", rev, "behave", "conf"], capture_output=True, check=False
     )
     if archive.returncode != 0:
         raise SystemExit(f"--against {rev}: git archive failed: {archive.stderr.decode().strip()}")
@@ -54,7 +54,8 @@ class Baseline:
 
     def __init__(self, rev: str, events: int, order: str) -> None:
         self.rev, self.commit = rev, commit_of(rev)
-        env = {**os.environ, "PYTHONPATH": str(extract(rev))}
+        folder = extract(rev)
+        env = {**os.environ, "PYTHONPATH": str(folder), "BEHAVE_BENCHMARK_CONF": str(folder / "conf")}
         command = [sys.executable, __file__, "--events", str(events), "--order", order]
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
