@@ -198,6 +198,9 @@ def test_inner_cv_run_refits_on_train_and_val_with_the_chosen_count(
     chosen = result.extra["selection"]
     assert chosen["kind"] == "inner_cv" and chosen["unit"] == unit and len(chosen["per_fold"]) == 3
     assert result.best_val == {"metric": "val/auroc", "value": chosen["cv_mean"]}
+    # Each family chooses on what its holdout selection watches: the boosters' early-stopping loss, the
+    # neural checkpoint's monitor with loss tie-break.
+    assert chosen["chosen_by"] == ("val/loss" if unit == "rounds" else "val/selection")
     if unit == "rounds":  # 30 rounds at most, grown by the refit rows over the fold-training rows (~3/2)
         assert 1 <= chosen["chosen_count"] <= 30 and chosen["refit_count"] > chosen["chosen_count"]
         assert result.extra["n_trees"] == chosen["refit_count"]
@@ -206,6 +209,21 @@ def test_inner_cv_run_refits_on_train_and_val_with_the_chosen_count(
         assert result.extra["epochs_trained"] == chosen["refit_count"]
     assert 0.0 <= result.test_metrics["auroc"] <= 1.0
     assert sorted(path.name for path in tmp_path.iterdir()) == ["cache", "run"]
+
+
+def test_folds_choose_the_count_as_the_holdout_would_when_the_monitor_saturates():
+    """Every fold's AUROC reaches 1.0 at round 2 and stays there: the monitor alone would stop at round 2;
+    the mean validation loss, which a booster's holdout stops on, keeps falling until round 4, so the folds
+    choose round 4 and report the AUROC there. Without a chooser the monitor chooses."""
+    from behave.training.recipe import SelectionCurve
+    from behave.training.selection.inner_cv import chosen_index
+
+    auroc = np.array([0.9, 1.0, 1.0, 1.0, 1.0])
+    losses = [np.array([0.6, 0.4, 0.3, 0.2, 0.25]), np.array([0.5, 0.45, 0.3, 0.25, 0.3])]
+    curves = [SelectionCurve("val/auroc", auroc, "val/loss", loss, "min") for loss in losses]
+    assert chosen_index(curves, 5, auroc, "val/auroc") == (3, "val/loss")
+    plain = [SelectionCurve("val/auroc", auroc) for _ in losses]
+    assert chosen_index(plain, 5, auroc, "val/auroc") == (1, "val/auroc")
 
 
 def test_the_run_summary_says_the_value_is_a_fold_mean():

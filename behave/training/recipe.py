@@ -60,10 +60,18 @@ class Budget:
 @dataclass(frozen=True)
 class SelectionCurve:
     """The run's monitor (e.g. val/auroc) on the validation part after each epoch or boosting round; which
-    way is better is the metric registry's (`monitor_mode`)."""
+    way is better is the metric registry's (`monitor_mode`). Inner cross-validation reports the monitor's
+    fold mean at the count it chooses, and chooses it as the family's holdout selection would, on the mean
+    of what that selection watches (`chooser`, lower is better when `chooser_mode` is "min"): the neural
+    checkpoint's `val/selection` (the monitor, ties broken by the validation loss), a booster's
+    early-stopping metric (the validation log loss, which a saturated AUROC cannot replace). None: the
+    monitor chooses."""
 
     metric: str
     values: np.ndarray
+    chooser: str | None = None
+    chooser_values: np.ndarray | None = None
+    chooser_mode: str = "min"
 
 
 @dataclass(frozen=True)

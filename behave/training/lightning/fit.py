@@ -22,7 +22,9 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from torch import nn
 
 from behave.data.errors import DataError
+from behave.models.sequence_classifier import SELECTION
 from behave.run.torch_file import write_torch_file
+from behave.tasks.metric_registry import monitor_mode
 from behave.training.lightning.board import BoardLogger
 from behave.training.lightning.checkpoints import RunFolderCheckpointIO, restore_best
 from behave.training.lightning.processes import ProcessSettings, log_device, refuse_data_parallel
@@ -91,20 +93,28 @@ def save_weights(module: nn.Module, path: Path) -> None:
 
 
 class MonitorCurve(pl.Callback):
-    """The monitor after each validation epoch: the selection curve of a fit given a `Budget`."""
+    """The monitor after each validation epoch, and `val/selection` (what the checkpoint keeps: the
+    monitor, ties broken by the loss): the selection curve of a fit given a `Budget`."""
 
     def __init__(self, monitor: str) -> None:
         self.monitor = monitor
         self.values: list[float] = []
+        self.selection: list[float] = []
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        value = trainer.callback_metrics.get(self.monitor)
-        self.values.append(float(value) if value is not None else float("nan"))
+        for name, values in ((self.monitor, self.values), (SELECTION, self.selection)):
+            value = trainer.callback_metrics.get(name)
+            values.append(float(value) if value is not None else float("nan"))
 
     def curve(self) -> SelectionCurve | None:
-        return SelectionCurve(self.monitor, np.asarray(self.values)) if self.values else None
+        if not self.values:
+            return None
+        return SelectionCurve(
+            self.monitor, np.asarray(self.values), SELECTION, np.asarray(self.selection),
+            monitor_mode(self.monitor),
+        )  # fmt: skip
 
 
 def budget_fit(

@@ -48,6 +48,8 @@ class CrossValidated:
     count: int | None
     refit_count: int | None
     seconds: float
+    # What chose the count: the monitor, or what the family's holdout watches (val/selection, val/loss).
+    chosen_by: str = ""
 
     def record(self) -> dict:
         return {
@@ -55,6 +57,7 @@ class CrossValidated:
             "folds": self.folds,
             "unit": self.unit.value,
             "metric": self.metric,
+            "chosen_by": self.chosen_by,
             "cv_mean": self.value,
             "per_fold": self.per_fold,
             "chosen_count": self.count,
@@ -102,14 +105,13 @@ def cross_validate(recipe: Recipe, data: TaskDataset, context: RunContext, folds
         curves.append(_fold_curve(recipe, view, recipe.fit(view, fold_context), unit))
     values, metric = _stacked(curves)
     mean = np.nanmean(values, axis=0)
-    better = np.nanargmax if metric_registry.monitor_mode(metric) == "max" else np.nanargmin
-    best = int(better(mean))
+    best, chosen_by = chosen_index(curves, values.shape[1], mean, metric)
     count = None if unit == BudgetUnit.none else best + 1
     refit_rows = int(np.isin(data.rows.part, [PARTS.index("train"), PARTS.index("val")]).sum())
     refit = None if count is None else refit_count(unit, count, float(np.mean(train_rows)), refit_rows)
     chosen = CrossValidated(
         unit, folds, metric, float(mean[best]), [float(v) for v in values[:, best]], count, refit,
-        time.perf_counter() - started,
+        time.perf_counter() - started, chosen_by,
     )  # fmt: skip
     log.info("inner cross-validation: %s %.4f (mean of %d folds) at %s %s; refit with %s",
              metric, chosen.value, folds, count, unit.value, refit)  # fmt: skip
@@ -126,6 +128,21 @@ def _fold_curve(recipe: Recipe, view: TaskDataset, fitted: Fitted, unit: BudgetU
     if fitted.curve is None:
         raise DataError(f"model={recipe.name} reported no validation curve for an inner fold")
     return fitted.curve
+
+
+def chosen_index(
+    curves: list[SelectionCurve], length: int, monitor_mean: np.ndarray, metric: str
+) -> tuple[int, str]:
+    """The count (0-based) where the mean of what the family's holdout watches is best: its `chooser`
+    curves when every fold has one (the neural checkpoint's monitor with loss tie-break, a booster's
+    early-stopping loss), else the monitor itself."""
+    if all(curve.chooser_values is not None for curve in curves):
+        chooser = np.stack([np.asarray(c.chooser_values[:length], dtype=np.float64) for c in curves])
+        if not np.isnan(chooser).all():
+            better = np.nanargmax if curves[0].chooser_mode == "max" else np.nanargmin
+            return int(better(np.nanmean(chooser, axis=0))), str(curves[0].chooser)
+    better = np.nanargmax if metric_registry.monitor_mode(metric) == "max" else np.nanargmin
+    return int(better(monitor_mean)), metric
 
 
 def _stacked(curves: list[SelectionCurve]) -> tuple[np.ndarray, str]:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from behave.data.errors import DataError
+from behave.tasks.metric_registry import monitor_mode
 from behave.training.recipe import RunContext, SelectionCurve
 
 log = logging.getLogger("behave.train")
@@ -47,15 +48,27 @@ def log_round_curves(curves: dict[str, dict[str, list[float]]], context: RunCont
                 context.board.log_scalars({tag: float(value)}, step=step)
 
 
-def monitor_curve(metrics: dict[str, list[float]], monitor: str) -> SelectionCurve:
+def monitor_curve(
+    metrics: dict[str, list[float]], monitor: str, stops_on: str | None = None
+) -> SelectionCurve:
     """The run's monitor per round from a booster's validation curves {library metric: values}, found by
-    the neural tag each library metric is logged under (auc -> val/auroc)."""
-    for metric, values in metrics.items():
+    the neural tag each library metric is logged under (auc -> val/auroc); `stops_on`: the library metric
+    the booster's early stopping watches (its last eval metric), which then chooses the rounds, as it does
+    on the holdout."""
+    values = None
+    for metric, curve in metrics.items():
         if f"val/{ROUND_TAGS.get(metric, metric)}" == monitor:
-            return SelectionCurve(monitor, np.asarray(values, dtype=np.float64))
-    raise DataError(
-        f"the booster logs {sorted(metrics)} per round, not the monitor {monitor} that inner "
-        "cross-validation selects by: add its metric to model.params.eval_metric, or use selection=holdout"
+            values = np.asarray(curve, dtype=np.float64)
+    if values is None:
+        raise DataError(
+            f"the booster logs {sorted(metrics)} per round, not the monitor {monitor} that inner "
+            "cross-validation reports: add its metric to model.params.eval_metric, or use selection=holdout"
+        )
+    if stops_on is None or stops_on not in metrics:
+        return SelectionCurve(monitor, values)
+    chooser = f"val/{ROUND_TAGS.get(stops_on, stops_on)}"
+    return SelectionCurve(
+        monitor, values, chooser, np.asarray(metrics[stops_on], dtype=np.float64), monitor_mode(chooser)
     )
 
 

@@ -21,6 +21,7 @@ from behave.tasks.dataset import TaskDataset
 from behave.training.recipe import BudgetUnit, Fitted, RunContext
 from behave.training.tabular.class_limit import refuse_too_many_classes
 from behave.training.tabular.curves import (
+    ROUND_TAGS,
     log_importances,
     log_round_curves,
     monitor_curve,
@@ -87,8 +88,16 @@ class LightGBMRecipe:
             model=model,
             n_parameters=int((nodes["tree_index"] < n_trees).sum()),
             extra={"best_iteration": best - 1, "n_trees": n_trees},
-            curve=monitor_curve(val_curves, context.monitor) if budget and val_curves else None,
+            curve=monitor_curve(val_curves, context.monitor, stops_on=self.stopping_metric(val_curves))
+            if budget and val_curves
+            else None,
         )
+
+    @staticmethod
+    def stopping_metric(val_curves: dict[str, list[float]]) -> str | None:
+        """The objective's own loss (binary_logloss, multi_logloss), the metric the holdout's early stopping
+        watches; the AUROC a budget fit adds only reports."""
+        return next((metric for metric in val_curves if ROUND_TAGS.get(metric) == "loss"), None)
 
     def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
         model = fitted.model

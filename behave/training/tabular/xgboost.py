@@ -122,7 +122,10 @@ class XGBoostRecipe:
             model=model,
             n_parameters=n_nodes,
             extra={"best_iteration": best_iteration(model), "n_trees": n_trees, **extra},
-            curve=monitor_curve(val_history, context.monitor) if context.budget and val_history else None,
+            # The last eval metric is the one early stopping watches on the holdout: it chooses here too.
+            curve=monitor_curve(val_history, context.monitor, stops_on=list(val_history)[-1])
+            if context.budget and val_history
+            else None,
         )
 
     def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
