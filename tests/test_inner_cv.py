@@ -201,6 +201,7 @@ def test_inner_cv_run_refits_on_train_and_val_with_the_chosen_count(
     # Each family chooses on what its holdout selection watches: the boosters' early-stopping loss, the
     # neural checkpoint's monitor with loss tie-break.
     assert chosen["chosen_by"] == ("val/loss" if unit == "rounds" else "val/selection")
+    assert result.fit_seconds >= chosen["seconds"] > 0  # the folds are part of the fit's cost
     if unit == "rounds":  # 30 rounds at most, grown by the refit rows over the fold-training rows (~3/2)
         assert 1 <= chosen["chosen_count"] <= 30 and chosen["refit_count"] > chosen["chosen_count"]
         assert result.extra["n_trees"] == chosen["refit_count"]

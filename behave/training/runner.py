@@ -76,6 +76,8 @@ def _fit_and_predict(
     started = time.perf_counter()
     fitted = recipe.fit(data, context)
     fit_seconds = time.perf_counter() - started - fitted.setup_seconds
+    if chosen is not None:  # choosing the count is part of the fit's cost (the record also keeps it apart)
+        fit_seconds += chosen.seconds
     recipe.save(fitted, data, context)
     outcome = FitOutcome(
         test_probs=np.zeros((0, 0)),
