@@ -248,3 +248,23 @@ def test_a_task_that_splits_a_sequence_across_parts_is_refused(task_data):
     sequence[test[0]] = rows.sequence[rows.in_part("train")[0]]  # a training sequence with a test row
     with pytest.raises(DataError, match="selection=holdout"):
         inner_folds(replace(data, rows=replace(rows, sequence=sequence)), folds=3, seed=0)
+
+
+def test_the_report_says_how_each_model_selected_and_where_they_differ(tmp_path):
+    from behave.report.document import Paragraph
+    from behave.report.records import parse_record
+    from behave.report.selection import selection_blocks
+
+    def record(model: str, selection: dict | None):
+        raw = {"status": "ok", "model": {"name": model}, "seed": 0}
+        if selection is not None:
+            raw["extra"] = {"selection": selection}
+        return parse_record(raw, tmp_path / model / "result.json")
+
+    inner = {"kind": "inner_cv", "folds": 5}
+    assert selection_blocks([record("gru", None), record("xgboost", {"kind": "holdout"})]) == []
+    (same,) = selection_blocks([record("gru", inner), record("xgboost", inner)])
+    assert isinstance(same, Paragraph) and "gru: inner_cv (5 folds)" in same.text
+    assert "did not all choose the same way" not in same.text
+    (mixed,) = selection_blocks([record("gru", inner), record("xgboost", {"kind": "holdout"})])
+    assert "xgboost: holdout" in mixed.text and "did not all choose the same way" in mixed.text

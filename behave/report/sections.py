@@ -26,6 +26,7 @@ from behave.report.per_row import per_row_blocks
 from behave.report.pretraining import pretraining_blocks
 from behave.report.records import RunRecord, readable_predictions
 from behave.report.resolution import Decision, rope_for, rule_sentence
+from behave.report.selection import selection_blocks
 from behave.report.stats import delong_test
 from behave.report.tuning import tuning_blocks
 from behave.run.predictions import Predictions
@@ -374,6 +375,7 @@ def dataset_section(records: list[RunRecord], out_dir: Path, options: ReportOpti
             + task_sentence(records)
         ),
         *grouping_note(records),
+        *selection_blocks(records),
         *data_blocks(records, is_regression(headline)),
         *reproduce_blocks(records),
         Heading("Results on the test split", 3),
