@@ -188,3 +188,18 @@ def test_a_trained_pair_on_a_pure_noise_label_with_forty_test_sequences_gets_no_
     assert "beats" not in markdown
     assert "Too few test sequences for a verdict between" in markdown
     assert "**Warning:** `small parts: val" in markdown
+
+
+def test_the_per_group_summary_uses_the_verdict_rules_words():
+    """A group whose interval is too wide is summarised as 'too few', as its cell says, not as 'no
+    significant difference'; 'elsewhere' only when some group is left."""
+    from behave.report.groups import summary_lines
+
+    wide, narrow_win = comparison(0.05, -0.10, 0.20, rope=0.01), comparison(0.05, 0.03, 0.07, rope=0.01)
+    narrow_none = comparison(0.0, -0.004, 0.004, rope=0.01)
+    (line,) = summary_lines({"1": [wide], "2": [narrow_win]})
+    assert "better at 2" in line and "too few test sequences for a verdict at 1" in line
+    assert "elsewhere" not in line
+    (line,) = summary_lines({"1": [wide], "2": [narrow_none]})
+    assert "too few test sequences for a verdict at 1" in line
+    assert "no significant difference elsewhere" in line

@@ -12,6 +12,7 @@ from behave.report import compare, multiplicity, paired, plots
 from behave.report.document import Block, Bullets, Figure, Heading, Paragraph, Table
 from behave.report.multiplicity import Correction
 from behave.report.records import RunRecord
+from behave.report.resolution import Decision
 from behave.run.predictions import Predictions
 from behave.tasks.metric_registry import Metric
 
@@ -107,7 +108,7 @@ def group_blocks(
         cells = [_mean_cell(here[here["model"] == m]["value"]) for m in models]
         verdicts = [paired.verdict_cell(c) for c in comparisons[group]]
         rows.append([group, "—" if pd.isna(sequences) else f"{int(sequences):,}", *cells, *verdicts])
-    significant = _significant(comparisons)
+    significant = summary_lines(comparisons)
     if undefined:
         significant.append(
             f"No {metric} at {label} {', '.join(undefined)}: their test rows hold fewer than two classes "
@@ -141,7 +142,7 @@ def _mean_cell(values: pd.Series) -> str:
     return text if len(values) < 2 else f"{text} ({values.min():.3f}–{values.max():.3f})"
 
 
-def _significant(comparisons: dict[str, list[paired.Comparison]]) -> list[str]:
+def summary_lines(comparisons: dict[str, list[paired.Comparison]]) -> list[str]:
     """One line per pair: at which groups its difference is significant, in which direction."""
     lines = []
     pairs = {(c.model, c.reference) for cs in comparisons.values() for c in cs}
@@ -159,15 +160,25 @@ def _significant(comparisons: dict[str, list[paired.Comparison]]) -> list[str]:
             if (c.model, c.reference) == (a, b) and _sign(c) < 0
         ]
         name_a, name_b = compare.display_name(a), compare.display_name(b)
-        if not wins and not losses:
-            lines.append(f"{name_a} vs {name_b}: no significant difference at any group.")
-            continue
+        too_few = [
+            g
+            for g, cs in comparisons.items()
+            for c in cs
+            if (c.model, c.reference) == (a, b) and c.decision is Decision.too_few
+        ]
         parts = []
         if wins:
             parts.append(f"{name_a} better at {', '.join(wins)}")
         if losses:
             parts.append(f"{name_b} better at {', '.join(losses)}")
-        lines.append(f"{name_a} vs {name_b}: " + "; ".join(parts) + "; no significant difference elsewhere.")
+        if too_few:  # the verdict rule's own word (resolution.decide), as the table's cells say
+            parts.append(f"too few test sequences for a verdict at {', '.join(too_few)}")
+        compared = sum((c.model, c.reference) == (a, b) for cs in comparisons.values() for c in cs)
+        if len(wins) + len(losses) + len(too_few) < compared:
+            parts.append(
+                "no significant difference elsewhere" if parts else "no significant difference at any group"
+            )
+        lines.append(f"{name_a} vs {name_b}: " + "; ".join(parts) + ".")
     return lines
 
 
