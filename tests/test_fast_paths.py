@@ -65,6 +65,12 @@ def out_of_order_rows(rng):
     return seq, rng.integers(0, 1000, len(seq)).astype(np.float64)
 
 
+def grouped_rows_time_backwards(rng):
+    """(e) Rows grouped by sequence in id order, but time goes backwards within some sequences."""
+    seq = sequence_of_rows(rng)
+    return seq, rng.integers(0, 1000, len(seq)).astype(np.float64)
+
+
 def raw_ids(seq: np.ndarray, kind: str) -> pd.Series:
     """Raw ids that sort like the sequence numbers: sparse ints, or zero-padded strings."""
     return pd.Series(seq * 7 + 3) if kind == "int" else pd.Series([f"u{i:06d}" for i in seq])
@@ -84,6 +90,7 @@ def reference_sort(ids: pd.Series, time: np.ndarray):
         (shuffled_rows, "radix"),
         (log_export_rows, "radix"),
         (out_of_order_rows, "lexsort"),
+        (grouped_rows_time_backwards, "lexsort"),
     ],
 )
 def test_sort_events_equals_lexsort_by_sequence_then_time(make_rows, path, kind):

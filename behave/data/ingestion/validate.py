@@ -101,8 +101,11 @@ def _sort_events(
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """One stable sort by (sequence, time): (event order, sorted unique sequence ids, offsets). The order is
     None when the rows already are in it (a log written by sequence): no column then needs a gather."""
-    codes, uniques = _sorted_codes(sequence_col)
     time = np.asarray(time, dtype=np.float64)
+    in_order = _offsets_if_in_order(sequence_col.to_numpy(), time)
+    if in_order is not None:
+        return None, *in_order
+    codes, uniques = _sorted_codes(sequence_col)
     # Files usually come ordered by time or by sequence: then a stable sort by sequence alone already is the
     # lexsort order (ties keep file order in both), and it skips lexsort's full N log N sort on time.
     order = _stable_order(codes)
@@ -112,6 +115,20 @@ def _sort_events(
     counts = np.bincount(codes, minlength=len(uniques))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return order, np.asarray(uniques), offsets
+
+
+def _offsets_if_in_order(ids: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(sorted distinct ids, offsets) when numeric ids and times already are in (sequence, time) order, from
+    one comparison of neighbours: no per-row codes, counts or order are built. None otherwise."""
+    if ids.dtype.kind not in "iu" or not len(ids) or not np.all(ids[1:] >= ids[:-1]):
+        return None
+    starts = np.empty(len(ids), dtype=bool)
+    starts[0] = True
+    np.not_equal(ids[1:], ids[:-1], out=starts[1:])
+    if not np.all(starts[1:] | (np.diff(time) >= 0)):
+        return None
+    firsts = np.flatnonzero(starts)
+    return ids[firsts], np.append(firsts, len(ids)).astype(np.int64)
 
 
 def _sorted_codes(sequence_col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
