@@ -65,6 +65,12 @@ def out_of_order_rows(rng):
     return seq, rng.integers(0, 1000, len(seq)).astype(np.float64)
 
 
+def grouped_rows_time_backwards(rng):
+    """(e) Rows grouped by sequence in id order, but time goes backwards within some sequences."""
+    seq = sequence_of_rows(rng)
+    return seq, rng.integers(0, 1000, len(seq)).astype(np.float64)
+
+
 def raw_ids(seq: np.ndarray, kind: str) -> pd.Series:
     """Raw ids that sort like the sequence numbers: sparse ints, or zero-padded strings."""
     return pd.Series(seq * 7 + 3) if kind == "int" else pd.Series([f"u{i:06d}" for i in seq])
@@ -84,6 +90,7 @@ def reference_sort(ids: pd.Series, time: np.ndarray):
         (shuffled_rows, "radix"),
         (log_export_rows, "radix"),
         (out_of_order_rows, "lexsort"),
+        (grouped_rows_time_backwards, "lexsort"),
     ],
 )
 def test_sort_events_equals_lexsort_by_sequence_then_time(make_rows, path, kind):
@@ -99,8 +106,11 @@ def test_sort_events_equals_lexsort_by_sequence_then_time(make_rows, path, kind)
     assert (np.diff(time[expected_order])[np.diff(codes[expected_order]) == 0] == 0).any()
 
     order, sequence_ids, offsets = _sort_events(ids, time)
-    np.testing.assert_array_equal(_stable_order(codes), by_sequence)
-    np.testing.assert_array_equal(order, expected_order)
+    # Rows already in order give no order at all: nothing downstream gathers them.
+    assert (order is None) == (path == "identity")
+    stable = _stable_order(codes)
+    np.testing.assert_array_equal(np.arange(len(seq)) if stable is None else stable, by_sequence)
+    np.testing.assert_array_equal(np.arange(len(seq)) if order is None else order, expected_order)
     assert sequence_ids.tolist() == expected_ids.tolist()
     np.testing.assert_array_equal(offsets, expected_offsets)
 
@@ -131,6 +141,22 @@ def test_validate_log_export_matches_a_pandas_stable_sort():
     for column in ("page", "level"):
         cleaned = [clean(v, whole_floats=column == "level") for v in expected[column]]
         assert decoded(log_.categorical[column]) == [None if v is None else str(v) for v in cleaned]
+
+
+def test_validate_of_rows_already_in_order_copies_the_frames_columns():
+    """Rows already by (sequence, time) are not gathered, yet the log still owns every array it holds."""
+    rng = np.random.default_rng(4)
+    seq, time = sorted_rows(rng)
+    events = pd.DataFrame({"seq": seq, "ts": time, "x": rng.normal(size=len(seq))})
+    schema = EventSchema(sequence_id="seq", timestamp="ts", numeric=["x"])
+    log_, _ = validate(
+        RawTables(events, "events.csv"), DatasetSpec(name="t", source=None, schema=schema), False
+    )
+    np.testing.assert_array_equal(log_.numeric["x"], events["x"].to_numpy())
+    np.testing.assert_array_equal(log_.time, events["ts"].to_numpy())
+    for column in (log_.numeric["x"], log_.time):
+        assert not np.shares_memory(column, events["x"].to_numpy())
+        assert not np.shares_memory(column, events["ts"].to_numpy())
 
 
 # --- categorical fields -------------------------------------------------------------------------
@@ -182,8 +208,9 @@ def test_categorical_equals_a_plain_categorical_of_the_cleaned_cells(name):
     np.testing.assert_array_equal(result.codes, codes)
 
 
-def test_categorical_names_whole_floats_like_ints():
-    result = _categorical(CATEGORICAL_COLUMNS["ints read as floats"], np.arange(6))
+@pytest.mark.parametrize("order", [np.arange(6), None])
+def test_categorical_names_whole_floats_like_ints(order):
+    result = _categorical(CATEGORICAL_COLUMNS["ints read as floats"], order)
     assert decoded(result) == ["3", "7", None, "3", "10", "7"]
 
 

@@ -96,19 +96,39 @@ def event_roles(spec: DatasetSpec) -> dict[str, str]:
     return roles
 
 
-def _sort_events(sequence_col: pd.Series, time: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One stable sort by (sequence, time): (event order, sorted unique sequence ids, offsets)."""
-    codes, uniques = _sorted_codes(sequence_col)
+def _sort_events(
+    sequence_col: pd.Series, time: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """One stable sort by (sequence, time): (event order, sorted unique sequence ids, offsets). The order is
+    None when the rows already are in it (a log written by sequence): no column then needs a gather."""
     time = np.asarray(time, dtype=np.float64)
+    in_order = _offsets_if_in_order(sequence_col.to_numpy(), time)
+    if in_order is not None:
+        return None, *in_order
+    codes, uniques = _sorted_codes(sequence_col)
     # Files usually come ordered by time or by sequence: then a stable sort by sequence alone already is the
     # lexsort order (ties keep file order in both), and it skips lexsort's full N log N sort on time.
     order = _stable_order(codes)
-    sorted_codes, sorted_time = codes[order], time[order]
+    sorted_codes, sorted_time = (codes, time) if order is None else (codes[order], time[order])
     if not np.all((np.diff(sorted_codes) != 0) | (np.diff(sorted_time) >= 0)):
         order = np.lexsort((time, codes))
     counts = np.bincount(codes, minlength=len(uniques))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return order, np.asarray(uniques), offsets
+
+
+def _offsets_if_in_order(ids: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(sorted distinct ids, offsets) when numeric ids and times already are in (sequence, time) order, from
+    one comparison of neighbours: no per-row codes, counts or order are built. None otherwise."""
+    if ids.dtype.kind not in "iu" or not len(ids) or not np.all(ids[1:] >= ids[:-1]):
+        return None
+    starts = np.empty(len(ids), dtype=bool)
+    starts[0] = True
+    np.not_equal(ids[1:], ids[:-1], out=starts[1:])
+    if not np.all(starts[1:] | (np.diff(time) >= 0)):
+        return None
+    firsts = np.flatnonzero(starts)
+    return ids[firsts], np.append(firsts, len(ids)).astype(np.int64)
 
 
 def _sorted_codes(sequence_col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -125,12 +145,19 @@ def _sorted_codes(sequence_col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques)
 
 
-def _stable_order(codes: np.ndarray) -> np.ndarray:
-    """Stable argsort of (N,) sequence codes (0 <= code < 2**32: there are fewer sequences than that)."""
+def _stable_order(codes: np.ndarray) -> np.ndarray | None:
+    """Stable argsort of (N,) sequence codes (0 <= code < 2**32: there are fewer sequences than that); None
+    when they are sorted already."""
     if np.all(codes[1:] >= codes[:-1]):
-        return np.arange(len(codes))
+        return None
     # numpy radix-sorts 16-bit keys in O(N) but timsorts wider ones: sort by the codes' two 16-bit halves.
     return np.lexsort(((codes & 0xFFFF).astype(np.uint16), (codes >> 16).astype(np.uint16)))
+
+
+def _in_order(values: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """(N,) `values` in event order as a new array (a copy where the rows already are in order: `values` may
+    be the caller's frame's own memory)."""
+    return values.copy() if order is None else values[order]
 
 
 def _assemble(
@@ -140,7 +167,8 @@ def _assemble(
     # Only the per-sequence columns are reordered as a frame; event fields are reordered as integer codes.
     per_sequence = [schema.sequence_id, *schema.static_categorical, *schema.static_numeric, schema.group]
     per_sequence = list(dict.fromkeys(c for c in per_sequence if c))
-    sorted_events = events[per_sequence].iloc[order].reset_index(drop=True)
+    sorted_events = events[per_sequence] if order is None else events[per_sequence].iloc[order]
+    sorted_events = sorted_events.reset_index(drop=True)
     firsts = offsets[:-1]
     columns = [events[col] for col in schema.categorical]
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -159,15 +187,15 @@ def _assemble(
     return EventLog(
         sequence_ids=sequence_ids,
         offsets=offsets,
-        time=np.asarray(time, dtype=np.float64)[order],
+        time=_in_order(np.asarray(time, dtype=np.float64), order),
         categorical=categorical,
-        numeric={col: values[order] for col, values in numeric.items()},
+        numeric={col: _in_order(values, order) for col, values in numeric.items()},
         labels=labels,
         class_names=class_names,
         groups=groups,
         static=static,
         extras=extras,
-        event_extras={name: values[order] for name, values in event_extras.items()},
+        event_extras={name: _in_order(values, order) for name, values in event_extras.items()},
     )
 
 
@@ -191,8 +219,9 @@ def _event_extras(raw: RawTables, n_events: int) -> dict[str, np.ndarray]:
     return extras
 
 
-def _categorical(values: pd.Series, order: np.ndarray) -> pd.Categorical:
-    """(N,) categorical in `order` with string categories, so files read as ints or strs give the same tokens.
+def _categorical(values: pd.Series, order: np.ndarray | None) -> pd.Categorical:
+    """(N,) categorical in `order` (None: as they are) with string categories, so files read as ints or strs
+    give the same tokens.
 
     Each value is hashed once; cleaning, sorting and naming happen on the few distinct values only.
     """
@@ -205,7 +234,8 @@ def _categorical(values: pd.Series, order: np.ndarray) -> pd.Categorical:
     categories = distinct_categorical(distinct)
     # Slot -1 of the lookup is the missing value's code (factorize gives missing values code -1).
     lookup = np.append(categories.codes, -1).astype(categories.codes.dtype)
-    return pd.Categorical.from_codes(lookup[codes][order], dtype=categories.dtype)
+    in_order = lookup[codes] if order is None else lookup[codes][order]  # a new array either way
+    return pd.Categorical.from_codes(in_order, dtype=categories.dtype)
 
 
 def distinct_categorical(values: pd.Series) -> pd.Categorical:

@@ -37,7 +37,8 @@ class NumericBucketer:
         if self.spec.method == BucketMethod.log:
             edges = self._log_edges(present, n_bins)
         else:
-            edges = np.quantile(present, np.linspace(0.0, 1.0, n_bins + 1))
+            # `present` is a copy already: quantile may reorder it rather than copy it again.
+            edges = np.quantile(present, np.linspace(0.0, 1.0, n_bins + 1), overwrite_input=True)
         edges = np.unique(np.round(edges, 6))
         self.edges_ = (edges if len(edges) > 1 else np.repeat(edges, 2)).tolist()
         return self

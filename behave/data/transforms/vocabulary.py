@@ -154,14 +154,15 @@ class Vocabulary:
         return int(np.prod([self._radix(name) for name in self.spec.fields], dtype=object))
 
     def keys(self, log_: EventLog) -> np.ndarray:
-        """(N,) key of each event: its token fields' codes combined (fitted fields needed). int32 when every
-        possible key fits (half the memory traffic of int64 on the largest arrays of a fit), else int64."""
+        """(N,) key of each event: its token fields' codes combined (fitted fields needed), in the narrowest
+        of int16, int32 and int64 that holds every possible key: each field's codes and the keys are the
+        largest arrays of a fit and of a transform, and their bytes are most of the time spent on them."""
         space = self._key_space()
         if space > 2**62:
             raise DataError(
                 f"tokens.fields {self.spec.fields}: too many combinations; bucket or drop a field."
             )
-        dtype = np.int32 if space < 2**31 else np.int64
+        dtype = np.int16 if space < 2**15 else np.int32 if space < 2**31 else np.int64
         keys, multiplier = None, 1
         for name in self.spec.fields:
             codes = self._field_codes(log_, name, dtype, multiplier)  # a new array: the first one is kept
