@@ -69,13 +69,19 @@ tokens:
 """
 
 
+def write_shop(root, n_sessions: int = 400) -> list[str]:
+    """The README's shop example under `root` (conf/data/shop.yaml, raw/shop/log.csv); returns the overrides
+    that compose it as a user's own config folder would (data=shop, that folder, data read under `root`)."""
+    (root / "conf" / "data").mkdir(parents=True)
+    (root / "conf" / "data" / "shop.yaml").write_text(SHOP_YAML)
+    (root / "raw" / "shop").mkdir(parents=True)
+    write_log(root / "raw" / "shop" / "log.csv", n_sessions=n_sessions)
+    return ["data=shop", f"hydra.searchpath=[file://{root / 'conf'}]", f"paths.data_dir={root}"]
+
+
 def test_readme_example_config_from_a_yaml_file(tmp_path):
     assert SHOP_YAML in (REPO_ROOT / "README.md").read_text()
-    (tmp_path / "conf" / "data").mkdir(parents=True)
-    (tmp_path / "conf" / "data" / "shop.yaml").write_text(SHOP_YAML)
-    (tmp_path / "raw" / "shop").mkdir(parents=True)
-    write_log(tmp_path / "raw" / "shop" / "log.csv")
-    overrides = ["data=shop", f"hydra.searchpath=[file://{tmp_path / 'conf'}]", f"paths.data_dir={tmp_path}"]
+    overrides = write_shop(tmp_path)
     cfg = compose_train(overrides, tmp_path / "run", tmp_path / "cache")
     data = prepare_from_config(cfg.data)
     assert data.spec.name == "shop" and data.class_names == ["no", "yes"] and data.n_static >= 2

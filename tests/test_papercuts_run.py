@@ -247,20 +247,11 @@ def neural_shop_run(tmp_path_factory):
     """A one-epoch GRU on the README's shop example (a log file behave-predict can score)."""
     from behave.train import run
     from tests.compose import compose_train
-    from tests.test_csv_source import SHOP_YAML, write_log
+    from tests.test_csv_source import write_shop
 
     root = tmp_path_factory.mktemp("shop")
-    (root / "conf" / "data").mkdir(parents=True)
-    (root / "conf" / "data" / "shop.yaml").write_text(SHOP_YAML)
-    (root / "raw" / "shop").mkdir(parents=True)
-    write_log(root / "raw" / "shop" / "log.csv")
-    overrides = [
-        "data=shop",
-        "model=gru",
-        "trainer.max_epochs=1",
-        f"hydra.searchpath=[file://{root / 'conf'}]",
-    ]
-    cfg = compose_train([*overrides, f"paths.data_dir={root}"], root / "run", root / "cache")
+    overrides = [*write_shop(root), "model=gru", "trainer.max_epochs=1"]
+    cfg = compose_train(overrides, root / "run", root / "cache")
     result = run(cfg)
     assert result.status == "ok", result.error
     return root

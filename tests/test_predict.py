@@ -15,7 +15,7 @@ from behave.predict import predict, trusted_targets
 from behave.run.predictions import read_scores
 from behave.train import run
 from tests.compose import compose_train
-from tests.test_csv_source import SHOP_YAML, write_log
+from tests.test_csv_source import write_shop
 
 pytestmark = pytest.mark.slow
 
@@ -24,17 +24,7 @@ pytestmark = pytest.mark.slow
 def shop_run(tmp_path_factory):
     """An XGBoost run on the README's shop example, configured by its YAML file."""
     root = tmp_path_factory.mktemp("shop")
-    (root / "conf" / "data").mkdir(parents=True)
-    (root / "conf" / "data" / "shop.yaml").write_text(SHOP_YAML)
-    (root / "raw" / "shop").mkdir(parents=True)
-    write_log(root / "raw" / "shop" / "log.csv")
-    overrides = [
-        "data=shop",
-        "model=xgboost",
-        f"hydra.searchpath=[file://{root / 'conf'}]",
-        f"paths.data_dir={root}",
-    ]
-    cfg = compose_train(overrides, root / "run", root / "cache")
+    cfg = compose_train([*write_shop(root), "model=xgboost"], root / "run", root / "cache")
     result = run(cfg)
     assert result.status == "ok", result.error
     return root

@@ -5,8 +5,9 @@ start        seed everything (model initialisation, data order) and set up this 
 fit_module   the configured trainer with the given callbacks and the run's TensorBoard; fit (resuming
              from a killed run's `last` checkpoint when one is given); the best checkpoint restored
 save_weights the kept weights as a weights-only state dict (checkpoint folders are removed)
-budget_fit   what a fit given a `Budget` changes: exactly its epochs, no early stopping or checkpoint (the
-             last weights are kept), the monitor recorded after each validation epoch (`MonitorCurve`)
+fit_plan     the callbacks, overrides and resume point of a classifier's fit: resumable without a `Budget`;
+             given one, exactly its epochs, no early stopping or checkpoint (the last weights are kept),
+             the monitor recorded after each validation epoch (`MonitorCurve`)
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from behave.tasks.metric_registry import monitor_mode
 from behave.training.lightning.board import BoardLogger
 from behave.training.lightning.checkpoints import RunFolderCheckpointIO, restore_best
 from behave.training.lightning.processes import ProcessSettings, log_device, refuse_data_parallel
-from behave.training.lightning.resume import ResumePoint
-from behave.training.recipe import Budget, SelectionCurve
+from behave.training.lightning.resume import ResumePoint, resume_callbacks, resume_from
+from behave.training.recipe import RunContext, SelectionCurve
 
 
 def start(seed: int, torch_threads: int | None) -> ProcessSettings:
@@ -117,19 +118,37 @@ class MonitorCurve(pl.Callback):
         )  # fmt: skip
 
 
-def budget_fit(
-    budget: Budget, callbacks: list, monitor: str, val_rows: int
-) -> tuple[list, dict, MonitorCurve]:
-    """The callbacks and trainer overrides of a fit given `budget`: the configured callbacks less early
-    stopping and checkpoints, plus the curve; `count` epochs (None: the trainer's max_epochs); no
-    validation loop when there are no validation rows (the refit on train+val)."""
-    curve = MonitorCurve(monitor)
-    kept = [c for c in callbacks if not isinstance(c, (EarlyStopping, ModelCheckpoint))]
+@dataclass
+class FitPlan:
+    """What one classifier fit hands `fit_module`: its callbacks, trainer overrides and resume point, and
+    the selection curve it records when given a `Budget`."""
+
+    callbacks: list
+    overrides: dict
+    resume: ResumePoint | None = None
+    curve: MonitorCurve | None = None
+
+    def selection_curve(self) -> SelectionCurve | None:
+        return self.curve.curve() if self.curve is not None else None
+
+
+def fit_plan(context: RunContext, own: list, val_rows: int) -> FitPlan:
+    """The configured callbacks plus the recipe's `own`. Without a budget: the run folder's resumable
+    checkpoints too, resumed where a killed run of this config stopped. With one (inner folds and their
+    refit: small fits, never resumed): no early stopping and no checkpoints (the last weights are kept),
+    `count` epochs (None: the trainer's max_epochs), the monitor recorded after each validation epoch, and
+    no validation loop when there are no validation rows (the refit on train+val)."""
+    configured = context.lightning.callbacks()
+    if context.budget is None:
+        callbacks = [*configured, *resume_callbacks(context.run_dir), *own]
+        return FitPlan(callbacks, {}, resume=resume_from(context.checkpoints()))
+    curve = MonitorCurve(context.monitor)
+    kept = [c for c in [*configured, *own] if not isinstance(c, (EarlyStopping, ModelCheckpoint))]
     # enable_checkpointing=False: without our checkpoint callback Lightning would add its own, writing
     # checkpoints into the working folder.
     overrides: dict = {"enable_checkpointing": False}
-    if budget.count is not None:
-        overrides |= {"max_epochs": budget.count, "min_epochs": None}
+    if context.budget.count is not None:
+        overrides |= {"max_epochs": context.budget.count, "min_epochs": None}
     if val_rows == 0:
         overrides["limit_val_batches"] = 0
-    return [*kept, curve], overrides, curve
+    return FitPlan([*kept, curve], overrides, curve=curve)

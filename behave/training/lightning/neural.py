@@ -23,10 +23,9 @@ from behave.explain.summary import Explanation, event_explanation
 from behave.run.embedding_table import TOKEN_EMBEDDINGS_FILE, write_embedding_table
 from behave.run.torch_file import read_torch_file
 from behave.tasks.dataset import TaskDataset
-from behave.training.lightning.fit import budget_fit, fit_module, save_weights, start
+from behave.training.lightning.fit import fit_module, fit_plan, save_weights, start
 from behave.training.lightning.pretrain import EncoderInit, FreezeEncoder
 from behave.training.lightning.processes import EpochCount, epochs_trained
-from behave.training.lightning.resume import resume_callbacks, resume_from
 from behave.training.lightning.transfer import TokenInit
 from behave.training.recipe import BudgetUnit, Fitted, RunContext
 
@@ -88,15 +87,7 @@ class NeuralRecipe:
             if not isinstance(getattr(tokens, "embedding", None), torch.nn.Embedding):
                 raise DataError("model.token_init needs learned token embeddings, not one-hot tokens")
             extra["token_init"] = self.token_init.apply(tokens.embedding, data.base.pipeline.vocabulary, data)
-        overrides, curve = {}, None
-        if context.budget is None:
-            callbacks = [*lightning.callbacks(), *resume_callbacks(context.run_dir), settings, EpochCount()]
-            resume = resume_from(context.checkpoints())
-        else:  # inner folds and their refit: small fits, never resumed
-            callbacks, overrides, curve = budget_fit(
-                context.budget, [*lightning.callbacks(), settings, EpochCount()], context.monitor, len(val)
-            )
-            resume = None
+        plan = fit_plan(context, [settings, EpochCount()], len(val))
         setup_seconds = 0.0
         if self.encoder_init is not None:
             started = time.perf_counter()
@@ -105,10 +96,10 @@ class NeuralRecipe:
             )
             setup_seconds = time.perf_counter() - started
             if self.encoder_init.freeze_epochs > 0:
-                callbacks.append(FreezeEncoder(self.encoder_init.freeze_epochs))
+                plan.callbacks.append(FreezeEncoder(self.encoder_init.freeze_epochs))
         run = fit_module(
-            model, lightning.trainer, callbacks, context.board,
-            datamodule=datamodule, resume=resume, val_rows=len(val), **overrides,
+            model, lightning.trainer, plan.callbacks, context.board,
+            datamodule=datamodule, resume=plan.resume, val_rows=len(val), **plan.overrides,
         )  # fmt: skip
         if run.resumed_at_epoch is not None:
             extra["resumed_at_epoch"] = run.resumed_at_epoch
@@ -118,7 +109,7 @@ class NeuralRecipe:
             embedding_dim=int(model.encoder.embedding_dim),
             extra={"epochs_trained": epochs_trained(run.trainer), **extra},
             setup_seconds=setup_seconds,
-            curve=curve.curve() if curve is not None else None,
+            curve=plan.selection_curve(),
         )
 
     def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:

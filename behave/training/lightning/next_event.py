@@ -27,7 +27,7 @@ from behave.data.inputs import RowInputs
 from behave.data.spec import DatasetSpec, SequenceSpec
 from behave.models.next_event import NextEventModel
 from behave.tasks.dataset import TaskDataset
-from behave.training.lightning.fit import budget_fit, fit_module, start
+from behave.training.lightning.fit import fit_module, fit_plan, start
 from behave.training.lightning.neural import (
     NeuralRecipe,
     load_sized_model,
@@ -35,7 +35,6 @@ from behave.training.lightning.neural import (
     write_embeddings,
 )
 from behave.training.lightning.processes import EpochCount, epochs_trained
-from behave.training.lightning.resume import resume_callbacks, resume_from
 from behave.training.recipe import BudgetUnit, Fitted, RunContext
 
 # What the per-event model takes from the neural model's module config; the rest (its monitor, class
@@ -83,18 +82,10 @@ class NextEventRecipe:
             self.eval_batch_size, context.seed, model.known_fields, float_targets=model.target_kind == "time",
         )  # fmt: skip
         val_rows = len(datamodule.dataset("val"))
-        overrides, curve = {}, None
-        if context.budget is None:
-            callbacks = [*lightning.callbacks(), *resume_callbacks(context.run_dir), settings, EpochCount()]
-            resume = resume_from(context.checkpoints())
-        else:  # inner folds and their refit: small fits, never resumed
-            callbacks, overrides, curve = budget_fit(
-                context.budget, [*lightning.callbacks(), settings, EpochCount()], context.monitor, val_rows
-            )
-            resume = None
+        plan = fit_plan(context, [settings, EpochCount()], val_rows)
         run = fit_module(
-            model, lightning.trainer, callbacks, context.board, datamodule=datamodule,
-            resume=resume, val_rows=val_rows, **overrides,
+            model, lightning.trainer, plan.callbacks, context.board, datamodule=datamodule,
+            resume=plan.resume, val_rows=val_rows, **plan.overrides,
         )  # fmt: skip
         extra = {"epochs_trained": epochs_trained(run.trainer)}
         if run.resumed_at_epoch is not None:
@@ -104,7 +95,7 @@ class NextEventRecipe:
             n_parameters=int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
             embedding_dim=int(model.encoder.embedding_dim),
             extra=extra,
-            curve=curve.curve() if curve is not None else None,
+            curve=plan.selection_curve(),
         )
 
     def save(self, fitted: Fitted, data: TaskDataset, context: RunContext) -> None:
