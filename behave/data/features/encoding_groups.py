@@ -13,7 +13,7 @@ import numpy as np
 
 from behave.data.features.fields import EventInputs
 from behave.data.features.kinds import FeatureKind, kinds_of
-from behave.data.features.segments import count_matrix, segment_stats
+from behave.data.features.segments import count_into, segment_stats
 from behave.data.ingestion.columns import missing_flag
 from behave.data.transforms.levels import Levels, one_hot_into
 
@@ -34,9 +34,8 @@ class ValueCounts:
         return kinds_of(self.names(), FeatureKind.FIELD_COUNTS)
 
     def fill(self, inputs: EventInputs, out: np.ndarray) -> None:
-        segments = inputs.segments
         codes = self.levels.codes(inputs.log.categorical[self.field])
-        out[:] = count_matrix(codes, segments.sequence, segments.n_sequences, self.levels.width)
+        count_into(out, codes, inputs.segments.narrow_sequence)
 
 
 @dataclass(frozen=True)

@@ -137,17 +137,6 @@ def segment_stats(values: np.ndarray, absent: np.ndarray, segments: Segments) ->
     return SegmentStats(count=count, total=total, mean=mean, std=std, min=low, max=high)
 
 
-def count_matrix(codes: np.ndarray, sequence: np.ndarray, n_sequences: int, width: int) -> np.ndarray:
-    """(S, width) float32 counts of each code per sequence; `codes` and `sequence` (M,), codes in [0, width).
-
-    The result is column-major, the layout of the feature table it is copied into; `count_into` writes the
-    counts straight into a block of that table instead, which saves the copy.
-    """
-    counts = np.zeros((n_sequences, width), dtype=np.float32, order="F")
-    count_into(counts, codes, sequence)
-    return counts
-
-
 def count_into(out: np.ndarray, codes: np.ndarray, sequence: np.ndarray) -> None:
     """Add the count of each code per sequence to `out` (S, W) float32, column-major, in place.
 
