@@ -60,8 +60,13 @@ def test_random_folds_are_grouped_stratified_and_cover_train_val_once(task_data)
     assert max(shares) - min(shares) < 0.2
 
 
-def test_time_folds_chain_forward_and_cut_training_events_at_the_validation_start(task_data):
-    data = task_data(late_last_events=True, split={"method": "time_strict"})
+@pytest.mark.parametrize(
+    "split",
+    [{"method": "time_strict"}, {"method": "rolling", "origins": 2, "origin": 2, "train": 0.65, "test": 0.2}],
+    ids=["time_strict", "rolling"],
+)
+def test_time_folds_chain_forward_and_cut_training_events_at_the_validation_start(task_data, split):
+    data = task_data(late_last_events=True, split=split)
     log_ = data.base.log
     folds = inner_folds(data, folds=3, seed=0)
     for earlier, later in zip(folds, folds[1:]):

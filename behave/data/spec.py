@@ -55,6 +55,12 @@ class SplitMethod(str, Enum):
     rolling = "rolling"
 
     @property
+    def in_time_order(self) -> bool:
+        """Whether the parts follow each other in time (train before test), so anything that validates
+        inside the training data (inner folds) must validate on later sequences, never on the past."""
+        return self in (SplitMethod.time, SplitMethod.time_strict, SplitMethod.rolling)
+
+    @property
     def cuts_at_test_start(self) -> bool:
         """Whether train/val events after the test period starts are dropped (`split.strict_time_cut`)."""
         return self in (SplitMethod.time_strict, SplitMethod.rolling)

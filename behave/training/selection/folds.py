@@ -4,9 +4,10 @@ sequence, the test part never in any of them.
     stratified / kfold   k folds of the train+val units (groups of `schema.group` when set, else sequences),
                          stratified by the task's strata (the label, as `behave/data/split.py` does); fold j
                          validates on its units and trains on the other k - 1 folds
-    time / time_strict   forward chaining: units in start-time order are cut into k + 1 blocks; fold j
-                         trains on blocks 0..j-1 and validates on block j, never on the past. With
-                         time_strict, the training rows of fold j also lose every event after block j's
+    time / time_strict   forward chaining (`SplitMethod.in_time_order`, rolling origins too): units in
+    / rolling            start-time order are cut into k + 1 blocks; fold j trains on blocks 0..j-1 and
+                         validates on block j, never on the past. With a strict cut (time_strict,
+                         rolling), the training rows of fold j also lose every event after block j's
                          earliest start (the split's own strict cut, at the fold's validation period)
 
 Example (time, k = 3, eight sequences by start time a..h): blocks [a b] [c d] [e f] [g h]; fold 1 trains on
@@ -23,12 +24,10 @@ import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from behave.data.errors import DataError
-from behave.data.spec import SplitMethod
 from behave.data.split import PARTS
 from behave.tasks.dataset import TaskDataset
 
 log = logging.getLogger(__name__)
-FORWARD_CHAINING = (SplitMethod.time, SplitMethod.time_strict)
 
 
 @dataclass(frozen=True)
@@ -54,17 +53,17 @@ def inner_folds(data: TaskDataset, folds: int, seed: int) -> list[InnerFold]:
     unit = _unit_of(data, sequences)
     n_units = int(unit.max()) + 1
     method = data.spec.split.method
-    needed = folds + 1 if method in FORWARD_CHAINING else folds
+    needed = folds + 1 if method.in_time_order else folds
     if folds < 2 or n_units < needed:
         raise DataError(
             f"selection.folds={folds}: inner cross-validation needs at least 2 folds and {needed} "
             f"sequences or groups in train+val, which has {n_units}"
         )
-    if method in FORWARD_CHAINING:
+    if method.in_time_order:
         start = np.full(n_units, np.inf)
         np.minimum.at(start, unit, data.base.log.start_time[sequences])
         blocks = np.array_split(np.argsort(start, kind="stable"), folds + 1)
-        strict = method == SplitMethod.time_strict
+        strict = method.cuts_at_test_start
         chained = []
         for j in range(1, folds + 1):
             val = sequences[np.isin(unit, blocks[j])]
